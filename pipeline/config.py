@@ -1,0 +1,108 @@
+"""One settings model. Defaults < user config dir newsreel.toml < ./newsreel.toml < NEWSREEL_* env < CLI flags."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from .errors import NewsreelError
+
+Aspect = Literal["16:9", "9:16", "1:1"]
+
+# Frame size per aspect ratio (the default 16:9 is 720p; 1080p is a compose parameter away).
+FRAME_SIZES: dict[str, tuple[int, int]] = {"16:9": (1280, 720), "9:16": (1080, 1920), "1:1": (1080, 1080)}
+
+# Environment variables that hold secrets, besides NEWSREEL_* ones. Never logged, cached or written out.
+SECRET_ENV = ("OPENAI_API_KEY",)
+
+
+class ProviderChoice(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    script: str = "local"
+    image: str = "slate"
+    voice: str = "espeak"
+    captions: str = "subtitles"
+    compose: str = "ffmpeg"
+
+
+def config_files() -> list[Path]:
+    """Lowest priority first."""
+    return [platformdirs.user_config_path("newsreel") / "newsreel.toml", Path.cwd() / "newsreel.toml"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NEWSREEL_", env_nested_delimiter="__", extra="forbid")
+
+    seed: int = Field(0, ge=0, lt=2**32, description="same headline + seed -> same video")
+    aspect: Aspect = "16:9"
+    language: str = Field("en", pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]+)*$")
+    target_seconds: float = Field(60.0, gt=5, le=600, description="narration length to aim for")
+    fps: int = Field(30, ge=10, le=60)
+    cache_dir: Path = Field(default_factory=lambda: platformdirs.user_cache_path("newsreel"))
+    providers: ProviderChoice = ProviderChoice()
+    # Per-stage provider parameters, validated by the chosen provider's Params model.
+    script: dict[str, Any] = {}
+    image: dict[str, Any] = {}
+    voice: dict[str, Any] = {}
+    captions: dict[str, Any] = {}
+    compose: dict[str, Any] = {}
+    openai_api_key: SecretStr | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        files = [p for p in config_files() if p.is_file()]
+        extra = os.environ.get("NEWSREEL_CONFIG")
+        if extra:
+            files.append(Path(extra))
+        # pydantic-settings gives the first source priority, so the most specific file comes first.
+        tomls = [TomlConfigSettingsSource(settings_cls, toml_file=p) for p in reversed(files)]
+        return (init_settings, env_settings, *tomls)
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        return FRAME_SIZES[self.aspect]
+
+    def secrets(self) -> dict[str, str]:
+        found = {name: os.environ[name] for name in SECRET_ENV if os.environ.get(name)}
+        if self.openai_api_key is not None:
+            found["OPENAI_API_KEY"] = self.openai_api_key.get_secret_value()
+        return found
+
+    def masked(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json")
+        for name in ("openai_api_key",):
+            if data.get(name):
+                data[name] = "********"
+        return data
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the effective settings; any problem becomes a one-line NewsreelError."""
+    if config_file is not None:
+        if not config_file.is_file():
+            raise NewsreelError(f"config file {config_file} does not exist", "check the path given to --config")
+        os.environ["NEWSREEL_CONFIG"] = str(config_file)
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "config"
+        raise NewsreelError(
+            f"bad config value {where}: {err['msg']}",
+            "fix it in newsreel.toml, the NEWSREEL_* environment variable or the flag that set it",
+        ) from None
+    except (OSError, ValueError) as exc:  # a TOML file that does not parse
+        raise NewsreelError(f"cannot read the config: {exc}", "fix the syntax of newsreel.toml") from None

@@ -1,0 +1,119 @@
+"""What every provider is: a named, versioned way to do one stage, with a parameters model.
+
+Providers are plain picklable objects (their parameters plus lazily loaded models that are dropped when pickled),
+so batch workers can receive them. Heavy imports (torch, transformers, diffusers) happen inside `run` or a loader
+method, never at module import: a fully cached run must not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .errors import NewsreelError
+
+ProgressFn = Callable[[float, str], None]
+
+
+def no_progress(fraction: float, message: str = "") -> None:  # noqa: ARG001 - a do-nothing progress sink
+    pass
+
+
+class Params(BaseModel):
+    """Base of every provider's parameters model: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Needs(BaseModel):
+    """What a provider needs to run, shown by `newsreel providers` and checked by `newsreel doctor`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    network: bool = False
+    gpu: Literal["no", "optional", "required"] = "no"
+    api_key: str | None = None  # name of the environment variable / config key holding it
+    packages: tuple[str, ...] = ()  # importable module names; missing ones make the provider unusable
+    extra: str | None = None  # the `pip install newsreel[EXTRA]` that brings those packages
+
+    def describe(self) -> str:
+        parts = ["network" if self.network else "offline"]
+        if self.gpu != "no":
+            parts.append(f"GPU {self.gpu}")
+        if self.api_key:
+            parts.append(f"key {self.api_key}")
+        if self.extra:
+            parts.append(f"extra [{self.extra}]")
+        return ", ".join(parts)
+
+
+class Provider:
+    """Base class. Subclasses set the class attributes and implement the stage's `run` signature."""
+
+    stage: ClassVar[str]
+    name: ClassVar[str]
+    version: ClassVar[str] = "1"
+    summary: ClassVar[str] = ""
+    needs: ClassVar[Needs] = Needs()
+    Params: ClassVar[type[Params]] = Params
+
+    def __init__(
+        self,
+        params: BaseModel | dict[str, Any] | None = None,
+        secrets: dict[str, str] | None = None,
+        models_dir: Path | None = None,
+    ):
+        self.params = params if isinstance(params, self.Params) else self.parse_params(params or {})
+        # Where converted or downloaded model files are kept between runs (not part of any cache key).
+        self.models_dir = Path(models_dir) if models_dir else platformdirs.user_cache_path("newsreel") / "models"
+        # Secrets never enter params: params go into cache keys and run.json, secrets must not.
+        self._secrets = dict(secrets or {})
+
+    @classmethod
+    def parse_params(cls, raw: dict[str, Any]) -> Params:
+        try:
+            return cls.Params.model_validate(raw)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"]) or "parameters"
+            fields = ", ".join(cls.Params.model_fields) or "none"
+            raise NewsreelError(
+                f"{cls.stage} provider '{cls.name}': bad parameter {where}: {err['msg']}",
+                f"its parameters are: {fields}",
+            ) from None
+
+    @classmethod
+    def missing_packages(cls) -> list[str]:
+        return [m for m in cls.needs.packages if importlib.util.find_spec(m) is None]
+
+    def check(self) -> None:
+        """Cheap pre-flight check (no heavy imports). Raise NewsreelError saying how to fix what is missing."""
+        missing = self.missing_packages()
+        if missing:
+            how = f"pip install 'newsreel[{self.needs.extra}]'" if self.needs.extra else f"pip install {' '.join(missing)}"
+            raise NewsreelError(f"{self.stage} provider '{self.name}' needs {', '.join(missing)}", how)
+        if self.needs.api_key and not self._secrets.get(self.needs.api_key):
+            raise NewsreelError(
+                f"{self.stage} provider '{self.name}' needs an API key",
+                f"set the environment variable {self.needs.api_key}",
+            )
+
+    def identity(self) -> dict[str, Any]:
+        """Model identities (file hashes, revisions) recorded in run.json. Cheap; no model loading."""
+        return {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Loaded models and handles (attributes starting with "_") stay in their process; secrets travel.
+        state = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+        state["_secrets"] = self._secrets
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def __repr__(self) -> str:
+        return f"<{self.stage} provider {self.name}@{self.version} {self.params!r}>"

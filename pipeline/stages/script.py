@@ -1,0 +1,80 @@
+"""Stage 1, script: headline -> the anchor's narration, split into sentences, with an image prompt."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from ..artifacts import Artifact
+from ..errors import NewsreelError
+from ..provider import ProgressFn, Provider
+
+MAX_HEADLINE_CHARS = 300
+
+
+def check_headline(text: str) -> str:
+    """A headline is one line of printable text, 1-300 characters. It is data, never instructions."""
+    if any(unicodedata.category(ch) == "Cc" for ch in text):
+        raise NewsreelError("the headline contains control characters (newlines, tabs, escapes)", "pass one line of plain text")
+    text = re.sub(r"\s+", " ", text).strip()
+    if not text:
+        raise NewsreelError("the headline is empty", 'pass the headline in quotes, e.g. newsreel make "Breakthrough in Mars Project"')
+    if len(text) > MAX_HEADLINE_CHARS:
+        raise NewsreelError(
+            f"the headline is {len(text)} characters long; the limit is {MAX_HEADLINE_CHARS}",
+            "shorten it to one headline, not an article",
+        )
+    return text
+
+
+Headline = Annotated[str, AfterValidator(check_headline)]
+
+
+class Scene(BaseModel):
+    """A stretch of the narration shown over one background image."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sentences: list[int]  # indices into Script.sentences, consecutive
+    image_prompt: str
+
+
+class Script(Artifact):
+    headline: str
+    title: str
+    sentences: list[str] = Field(min_length=1)
+    image_prompt: str
+    negative_prompt: str = ""
+    language: str = "en"
+    scenes: list[Scene] = []
+    words_target: int = 0  # the word budget the stage was asked for
+    model: str = ""  # which model wrote it
+
+    @model_validator(mode="after")
+    def _one_scene_by_default(self) -> "Script":
+        if not self.scenes:
+            object.__setattr__(self, "scenes", [Scene(sentences=list(range(len(self.sentences))), image_prompt=self.image_prompt)])
+        return self
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.sentences)
+
+    @property
+    def word_count(self) -> int:
+        return len(self.text.split())
+
+    def exports(self) -> dict[str, Path | bytes]:
+        return {"script.json": json.dumps(self.to_json(), indent=2, ensure_ascii=False).encode() + b"\n"}
+
+
+class ScriptProvider(Provider):
+    stage = "script"
+
+    def run(self, *, headline: str, workdir: Path, progress: ProgressFn) -> Script:
+        raise NotImplementedError
