@@ -39,12 +39,26 @@ def provider_class(stage: str, name: str) -> type[Provider]:
     if ep is None:
         names = ", ".join(provider_names(stage)) or "none installed"
         raise NewsreelError(f"unknown {stage} provider '{name}'", f"{stage} providers are: {names}")
-    cls = ep.load()
+    try:
+        cls = ep.load()
+    except ImportError as exc:
+        raise NewsreelError(
+            f"{stage} provider '{name}' could not be loaded ({exc})", f"reinstall the package that provides {ep.value}"
+        ) from None
     base = STAGES[stage].provider_base
     if not (isinstance(cls, type) and issubclass(cls, base)):
         raise NewsreelError(f"entry point {ep.value} is not a {base.__name__}", "fix or uninstall the plugin that declares it")
     return cls
 
 
-def all_providers() -> list[type[Provider]]:
-    return [provider_class(stage, name) for (stage, name) in sorted(_entry_points(), key=lambda k: (list(STAGES).index(k[0]) if k[0] in STAGES else 99, k[1])) if stage in STAGES]
+def all_providers() -> list[tuple[str, str, type[Provider] | NewsreelError]]:
+    """Every installed provider of a known stage, in stage order; one that fails to load comes with its error."""
+    order = list(STAGES)
+    names = sorted((k for k in _entry_points() if k[0] in STAGES), key=lambda k: (order.index(k[0]), k[1]))
+    found: list[tuple[str, str, type[Provider] | NewsreelError]] = []
+    for stage, name in names:
+        try:
+            found.append((stage, name, provider_class(stage, name)))
+        except NewsreelError as exc:
+            found.append((stage, name, exc))
+    return found

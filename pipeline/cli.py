@@ -1,0 +1,292 @@
+"""The `newsreel` command: typer for arguments, rich for progress and tables. A thin caller of the runner."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import __version__
+from .errors import NewsreelError
+
+app = typer.Typer(
+    help="Turn one news headline into a captioned, narrated, labelled one-minute video, offline.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+cache_app = typer.Typer(help="Inspect and prune the stage cache.", no_args_is_help=True)
+config_app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+app.add_typer(config_app, name="config")
+
+console = Console()
+err_console = Console(stderr=True)
+
+ConfigOpt = typer.Option(None, "--config", help="A newsreel.toml to use on top of the user and project ones.")
+
+
+def _parse_pairs(pairs: list[str], what: str, example: str) -> list[tuple[str, str]]:
+    parsed = []
+    for pair in pairs:
+        left, sep, right = pair.partition("=")
+        if not sep or not left or not right:
+            raise NewsreelError(f"{what} '{pair}' is not of the form {example}", f"e.g. {what} {example}")
+        parsed.append((left.strip(), right.strip()))
+    return parsed
+
+
+def _json_or_text(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+@app.command()
+def make(
+    headline: str = typer.Argument(..., help="The news headline, in quotes."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder to write (default: newsreel-out/<slug>)."),
+    seed: Optional[int] = typer.Option(None, help="Same headline + seed gives the same video."),
+    aspect: Optional[str] = typer.Option(None, help="16:9 (1280x720), 9:16 (1080x1920) or 1:1 (1080x1080)."),
+    lang: Optional[str] = typer.Option(None, "--lang", help="Language of the script and voice, e.g. en, de, zh."),
+    provider: list[str] = typer.Option([], "--provider", "-p", help="Choose a provider: STAGE=NAME (repeatable)."),
+    set_: list[str] = typer.Option([], "--set", help="Provider parameter: STAGE.KEY=VALUE (repeatable)."),
+    force: list[str] = typer.Option([], "--force", help="Redo this stage even if cached (repeatable)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Redo every stage; results still refresh the cache."),
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Make one video from a headline."""
+    from .config import load_settings
+    from .plugins import check_stage
+    from .runner import Event, build_plan, default_out, run
+    from .stages.script import check_headline
+
+    headline = check_headline(headline)
+    for stage in force:
+        check_stage(stage)
+    base = load_settings(config)
+    providers = base.providers.model_dump()
+    for stage, name in _parse_pairs(provider, "--provider", "voice=espeak"):
+        check_stage(stage)
+        providers[stage] = name
+    params: dict[str, dict[str, Any]] = {}
+    for dotted, value in _parse_pairs(set_, "--set", "voice.rate=170"):
+        stage, dot, key = dotted.partition(".")
+        if not dot or not key:
+            raise NewsreelError(f"--set '{dotted}' needs STAGE.KEY", "e.g. --set voice.rate=170")
+        check_stage(stage)
+        params.setdefault(stage, {})[key] = _json_or_text(value)
+    settings = load_settings(config, seed=seed, aspect=aspect, language=lang, providers=providers)
+    plan = build_plan(settings, params)
+    out = out or default_out(headline)
+    if settings.providers.image == "slate":
+        err_console.print(
+            "[dim]note: image uses the 'slate' backdrop: no Stable Diffusion model is configured "
+            "(use --provider image=diffusers --set image.model=PATH)[/dim]"
+        )
+
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description:<9}"),
+        BarColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+    )
+    tasks: dict[str, Any] = {}
+
+    def on_event(event: Event) -> None:
+        if event.stage not in tasks:
+            tasks[event.stage] = progress.add_task(event.stage, total=1.0, status="")
+        task = tasks[event.stage]
+        if event.kind == "progress":
+            progress.update(task, completed=event.fraction, status=event.message[:40])
+        elif event.kind == "done":
+            progress.update(task, completed=1.0, status="cached" if event.hit else "done")
+            progress.stop_task(task)
+
+    with progress:
+        result = run(headline, plan, out, force=force, no_cache=no_cache, on_event=on_event)
+
+    table = Table(title=f"newsreel {__version__}: {result.out}", title_justify="left")
+    for column in ("stage", "provider", "cache", "seconds"):
+        table.add_column(column)
+    for stage, rec in result.record["stages"].items():
+        table.add_row(stage, rec["provider"], "hit" if rec["hit"] else "miss", f"{rec['seconds']:.2f}")
+    table.add_row("total", "", "", f"{result.record['seconds']:.2f}")
+    console.print(table)
+    console.print(f"video: {result.video}")
+
+
+@app.command()
+def providers() -> None:
+    """List the installed providers of each stage and what each needs."""
+    from .config import ProviderChoice
+    from .plugins import all_providers
+
+    defaults = ProviderChoice().model_dump()
+    table = Table()
+    for column in ("stage", "provider", "version", "needs", "usable", "about"):
+        table.add_column(column)
+    for stage, name, cls in all_providers():
+        label = name + (" (default)" if defaults.get(stage) == name else "")
+        if isinstance(cls, NewsreelError):
+            table.add_row(stage, label, "?", "?", "[red]broken[/red]", cls.one_line())
+            continue
+        missing = cls.missing_packages()
+        usable = "yes" if not missing else f"needs {', '.join(missing)}"
+        table.add_row(stage, label, cls.version, cls.needs.describe(), usable, cls.summary)
+    console.print(table)
+
+
+@app.command()
+def doctor(config: Optional[Path] = ConfigOpt) -> None:
+    """Check everything a run needs and say how to fix what is missing."""
+    from .assets import FONT_BOLD, FONT_REGULAR
+    from .cache import Cache
+    from .config import load_settings
+    from .runner import build_plan
+
+    problems = 0
+    table = Table()
+    table.add_column("check")
+    table.add_column("result")
+
+    def row(name: str, ok: bool, detail: str) -> None:
+        nonlocal problems
+        problems += not ok
+        table.add_row(name, f"[green]ok[/green] {detail}" if ok else f"[red]problem[/red] {detail}")
+
+    row("python", sys.version_info >= (3, 11), sys.version.split()[0])
+    try:
+        settings = load_settings(config)
+        plan = build_plan(settings)
+        row("config", True, "valid")
+    except NewsreelError as exc:
+        row("config", False, exc.one_line())
+        console.print(table)
+        raise typer.Exit(2)
+    for stage, prov in plan.providers.items():
+        try:
+            prov.check()
+            row(f"{stage}: {prov.name}", True, prov.summary)
+        except NewsreelError as exc:
+            row(f"{stage}: {prov.name}", False, exc.one_line())
+    for font in (FONT_REGULAR, FONT_BOLD):
+        row(f"font {font.name}", font.is_file(), str(font) if font.is_file() else "missing: restore assets/fonts from the repository")
+    try:
+        Cache(settings.cache_dir)._writable()
+        row("cache", True, str(settings.cache_dir))
+    except NewsreelError as exc:
+        row("cache", False, exc.one_line())
+    console.print(table)
+    if problems:
+        raise typer.Exit(2)
+
+
+@cache_app.command("ls")
+def cache_ls(config: Optional[Path] = ConfigOpt) -> None:
+    """List cache entries: stage, provider, age, size."""
+    from .cache import Cache
+    from .config import load_settings
+
+    cache = Cache(load_settings(config).cache_dir)
+    table = Table(title=str(cache.root), title_justify="left")
+    for column in ("key", "stage", "provider", "age", "size", "built in"):
+        table.add_column(column)
+    total = 0
+    for entry in sorted(cache.entries(), key=lambda e: e.meta.get("created", 0)):
+        size = entry.size
+        total += size
+        age = time.time() - entry.meta.get("created", 0)
+        table.add_row(entry.key[:12], entry.meta.get("stage", "?"), entry.meta.get("provider", "?"), _age(age), _size(size), f"{entry.meta.get('seconds', 0):.1f}s")
+    console.print(table)
+    console.print(f"{len(table.rows)} entries, {_size(total)}")
+
+
+@cache_app.command("prune")
+def cache_prune(
+    older_than: Optional[float] = typer.Option(None, help="Remove entries older than this many days."),
+    stage: Optional[str] = typer.Option(None, help="Only entries of this stage."),
+    all_: bool = typer.Option(False, "--all", help="Remove every entry."),
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Remove cache entries (by age, by stage, or all)."""
+    from .cache import Cache
+    from .config import load_settings
+    from .plugins import check_stage
+
+    if not (all_ or older_than is not None or stage):
+        raise NewsreelError("cache prune needs --older-than DAYS, --stage STAGE or --all", "e.g. newsreel cache prune --older-than 30")
+    if stage:
+        check_stage(stage)
+    now = time.time()
+
+    def doomed(entry) -> bool:
+        if stage and entry.meta.get("stage") != stage:
+            return False
+        if older_than is not None and now - entry.meta.get("created", now) < older_than * 86400:
+            return False
+        return True
+
+    cache = Cache(load_settings(config).cache_dir)
+    removed = cache.prune(keep=lambda e: not doomed(e))
+    console.print(f"removed {len(removed)} entries, {_size(sum(0 for _ in removed))} left behind")
+
+
+@config_app.command("show")
+def config_show(config: Optional[Path] = ConfigOpt) -> None:
+    """Print the effective configuration (secrets masked)."""
+    from .config import load_settings
+
+    console.print_json(json.dumps(load_settings(config).masked()))
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(__version__)
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024:
+            return f"{n:.0f}{unit}"
+        n /= 1024
+    return f"{n:.1f}TB"
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except NewsreelError as exc:
+        err_console.print(f"[bold red]error:[/bold red] {exc.one_line()}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("interrupted: nothing half-written was kept")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors come through here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

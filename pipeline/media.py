@@ -1,0 +1,340 @@
+"""The one place that runs ffmpeg: finding the binary, running it with progress, and reading media facts.
+
+newsreel uses the static ffmpeg that the imageio-ffmpeg wheel ships (libx264, libass, zoompan, drawtext). That wheel
+has no ffprobe, so `probe` parses what `ffmpeg -i FILE` prints about its input. Every call passes an argument list,
+never a shell string.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import re
+import shutil
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Literal, Sequence
+
+from .errors import NewsreelError
+
+FFMPEG_ENV = "NEWSREEL_FFMPEG"
+STDERR_TAIL_LINES = 15
+
+ProgressFn = Callable[[float, str], None]
+
+
+class FfmpegError(RuntimeError):
+    """ffmpeg exited with an error. Carries the last lines of its stderr; callers remove partial outputs."""
+
+    def __init__(self, returncode: int, stderr_tail: list[str], args: Sequence[str] = ()) -> None:
+        self.returncode = returncode
+        self.stderr_tail = list(stderr_tail)
+        self.args_list = list(args)
+        tail = "\n".join(self.stderr_tail) or "(no error output)"
+        super().__init__(f"ffmpeg exited with code {returncode}:\n{tail}")
+
+    def summary(self, lines: int = 3) -> str:
+        """The last few meaningful stderr lines on one line, for a NewsreelError message."""
+        useful = [ln.strip() for ln in self.stderr_tail if ln.strip() and not ln.startswith("Exiting with")]
+        return " | ".join(useful[-lines:]) or f"exit code {self.returncode}"
+
+
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary: $NEWSREEL_FFMPEG if set, else the one bundled with imageio-ffmpeg."""
+    override = os.environ.get(FFMPEG_ENV, "").strip()
+    if override:
+        found = shutil.which(override) if not os.path.sep in override else (override if os.access(override, os.X_OK) else None)
+        if not found:
+            raise NewsreelError(
+                f"{FFMPEG_ENV} is set to '{override}', which is not an executable ffmpeg",
+                f"point {FFMPEG_ENV} at an ffmpeg binary built with libx264 and libass, or unset it",
+            )
+        return found
+    try:
+        import imageio_ffmpeg
+
+        exe = imageio_ffmpeg.get_ffmpeg_exe()
+    except ImportError:
+        raise NewsreelError("the imageio-ffmpeg package is not installed", "pip install imageio-ffmpeg") from None
+    except RuntimeError as exc:  # no binary for this platform and none on PATH
+        raise NewsreelError(
+            f"no ffmpeg binary found ({exc})",
+            f"pip install --force-reinstall imageio-ffmpeg, or set {FFMPEG_ENV} to an ffmpeg with libx264 and libass",
+        ) from None
+    if not exe or not Path(exe).exists():
+        raise NewsreelError("no ffmpeg binary found", f"pip install imageio-ffmpeg, or set {FFMPEG_ENV}")
+    return exe
+
+
+def _parse_clock(text: str) -> float | None:
+    m = re.fullmatch(r"(-?)(\d+):(\d+):(\d+(?:\.\d+)?)", text.strip())
+    if not m:
+        return None
+    sign = -1.0 if m.group(1) else 1.0
+    return sign * (int(m.group(2)) * 3600 + int(m.group(3)) * 60 + float(m.group(4)))
+
+
+def run_ffmpeg(
+    args: Sequence[str | os.PathLike],
+    progress: ProgressFn | None = None,
+    total_seconds: float | None = None,
+    *,
+    total_frames: int | None = None,
+    cwd: str | os.PathLike | None = None,
+    loglevel: str = "warning",
+) -> list[str]:
+    """Run ffmpeg with `args` (everything after the binary, e.g. ["-y", "-i", "in.wav", "out.mp3"]).
+
+    Adds -nostdin -hide_banner -nostats and, when `progress` is given, `-progress pipe:1`, whose key=value blocks are
+    turned into progress(fraction, "frame N/M, speed 2.1x") calls; the fraction is the output time over
+    `total_seconds` (or frames over `total_frames`). Returns the stderr lines. Raises FfmpegError with the last
+    lines of stderr when ffmpeg fails; partial outputs are the caller's to remove.
+    """
+    cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-nostats", "-loglevel", loglevel]
+    if progress is not None:
+        cmd += ["-progress", "pipe:1", "-stats_period", "0.5"]
+    cmd += [os.fspath(a) for a in args]
+
+    stderr_lines: collections.deque[str] = collections.deque(maxlen=400)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=os.fspath(cwd) if cwd is not None else None,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE if progress is not None else subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+    )
+
+    def drain() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            stderr_lines.append(line.rstrip("\r\n"))
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        if progress is not None:
+            assert proc.stdout is not None
+            block: dict[str, str] = {}
+            for line in proc.stdout:
+                key, _, value = line.strip().partition("=")
+                if not key:
+                    continue
+                block[key] = value
+                if key == "progress":
+                    _report(block, progress, total_seconds, total_frames)
+                    block = {}
+        proc.wait()
+    finally:
+        if proc.poll() is None:  # the progress callback raised (e.g. a cancel): stop ffmpeg
+            proc.kill()
+            proc.wait()
+        reader.join(timeout=5)
+    lines = list(stderr_lines)
+    if proc.returncode != 0:
+        raise FfmpegError(proc.returncode, lines[-STDERR_TAIL_LINES:], cmd)
+    return lines
+
+
+def _report(block: dict[str, str], progress: ProgressFn, total_seconds: float | None, total_frames: int | None) -> None:
+    frame = int(block["frame"]) if block.get("frame", "").isdigit() else None
+    out_s: float | None = None
+    us = block.get("out_time_us") or block.get("out_time_ms")  # both are microseconds in ffmpeg
+    if us and us.lstrip("-").isdigit():
+        out_s = max(0.0, int(us) / 1e6)
+    elif block.get("out_time"):
+        out_s = _parse_clock(block["out_time"])
+    fraction = 0.0
+    if total_frames and frame is not None:
+        fraction = frame / total_frames
+    elif total_seconds and out_s is not None:
+        fraction = out_s / total_seconds
+    if block.get("progress") == "end":
+        fraction = 1.0
+    fraction = min(1.0, max(0.0, fraction))
+    parts = []
+    if frame is not None:
+        parts.append(f"frame {frame}/{total_frames}" if total_frames else f"frame {frame}")
+    elif out_s is not None:
+        parts.append(f"{out_s:.1f}/{total_seconds:.1f} s" if total_seconds else f"{out_s:.1f} s")
+    speed = block.get("speed", "").strip()
+    if speed and speed != "N/A":
+        parts.append(f"speed {speed}")
+    progress(fraction, ", ".join(parts))
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    kind: Literal["video", "audio", "subtitle", "data", "attachment"]
+    codec: str
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    sample_rate: int | None = None
+    channels: int | None = None
+    pix_fmt: str | None = None
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    duration: float | None  # seconds; None for a still image
+    streams: list[StreamInfo] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)  # container metadata: title, comment, encoder, ...
+    format: str = ""
+
+    @property
+    def video(self) -> StreamInfo | None:
+        return next((s for s in self.streams if s.kind == "video"), None)
+
+    @property
+    def audio(self) -> StreamInfo | None:
+        return next((s for s in self.streams if s.kind == "audio"), None)
+
+
+_CHANNELS = {"mono": 1, "stereo": 2, "2.1": 3, "quad": 4, "4.0": 4, "5.0": 5, "5.1": 6, "6.1": 7, "7.1": 8}
+_STREAM_RE = re.compile(r"^\s*Stream #\d+:\d+\S*: (Video|Audio|Subtitle|Data|Attachment): (.*)$")
+
+
+def _split_top(text: str) -> list[str]:
+    """Split a stream description at commas that are not inside parentheses."""
+    parts, depth, cur = [], 0, []
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth = max(0, depth - 1)
+        if ch == "," and depth == 0:
+            parts.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur).strip())
+    return parts
+
+
+def _parse_stream(kind: str, desc: str) -> StreamInfo:
+    parts = _split_top(desc)
+    codec = parts[0].split()[0] if parts and parts[0] else ""
+    info: dict = {"kind": kind.lower(), "codec": codec}
+    if kind == "Video":
+        if len(parts) > 1:
+            info["pix_fmt"] = parts[1].split("(")[0].strip() or None
+        for p in parts[1:]:
+            m = re.match(r"^(\d{1,5})x(\d{1,5})\b", p)
+            if m and "width" not in info:
+                info["width"], info["height"] = int(m.group(1)), int(m.group(2))
+            m = re.match(r"^(\d+(?:\.\d+)?)(k?) fps$", p)
+            if m:
+                info["fps"] = float(m.group(1)) * (1000 if m.group(2) else 1)
+        if "fps" not in info:
+            for p in parts[1:]:
+                m = re.match(r"^(\d+(?:\.\d+)?)(k?) tbr$", p)
+                if m:
+                    info["fps"] = float(m.group(1)) * (1000 if m.group(2) else 1)
+    elif kind == "Audio":
+        for p in parts[1:]:
+            m = re.match(r"^(\d+) Hz$", p)
+            if m:
+                info["sample_rate"] = int(m.group(1))
+            elif p in _CHANNELS:
+                info["channels"] = _CHANNELS[p]
+            else:
+                m = re.match(r"^(\d+) channels", p)
+                if m:
+                    info["channels"] = int(m.group(1))
+                elif "channels" not in info and re.match(r"^\d\.\d(\(side\))?$", p):
+                    info["channels"] = _CHANNELS.get(p.split("(")[0])
+    return StreamInfo(**info)
+
+
+def parse_probe_output(text: str) -> MediaInfo:
+    """Parse what `ffmpeg -i FILE` prints to stderr about input #0."""
+    duration: float | None = None
+    streams: list[StreamInfo] = []
+    tags: dict[str, str] = {}
+    fmt = ""
+    section = None  # "format-metadata" while reading the container's Metadata block
+    last_key: str | None = None
+    for line in text.splitlines():
+        if line.startswith("Input #"):
+            if streams or fmt:  # only the first input
+                break
+            m = re.match(r"Input #\d+, (.*?), from ", line)
+            fmt = m.group(1) if m else ""
+            continue
+        if line.startswith("Output #"):
+            break
+        indent = len(line) - len(line.lstrip(" "))
+        stripped = line.strip()
+        if indent == 2 and stripped == "Metadata:":
+            section = "format-metadata"
+            continue
+        if section == "format-metadata":
+            if indent >= 4:
+                key, sep, value = stripped.partition(":")
+                key = key.strip()
+                if sep and key:
+                    tags[key] = value.strip()
+                    last_key = key
+                elif sep and not key and last_key:  # continuation of a multi-line value
+                    tags[last_key] += "\n" + value.strip()
+                continue
+            section = None
+        m = re.match(r"^\s*Duration: ([^,]+)", line)
+        if m:
+            duration = _parse_clock(m.group(1))
+            continue
+        m = _STREAM_RE.match(line)
+        if m:
+            streams.append(_parse_stream(m.group(1), m.group(2)))
+    return MediaInfo(duration=duration, streams=streams, tags=tags, format=fmt)
+
+
+def probe(path: str | os.PathLike) -> MediaInfo:
+    """Duration, streams and container tags of a media file, from `ffmpeg -i` (there is no ffprobe)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(path)
+    proc = subprocess.run(
+        [ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", os.fspath(path)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+    )
+    info = parse_probe_output(proc.stderr)
+    if not info.streams:
+        tail = [ln for ln in proc.stderr.splitlines() if ln.strip()][-STDERR_TAIL_LINES:]
+        raise FfmpegError(proc.returncode or 1, tail, [])
+    return info
+
+
+def extract_frame(video: str | os.PathLike, t: float, out_png: str | os.PathLike, *, quality: int = 2) -> Path:
+    """Write the frame shown at time `t` seconds to `out_png` (PNG, or JPEG when the name ends in .jpg/.jpeg)."""
+    out = Path(out_png)
+    args = ["-y", "-ss", f"{max(0.0, t):.3f}", "-i", os.fspath(video), "-frames:v", "1", "-update", "1"]
+    if out.suffix.lower() in (".jpg", ".jpeg"):
+        args += ["-q:v", str(quality), "-pix_fmt", "yuvj420p"]
+    args.append(os.fspath(out))
+    run_ffmpeg(args, loglevel="error")
+    if not out.exists():
+        raise FfmpegError(0, [f"no frame at {t:.3f} s in {video}"], args)
+    return out
+
+
+class Timer:
+    """Wall-clock seconds of a block: `with Timer() as t: ...; t.seconds`."""
+
+    def __enter__(self) -> "Timer":
+        self._start = time.perf_counter()
+        self.seconds = 0.0
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.seconds = time.perf_counter() - self._start

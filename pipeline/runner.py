@@ -1,0 +1,283 @@
+"""The runner: walks the stage graph for one job, asks the cache, calls providers on misses, reports progress
+events, and writes the run folder with run.json. The CLI, batch engines and the web service are thin callers of it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from . import __version__
+from .artifacts import Artifact
+from .cache import Cache, cache_key
+from .config import Settings, load_settings
+from .errors import NewsreelError
+from .plugins import check_stage, provider_class
+from .provider import Provider
+from .stages import STAGES
+from .stages.script import check_headline
+
+# Run-level options a provider receives when its Params model declares a field of that name.
+RUN_OPTIONS = ("seed", "width", "height", "language", "fps", "target_seconds", "words")
+
+
+class Event(BaseModel):
+    """One progress event: the CLI renders these with rich, the service streams them, batch aggregates them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stage: str
+    kind: str  # "start" | "progress" | "done"
+    fraction: float = 0.0
+    message: str = ""
+    hit: bool | None = None
+    seconds: float | None = None
+
+
+EventSink = Callable[[Event], None]
+
+
+class StageRecord(BaseModel):
+    provider: str
+    version: str
+    params: dict[str, Any]
+    key: str
+    hit: bool
+    seconds: float  # this run's wall time for the stage (a hit only loads the entry)
+    built_seconds: float  # how long the provider took when the entry was built
+    identity: dict[str, Any]
+    digest: str
+    notes: dict[str, Any] = {}
+
+
+@dataclass
+class RunResult:
+    out: Path
+    record: dict[str, Any]
+    artifacts: dict[str, Artifact] = field(default_factory=dict)
+
+    @property
+    def video(self) -> Path:
+        return self.out / "video.mp4"
+
+
+@dataclass
+class Plan:
+    """The providers a job will use, built and validated before any work starts."""
+
+    providers: dict[str, Provider]
+    settings: Settings
+
+
+def build_plan(settings: Settings, overrides: dict[str, dict[str, Any]] | None = None) -> Plan:
+    """Instantiate every stage's provider with its parameters; all validation errors surface here."""
+    overrides = overrides or {}
+    for stage in overrides:
+        check_stage(stage)
+    choice = settings.providers.model_dump()
+    width, height = settings.frame_size
+    run_options: dict[str, Any] = {
+        "seed": settings.seed,
+        "width": width,
+        "height": height,
+        "language": settings.language,
+        "fps": settings.fps,
+        "target_seconds": settings.target_seconds,
+    }
+    classes = {stage: provider_class(stage, choice[stage]) for stage in STAGES}
+    voice_cls = classes["voice"]
+    voice_params = voice_cls.parse_params(_params_for(voice_cls, run_options, {**getattr(settings, "voice"), **overrides.get("voice", {})}))
+    # The script's word budget follows the voice's pace, so the narration lands near the target length.
+    run_options["words"] = max(20, round(settings.target_seconds * voice_cls.words_per_second(voice_params)))
+    providers: dict[str, Provider] = {}
+    for stage, cls in classes.items():
+        explicit = {**getattr(settings, stage), **overrides.get(stage, {})}
+        providers[stage] = cls(
+            _params_for(cls, run_options, explicit),
+            secrets=settings.secrets(),
+            models_dir=settings.cache_dir / "models",
+        )
+    return Plan(providers, settings)
+
+
+def _params_for(cls: type[Provider], run_options: dict[str, Any], explicit: dict[str, Any]) -> dict[str, Any]:
+    fields = cls.Params.model_fields
+    filled = {k: v for k, v in run_options.items() if k in fields}
+    return {**filled, **explicit}
+
+
+def run(
+    headline: str,
+    plan: Plan,
+    out: Path,
+    *,
+    force: Iterable[str] = (),
+    no_cache: bool = False,
+    on_event: EventSink | None = None,
+) -> RunResult:
+    headline = check_headline(headline)
+    force = set(force)
+    for stage in force:
+        check_stage(stage)
+    emit = on_event or (lambda event: None)
+    out = Path(out)
+    _check_writable(out)
+    cache = Cache(plan.settings.cache_dir)
+    started = time.perf_counter()
+
+    artifacts: dict[str, Artifact] = {}
+    digests: dict[str, str] = {"headline": _text_digest(headline)}
+    records: dict[str, StageRecord] = {}
+    for name, stage in STAGES.items():
+        provider = plan.providers[name]
+        params = provider.params.model_dump(mode="json")
+        key = cache_key(name, provider.name, provider.version, params, {i: digests[i] for i in stage.inputs})
+        emit(Event(stage=name, kind="start"))
+        t0 = time.perf_counter()
+        found = None if (no_cache or name in force) else cache.get(key, stage.output)
+        if found is None:
+            artifact, entry = _build(cache, key, name, stage.inputs, provider, artifacts, headline, emit)
+            hit = False
+        else:
+            artifact, entry = found
+            hit = True
+        seconds = time.perf_counter() - t0
+        artifacts[name] = artifact
+        digests[name] = entry.meta["digest"]
+        records[name] = StageRecord(
+            provider=provider.name,
+            version=provider.version,
+            params=params,
+            key=key,
+            hit=hit,
+            seconds=round(seconds, 3),
+            built_seconds=entry.meta["seconds"],
+            identity=entry.meta.get("identity", {}),
+            digest=entry.meta["digest"],
+            notes=entry.meta.get("notes", {}),
+        )
+        emit(Event(stage=name, kind="done", fraction=1.0, hit=hit, seconds=seconds))
+
+    record = {
+        "newsreel": __version__,
+        "headline": headline,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "settings": {k: v for k, v in plan.settings.masked().items() if k not in ("openai_api_key", "cache_dir")},
+        "stages": {k: v.model_dump(mode="json") for k, v in records.items()},
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    files: dict[str, Path | bytes] = {}
+    for name, stage in STAGES.items():
+        files.update(stage.exports(artifacts[name]))
+    record["files"] = sorted([*files, "run.json"])
+    files["run.json"] = (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode()
+    _export(out, files)
+    return RunResult(out=out, record=record, artifacts=artifacts)
+
+
+def _build(
+    cache: Cache,
+    key: str,
+    name: str,
+    input_names: tuple[str, ...],
+    provider: Provider,
+    artifacts: dict[str, Artifact],
+    headline: str,
+    emit: EventSink,
+) -> tuple[Artifact, Any]:
+    provider.check()
+    inputs: dict[str, Any] = {i: (headline if i == "headline" else artifacts[i]) for i in input_names}
+
+    def progress(fraction: float, message: str = "") -> None:
+        emit(Event(stage=name, kind="progress", fraction=max(0.0, min(1.0, fraction)), message=message))
+
+    with cache.building(key) as workdir:
+        t0 = time.perf_counter()
+        artifact = provider.run(**inputs, workdir=workdir, progress=progress)
+        seconds = time.perf_counter() - t0
+        meta = {
+            "stage": name,
+            "provider": provider.name,
+            "version": provider.version,
+            "seconds": round(seconds, 3),
+            "identity": provider.identity(),
+            "notes": _notes(artifact),
+        }
+        return cache.put(key, workdir, artifact, meta)
+
+
+def _notes(artifact: Artifact) -> dict[str, Any]:
+    """Provider facts worth surfacing in run.json (e.g. an image's safety verdict), gathered from the artifact."""
+    images = getattr(artifact, "images", None)
+    if images:
+        return {f"image{i + 1}": img.notes for i, img in enumerate(images) if img.notes}
+    return {}
+
+
+def _text_digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _check_writable(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".newsreel-write-test-{uuid.uuid4().hex[:6]}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise NewsreelError(f"cannot write to the output folder {out}: {exc.strerror}", "choose a writable folder with --out") from None
+
+
+def _export(out: Path, files: dict[str, Path | bytes]) -> None:
+    """Copy each file out of the cache under a temp name, then rename: a reader never sees half a file."""
+    for name, source in files.items():
+        tmp = out / f".{name}.{uuid.uuid4().hex[:8]}.part"
+        try:
+            if isinstance(source, bytes):
+                tmp.write_bytes(source)
+            else:
+                shutil.copyfile(source, tmp)
+            os.replace(tmp, out / name)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+def make_video(
+    headline: str,
+    out: Path | str | None = None,
+    *,
+    providers: dict[str, str] | None = None,
+    params: dict[str, dict[str, Any]] | None = None,
+    force: Iterable[str] = (),
+    no_cache: bool = False,
+    on_event: EventSink | None = None,
+    config_file: Path | None = None,
+    **settings: Any,
+) -> RunResult:
+    """Python API: `make_video("Headline", out="clip", seed=3, aspect="9:16", providers={"voice": "espeak"})`."""
+    headline = check_headline(headline)
+    if providers:
+        for stage in providers:
+            check_stage(stage)
+        settings["providers"] = {**load_settings(config_file).providers.model_dump(), **providers}
+    resolved = load_settings(config_file, **settings)
+    plan = build_plan(resolved, params)
+    return run(headline, plan, Path(out) if out else default_out(headline), force=force, no_cache=no_cache, on_event=on_event)
+
+
+def default_out(headline: str) -> Path:
+    import re
+
+    slug = re.sub(r"[^\w]+", "-", headline.lower(), flags=re.UNICODE).strip("-")[:48] or "video"
+    return Path("newsreel-out") / slug

@@ -1,0 +1,134 @@
+"""A third-party provider package, as an outside author would write one: tiny, fast providers for every stage.
+
+Tests install it through a real `newsreel.providers` entry point (a dist-info folder on sys.path), which exercises
+plugin discovery and lets runner and cache tests count exactly which stages did work.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import wave
+from pathlib import Path
+
+from pipeline.provider import Params
+from pipeline.stages import (
+    BackgroundImage,
+    Backgrounds,
+    Captions,
+    CaptionsProvider,
+    ComposeProvider,
+    ImageProvider,
+    Narration,
+    Script,
+    ScriptProvider,
+    Video,
+    VoiceProvider,
+    WordTiming,
+)
+from pipeline.stages.captions import Cue
+
+
+def _count(stage: str) -> None:
+    log = os.environ.get("NEWSREEL_TESTPLUGIN_LOG")
+    if log:
+        with open(log, "a") as f:
+            f.write(stage + "\n")
+
+
+class EchoScript(ScriptProvider):
+    name = "echo"
+    summary = "test: the headline, three times"
+
+    class Params(Params):
+        seed: int = 0
+        words: int = 30
+
+    def run(self, *, headline, workdir, progress):
+        _count("script")
+        if headline == "explode":
+            raise RuntimeError("boom inside a provider")
+        sentences = [f"{headline}.", f"Seed {self.params.seed} says hello.", "That is all."]
+        return Script(headline=headline, title=headline, sentences=sentences, image_prompt=headline, words_target=self.params.words)
+
+
+class FlatImage(ImageProvider):
+    name = "flat"
+    summary = "test: a flat PNG"
+
+    class Params(Params):
+        width: int = 1280
+        height: int = 720
+        seed: int = 0
+
+    def run(self, *, script, workdir, progress):
+        from PIL import Image
+
+        _count("image")
+        path = workdir / "bg.png"
+        Image.new("RGB", (32, 18), (self.params.seed % 256, 80, 120)).save(path)
+        return Backgrounds(images=[BackgroundImage(path=path, width=32, height=18, prompt=script.image_prompt)])
+
+
+class BeepVoice(VoiceProvider):
+    name = "beep"
+    summary = "test: silence with evenly spaced words"
+
+    class Params(Params):
+        pitch: int = 50
+        seconds_per_word: float = 0.25
+
+    @classmethod
+    def words_per_second(cls, params):
+        return 1 / params.seconds_per_word
+
+    def run(self, *, script, workdir, progress):
+        _count("voice")
+        step = self.params.seconds_per_word
+        words = [
+            WordTiming(word=w, start=i * step, end=i * step + step * 0.8, sentence=s)
+            for i, (s, w) in enumerate((s, w) for s, sentence in enumerate(script.sentences) for w in sentence.split())
+        ]
+        duration = len(words) * step
+        path = workdir / "voice.wav"
+        with wave.open(str(path), "wb") as f:
+            f.setnchannels(1)
+            f.setsampwidth(2)
+            f.setframerate(8000)
+            f.writeframes(struct.pack("<h", self.params.pitch) * int(duration * 8000))
+        return Narration(path=path, duration=duration, sample_rate=8000, words=words, voice=f"beep {self.params.pitch}")
+
+
+class PlainCaptions(CaptionsProvider):
+    name = "plain"
+    summary = "test: one cue per word"
+
+    def run(self, *, script, voice, workdir, progress):
+        _count("captions")
+        cues = [Cue(start=w.start, end=w.end, text=w.word) for w in voice.words]
+        paths = {}
+        for ext in ("srt", "vtt", "ass"):
+            paths[ext] = workdir / f"c.{ext}"
+            paths[ext].write_text("\n".join(c.text for c in cues))
+        return Captions(cues=cues, **paths)
+
+
+class ListingCompose(ComposeProvider):
+    name = "listing"
+    summary = "test: a text file naming its inputs"
+
+    class Params(Params):
+        width: int = 1280
+        height: int = 720
+        fps: int = 30
+
+    def run(self, *, script, image, voice, captions, workdir, progress):
+        _count("compose")
+        progress(0.5, "halfway")
+        if os.environ.get("NEWSREEL_TESTPLUGIN_FAIL_COMPOSE"):
+            (workdir / "partial.mp4").write_bytes(b"half")
+            raise RuntimeError("compose died")
+        path = workdir / "video.mp4"
+        path.write_text(f"{script.title}|{voice.voice}|{len(captions.cues)}")
+        p = self.params
+        return Video(path=path, duration=voice.duration, width=p.width, height=p.height, fps=p.fps)

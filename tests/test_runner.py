@@ -1,0 +1,139 @@
+"""The runner and cache, driven through a third-party provider package installed by entry point."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import pytest
+
+from pipeline import make_video
+from pipeline.cache import Cache
+from pipeline.errors import NewsreelError
+from tests.helpers import TEST_PROVIDERS, work_done
+
+
+def make(tmp_path, name="run", headline="Breakthrough in Mars Project", **kw):
+    return make_video(headline, out=tmp_path / name, providers={**TEST_PROVIDERS, **kw.pop("providers", {})}, **kw)
+
+
+def test_third_party_providers_are_found_and_run(test_plugin, isolated_config, tmp_path):
+    result = make(tmp_path)
+    assert work_done(test_plugin) == ["script", "image", "voice", "captions", "compose"]
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert {s: r["provider"] for s, r in record["stages"].items()} == TEST_PROVIDERS
+    assert all(r["hit"] is False for r in record["stages"].values())
+    # the word budget follows the voice: 60 s at 4 words per second
+    assert record["stages"]["script"]["params"] == {"seed": 0, "words": 240}
+    assert (tmp_path / "run" / "video.mp4").read_text() == "Breakthrough in Mars Project|beep 50|11"
+    script = json.loads((tmp_path / "run" / "script.json").read_text())
+    assert script["sentences"][0] == "Breakthrough in Mars Project."
+    assert sorted(p.name for p in result.out.iterdir()) == sorted(record["files"])
+
+
+def test_identical_second_run_does_no_work_into_any_folder(test_plugin, isolated_config, tmp_path):
+    make(tmp_path, "first")
+    test_plugin.unlink()
+    second = make(tmp_path, "second")
+    assert work_done(test_plugin) == []
+    assert all(r["hit"] for r in second.record["stages"].values())
+    assert (tmp_path / "first" / "video.mp4").read_bytes() == (tmp_path / "second" / "video.mp4").read_bytes()
+
+
+def test_changing_the_voice_reruns_only_voice_captions_compose(test_plugin, isolated_config, tmp_path):
+    first = make(tmp_path, "a")
+    test_plugin.unlink()
+    second = make(tmp_path, "b", params={"voice": {"pitch": 7}})
+    assert work_done(test_plugin) == ["voice", "captions", "compose"]
+    hits = {s: r["hit"] for s, r in second.record["stages"].items()}
+    assert hits == {"script": True, "image": True, "voice": False, "captions": False, "compose": False}
+    assert first.record["stages"]["image"]["key"] == second.record["stages"]["image"]["key"]
+
+
+def test_seed_changes_keys_of_stages_that_use_it(test_plugin, isolated_config, tmp_path):
+    a = make(tmp_path, "a", seed=1).record["stages"]
+    b = make(tmp_path, "b", seed=2).record["stages"]
+    assert a["script"]["key"] != b["script"]["key"]
+    assert a["image"]["key"] != b["image"]["key"]
+
+
+def test_force_and_no_cache(test_plugin, isolated_config, tmp_path):
+    make(tmp_path, "a")
+    test_plugin.unlink()
+    make(tmp_path, "b", force=["captions"])
+    # captions redone with identical output -> same digest -> compose still a hit
+    assert work_done(test_plugin) == ["captions"]
+    test_plugin.unlink()
+    make(tmp_path, "c", no_cache=True)
+    assert work_done(test_plugin) == ["script", "image", "voice", "captions", "compose"]
+
+
+def test_a_failing_stage_leaves_no_cache_entry_and_no_output(test_plugin, isolated_config, tmp_path, monkeypatch):
+    monkeypatch.setenv("NEWSREEL_TESTPLUGIN_FAIL_COMPOSE", "1")
+    with pytest.raises(RuntimeError, match="compose died"):
+        make(tmp_path, "dead")
+    cache = Cache(isolated_config / "cache")
+    assert sorted(e.meta["stage"] for e in cache.entries()) == ["captions", "image", "script", "voice"]
+    assert list((isolated_config / "cache" / "tmp").iterdir()) == []
+    assert list((tmp_path / "dead").iterdir()) == []
+    monkeypatch.delenv("NEWSREEL_TESTPLUGIN_FAIL_COMPOSE")
+    test_plugin.unlink()
+    make(tmp_path, "alive")
+    assert work_done(test_plugin) == ["compose"]
+
+
+def test_a_half_built_entry_is_never_trusted(test_plugin, isolated_config, tmp_path):
+    """A run killed mid-stage leaves at most a folder under tmp/, which is not a hit."""
+    first = make(tmp_path, "a")
+    key = first.record["stages"]["compose"]["key"]
+    cache = Cache(isolated_config / "cache")
+    cache.remove(key)
+    (isolated_config / "cache" / "tmp" / f"{key}.deadbeef").mkdir()  # what kill -9 mid-build leaves
+    test_plugin.unlink()
+    make(tmp_path, "b")
+    assert work_done(test_plugin) == ["compose"]
+
+
+def test_unknown_stage_provider_and_param_are_one_line_errors(test_plugin, isolated_config, tmp_path):
+    with pytest.raises(NewsreelError, match="unknown voice provider 'nope'.*beep"):
+        make(tmp_path, providers={"voice": "nope"})
+    with pytest.raises(NewsreelError, match="unknown stage 'sound'"):
+        make(tmp_path, providers={"sound": "x"})
+    with pytest.raises(NewsreelError, match="bad parameter volume"):
+        make(tmp_path, params={"voice": {"volume": 3}})
+    with pytest.raises(NewsreelError, match="bad parameter pitch"):
+        make(tmp_path, params={"voice": {"pitch": "high"}})
+    assert work_done(test_plugin) == []
+
+
+@pytest.mark.parametrize(
+    "headline, message",
+    [("", "empty"), ("   ", "empty"), ("x" * 301, "301 characters"), ("line\nbreak", "control characters"), ("bell\x07", "control")],
+)
+def test_bad_headlines_are_rejected_before_any_work(test_plugin, isolated_config, tmp_path, headline, message):
+    with pytest.raises(NewsreelError, match=message):
+        make(tmp_path, headline=headline)
+    assert work_done(test_plugin) == []
+    assert not (tmp_path / "run").exists()
+
+
+def test_providers_pickle_without_loaded_state(test_plugin, isolated_config):
+    from pipeline.config import load_settings
+    from pipeline.runner import build_plan
+
+    settings = load_settings(providers=TEST_PROVIDERS, openai_api_key="sk-secret")
+    plan = build_plan(settings, {"voice": {"pitch": 9}})
+    voice = plan.providers["voice"]
+    voice._loaded_model = object()  # what a provider caches after first use
+    clone = pickle.loads(pickle.dumps(voice))
+    assert clone.params == voice.params and clone.params.pitch == 9
+    assert not hasattr(clone, "_loaded_model")
+
+
+def test_secrets_never_reach_run_json(test_plugin, isolated_config, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-live-very-secret")
+    monkeypatch.setenv("NEWSREEL_OPENAI_API_KEY", "sk-other-secret")
+    make(tmp_path, "s")
+    text = "".join(p.read_text(errors="ignore") for p in (tmp_path / "s").iterdir())
+    text += "".join(p.read_text(errors="ignore") for p in (isolated_config / "cache").rglob("*.json"))
+    assert "secret" not in text
