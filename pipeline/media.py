@@ -13,10 +13,10 @@ import re
 import shutil
 import subprocess
 import threading
-import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal, Sequence
+from typing import Literal
 
 from .errors import NewsreelError
 
@@ -37,16 +37,36 @@ class FfmpegError(RuntimeError):
         super().__init__(f"ffmpeg exited with code {returncode}:\n{tail}")
 
     def summary(self, lines: int = 3) -> str:
-        """The last few meaningful stderr lines on one line, for a NewsreelError message."""
-        useful = [ln.strip() for ln in self.stderr_tail if ln.strip() and not ln.startswith("Exiting with")]
-        return " | ".join(useful[-lines:]) or f"exit code {self.returncode}"
+        """The first few meaningful lines of the stderr tail on one line, for a NewsreelError message: ffmpeg's
+        first complaints name the cause; the lines after them are threads shutting down."""
+        useful: list[str] = []
+        for raw in self.stderr_tail:
+            tags = _LOG_TAG_RE.findall(raw)
+            text = _LOG_TAG_RE.sub("", raw).strip()
+            if not text or _BOILERPLATE_RE.search(text):
+                continue
+            line = f"{tags[-1].split('#')[0].split(':')[-1]}: {text}" if tags else text
+            if line not in useful:
+                useful.append(line)
+        return " | ".join(useful[:lines]) or f"exit code {self.returncode}"
+
+
+_LOG_TAG_RE = re.compile(r"\[([^\]\[@]+?) @ (?:0x)?[0-9a-fA-F]+\]\s*")
+_BOILERPLATE_RE = re.compile(
+    r"^(Exiting with|Conversion failed|Task finished with error|Terminating thread with return code|"
+    r"Nothing was written into output file|Could not open encoder before EOF|Error while filtering|"
+    r"Error number -?\d+ occurred|Decode error rate .* exceeds)"
+)
 
 
 def ffmpeg_exe() -> str:
     """Path of the ffmpeg binary: $NEWSREEL_FFMPEG if set, else the one bundled with imageio-ffmpeg."""
     override = os.environ.get(FFMPEG_ENV, "").strip()
     if override:
-        found = shutil.which(override) if not os.path.sep in override else (override if os.access(override, os.X_OK) else None)
+        if os.path.sep in override:
+            found = override if os.path.isfile(override) and os.access(override, os.X_OK) else None
+        else:
+            found = shutil.which(override)
         if not found:
             raise NewsreelError(
                 f"{FFMPEG_ENV} is set to '{override}', which is not an executable ffmpeg",
@@ -300,8 +320,9 @@ def probe(path: str | os.PathLike) -> MediaInfo:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(path)
-    proc = subprocess.run(
+    proc = subprocess.run(  # exits 1 ("no output file"): the facts are in stderr
         [ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", os.fspath(path)],
+        check=False,
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -327,14 +348,3 @@ def extract_frame(video: str | os.PathLike, t: float, out_png: str | os.PathLike
         raise FfmpegError(0, [f"no frame at {t:.3f} s in {video}"], args)
     return out
 
-
-class Timer:
-    """Wall-clock seconds of a block: `with Timer() as t: ...; t.seconds`."""
-
-    def __enter__(self) -> "Timer":
-        self._start = time.perf_counter()
-        self.seconds = 0.0
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.seconds = time.perf_counter() - self._start
