@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, ClassVar, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import NewsreelError
 
@@ -27,6 +27,15 @@ class Params(BaseModel):
     """Base of every provider's parameters model: unknown keys are errors, not silently ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def operational(default: Any, **kwargs: Any) -> Any:
+    """A parameter that changes how a provider works (timeouts, retries, devices) but not what it makes.
+
+    It is recorded in run.json but left out of the cache key, so raising a timeout does not redo a stage.
+    """
+    extra = {**kwargs.pop("json_schema_extra", {}), "operational": True}
+    return Field(default, json_schema_extra=extra, **kwargs)
 
 
 class Needs(BaseModel):
@@ -85,6 +94,14 @@ class Provider:
                 f"{cls.stage} provider '{cls.name}': bad parameter {where}: {err['msg']}",
                 f"its parameters are: {fields}",
             ) from None
+
+    def key_params(self) -> dict[str, Any]:
+        """The parameters that go into the cache key: all of them but the operational ones."""
+        return {
+            name: value
+            for name, value in self.params.model_dump(mode="json").items()
+            if not (self.Params.model_fields[name].json_schema_extra or {}).get("operational")
+        }
 
     @classmethod
     def missing_packages(cls) -> list[str]:

@@ -140,7 +140,7 @@ def run(
     for name, stage in STAGES.items():
         provider = plan.providers[name]
         params = provider.params.model_dump(mode="json")
-        key = cache_key(name, provider.name, provider.version, params, {i: digests[i] for i in stage.inputs})
+        key = cache_key(name, provider.name, provider.version, provider.key_params(), {i: digests[i] for i in stage.inputs})
         emit(Event(stage=name, kind="start"))
         t0 = time.perf_counter()
         found = None if (no_cache or name in force) else cache.get(key, stage.output)

@@ -137,3 +137,14 @@ def test_secrets_never_reach_run_json(test_plugin, isolated_config, tmp_path, mo
     text = "".join(p.read_text(errors="ignore") for p in (tmp_path / "s").iterdir())
     text += "".join(p.read_text(errors="ignore") for p in (isolated_config / "cache").rglob("*.json"))
     assert "secret" not in text
+
+
+def test_operational_params_stay_out_of_the_cache_key(test_plugin, isolated_config):
+    from pipeline.plugins import provider_class
+
+    cls = provider_class("script", "openai")
+    fast = cls({"timeout": 5, "max_retries": 0})
+    slow = cls({"timeout": 500, "max_retries": 9})
+    other_model = cls({"model": "another"})
+    assert fast.key_params() == slow.key_params() != other_model.key_params()
+    assert "timeout" not in fast.key_params() and fast.params.timeout == 5

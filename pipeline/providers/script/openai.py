@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ...errors import NewsreelError
-from ...provider import Needs, ProgressFn
+from ...provider import Needs, ProgressFn, operational
 from ...provider import Params as BaseParams
 from ...stages.script import Script, ScriptProvider, check_headline
 from . import _text
@@ -96,8 +96,8 @@ class OpenAIScript(ScriptProvider):
         words: int = Field(150, ge=5, le=3000)
         language: str = "en"
         temperature: float = Field(0.7, ge=0.0, le=2.0)
-        timeout: float = Field(60.0, gt=0, le=3600)
-        max_retries: int = Field(4, ge=0, le=20)
+        timeout: float = operational(60.0, gt=0, le=3600)
+        max_retries: int = operational(4, ge=0, le=20)
 
         @field_validator("base_url")
         @classmethod
@@ -324,7 +324,7 @@ class OpenAIScript(ScriptProvider):
         if isinstance(exc, openai.APITimeoutError):
             return NewsreelError(
                 f"the API at {self.url} did not answer within {p.timeout:g} s ({p.max_retries + 1} tries)",
-                "raise --param timeout=... or check the server",
+                "raise it with --set script.timeout=SECONDS or check the server",
             )
         if isinstance(exc, openai.APIConnectionError):
             return NewsreelError(
