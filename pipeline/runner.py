@@ -217,10 +217,11 @@ def _build(
 
 def _notes(artifact: Artifact) -> dict[str, Any]:
     """Provider facts worth surfacing in run.json (e.g. an image's safety verdict), gathered from the artifact."""
-    images = getattr(artifact, "images", None)
-    if images:
-        return {f"image{i + 1}": img.notes for i, img in enumerate(images) if img.notes}
-    return {}
+    notes = dict(getattr(artifact, "notes", None) or {})
+    for i, image in enumerate(getattr(artifact, "images", None) or []):
+        if image.notes:
+            notes[f"image{i + 1}"] = image.notes
+    return notes
 
 
 def _text_digest(text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -21,6 +22,7 @@ class Cue(BaseModel):
 
 
 class Captions(Artifact):
+    notes: dict[str, Any] = {}  # provider facts for run.json (alignment score, prompt cuts, ...)
     cues: list[Cue]
     srt: ArtifactPath
     vtt: ArtifactPath

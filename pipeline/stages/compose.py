@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from ..artifacts import Artifact, ArtifactPath
 from ..provider import ProgressFn, Provider
@@ -13,6 +14,7 @@ from .voice import Narration
 
 
 class Video(Artifact):
+    notes: dict[str, Any] = {}  # provider facts for run.json (alignment score, prompt cuts, ...)
     path: ArtifactPath  # MP4, H.264 + AAC
     duration: float
     width: int

@@ -6,7 +6,7 @@ import json
 import re
 import unicodedata
 from pathlib import Path
-from typing import Annotated
+from typing import Any, Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -45,6 +45,7 @@ class Scene(BaseModel):
 
 
 class Script(Artifact):
+    notes: dict[str, Any] = {}  # provider facts for run.json (alignment score, prompt cuts, ...)
     headline: str
     title: str
     sentences: list[str] = Field(min_length=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,6 +22,7 @@ class WordTiming(BaseModel):
 
 
 class Narration(Artifact):
+    notes: dict[str, Any] = {}  # provider facts for run.json (alignment score, prompt cuts, ...)
     path: ArtifactPath  # WAV, mono 16-bit
     duration: float
     sample_rate: int
