@@ -117,16 +117,34 @@ def test_a_frame_shows_image_captions_lower_third_and_label(first_run, tmp_path)
     import pysubs2
 
     out, _, _ = first_run
-    cue = pysubs2.load(str(out / "captions.srt"))[3]
-    frame_path = extract_frame(out / "video.mp4", (cue.start + cue.end) / 2000, tmp_path / "frame.png")
-    frame = np.asarray(Image.open(frame_path).convert("RGB")).astype(int)
-    assert frame.shape == (720, 1280, 3)
-    assert frame.std() > 20  # a picture, not a flat colour
-    # Burned-in captions: white text in the lower part of the frame.
-    bottom = frame[560:720]
-    assert ((bottom > 235).all(axis=2)).sum() > 500
-    # Frame after the last cue: the caption text is gone but the label stays.
-    Image.fromarray(frame.astype(np.uint8)).save(out.parent / "e2e-frame.png")
+    subs = pysubs2.load(str(out / "captions.srt"))
+    cue = subs[3]
+
+    def frame_at(seconds: float, name: str) -> np.ndarray:
+        path = extract_frame(out / "video.mp4", seconds, tmp_path / name)
+        return np.asarray(Image.open(path).convert("RGB")).astype(int)
+
+    during = frame_at((cue.start + cue.end) / 2000, "during.png")
+    after = frame_at(subs[-1].end / 1000 + 0.3, "after.png")  # in the tail, after the last cue
+    assert during.shape == (720, 1280, 3)
+    assert during.std() > 20  # a picture, not a flat colour
+
+    def white(region: np.ndarray) -> int:
+        return int((region > 230).all(axis=2).sum())
+
+    # Burned-in captions: white text above the lower third while a cue is on, none after the last cue.
+    caption_band = (slice(440, 600), slice(0, 1280))
+    assert white(during[caption_band]) > 800
+    assert white(after[caption_band]) < 0.1 * white(during[caption_band])
+    # The AI-GENERATED label: a red box with white letters in the top-left corner, in every frame.
+    for frame in (during, after):
+        corner = frame[0:120, 0:360]
+        red = (corner[..., 0] > 180) & (corner[..., 1] < 90) & (corner[..., 2] < 90)
+        assert red.sum() > 3000 and white(corner) > 300
+    # The lower third: a dark bar across the bottom with the title in white.
+    lower = during[600:690, 40:1240]
+    assert white(lower) > 500
+    assert np.median(lower.reshape(-1, 3).sum(axis=1)) < 200
 
 
 def test_second_identical_run_is_all_hits_fast_and_torch_free(first_run, env):
