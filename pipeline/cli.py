@@ -10,6 +10,7 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -144,7 +145,7 @@ def providers() -> None:
             continue
         missing = cls.missing_packages()
         usable = "yes" if not missing else f"needs {', '.join(missing)}"
-        table.add_row(stage, label, cls.version, cls.needs.describe(), usable, cls.summary)
+        table.add_row(stage, label, cls.version, escape(cls.needs.describe()), usable, escape(cls.summary))
     console.print(table)
 
 

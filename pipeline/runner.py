@@ -133,6 +133,10 @@ def run(
     _check_writable(out)
     cache = Cache(plan.settings.cache_dir)
     started = time.perf_counter()
+    # Cheap pre-flight of every provider (binaries, packages, voices, keys) so a missing piece is reported
+    # before any stage spends minutes on work.
+    for provider in plan.providers.values():
+        provider.check()
 
     artifacts: dict[str, Artifact] = {}
     digests: dict[str, str] = {"headline": _text_digest(headline)}
@@ -194,7 +198,6 @@ def _build(
     headline: str,
     emit: EventSink,
 ) -> tuple[Artifact, Any]:
-    provider.check()
     inputs: dict[str, Any] = {i: (headline if i == "headline" else artifacts[i]) for i in input_names}
 
     def progress(fraction: float, message: str = "") -> None:

@@ -38,7 +38,7 @@ def cli(test_plugin, isolated_config, tmp_path):
 def assert_clean_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
     assert proc.returncode == 2, proc.stderr + proc.stdout
     assert "Traceback" not in proc.stderr + proc.stdout
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    lines = [line for line in proc.stderr.splitlines() if line.strip() and not line.startswith(("note:", "(use"))]
     assert len(lines) == 1, proc.stderr
     for needle in needles:
         assert needle in lines[0], lines[0]
@@ -121,3 +121,12 @@ def test_cache_ls_and_prune(cli, tmp_path):
     assert "4 entries" in cli("cache", "ls").stdout
     assert cli("cache", "prune", "--all").returncode == 0
     assert "0 entries" in cli("cache", "ls").stdout
+
+
+def test_missing_ffmpeg_or_voice_is_reported_before_any_work(cli, tmp_path, isolated_config):
+    # Real default providers: the pre-flight must stop the run before the script model even loads.
+    proc = cli("make", "Power cut in the city", "--out", str(tmp_path / "x"), extra_env={"NEWSREEL_FFMPEG": str(tmp_path / "no-ffmpeg")})
+    assert_clean_error(proc, "ffmpeg")
+    proc = cli("make", "Power cut in the city", "--out", str(tmp_path / "x"), "--set", "voice.voice=nosuchvoice")
+    assert_clean_error(proc, "espeak-ng has no voice 'nosuchvoice'")
+    assert not list((isolated_config / "cache").glob("entries/*/*"))
