@@ -90,8 +90,11 @@ def make(
     out = out or default_out(headline)
     if settings.providers.image == "slate":
         err_console.print(
-            "[dim]note: image uses the 'slate' backdrop: no Stable Diffusion model is configured "
-            "(use --provider image=diffusers --set image.model=PATH)[/dim]"
+            "note: no Stable Diffusion model is configured, so the image is the 'slate' backdrop "
+            "(for SD: --provider image=diffusers --set image.model=PATH)",
+            style="dim",
+            soft_wrap=True,
+            markup=False,
         )
 
     progress = Progress(

@@ -13,6 +13,7 @@ sentence boundary as close to the budget as possible.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import math
@@ -22,7 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr
 from importlib import metadata, util
 from pathlib import Path
 from typing import Any
@@ -101,7 +102,9 @@ def _quiet_transformers() -> Iterator[None]:
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity(max(verbosity, hf_logging.ERROR))
     try:
-        yield
+        # The GGUF de-quantizer uses a plain tqdm bar that ignores transformers' switch; send it nowhere.
+        with redirect_stderr(io.StringIO()):
+            yield
     finally:
         hf_logging.set_verbosity(verbosity)
         if bars:
