@@ -60,6 +60,10 @@ def make(
     lang: Optional[str] = typer.Option(None, "--lang", help="Language of the script and voice, e.g. en, de, zh."),
     provider: list[str] = typer.Option([], "--provider", "-p", help="Choose a provider: STAGE=NAME (repeatable)."),
     set_: list[str] = typer.Option([], "--set", help="Provider parameter: STAGE.KEY=VALUE (repeatable)."),
+    image_model: Optional[str] = typer.Option(None, "--image-model", help="Stable Diffusion model: folder, .safetensors/.ckpt file or downloaded HF id."),
+    init_image: Optional[Path] = typer.Option(None, "--init-image", help="img2img: start the image from this picture."),
+    strength: Optional[float] = typer.Option(None, "--strength", help="img2img: 0 keeps the init image, 1 ignores it."),
+    voice: Optional[str] = typer.Option(None, "--voice", help="Voice name of the voice provider (e.g. en-gb)."),
     force: list[str] = typer.Option([], "--force", help="Redo this stage even if cached (repeatable)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Redo every stage; results still refresh the cache."),
     config: Optional[Path] = ConfigOpt,
@@ -85,17 +89,17 @@ def make(
             raise NewsreelError(f"--set '{dotted}' needs STAGE.KEY", "e.g. --set voice.rate=170")
         check_stage(stage)
         params.setdefault(stage, {})[key] = _json_or_text(value)
+    shortcuts = {("image", "model"): image_model, ("image", "init_image"): init_image, ("image", "strength"): strength, ("voice", "voice"): voice}
+    for (stage, key), value in shortcuts.items():
+        if value is not None:
+            params.setdefault(stage, {})[key] = str(value) if isinstance(value, Path) else value
+    if params.get("image") and providers["image"] == "auto" and {"model", "init_image", "strength"} & set(params["image"]):
+        providers["image"] = "diffusers"  # asking for a model or img2img means Stable Diffusion, not a fallback
     settings = load_settings(config, seed=seed, aspect=aspect, language=lang, providers=providers)
     plan = build_plan(settings, params)
     out = out or default_out(headline)
-    if settings.providers.image == "slate":
-        err_console.print(
-            "note: no Stable Diffusion model is configured, so the image is the 'slate' backdrop "
-            "(for SD: --provider image=diffusers --set image.model=PATH)",
-            style="dim",
-            soft_wrap=True,
-            markup=False,
-        )
+    for notice in plan.notices:
+        err_console.print(f"note: {notice}", style="dim", soft_wrap=True, markup=False)
 
     progress = Progress(
         SpinnerColumn(),

@@ -25,7 +25,7 @@ class ProviderChoice(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     script: str = "local"
-    image: str = "slate"
+    image: str = "auto"  # diffusers when a Stable Diffusion model is on this machine, else slate
     voice: str = "espeak"
     captions: str = "subtitles"
     compose: str = "ffmpeg"

@@ -76,6 +76,7 @@ class Plan:
 
     providers: dict[str, Provider]
     settings: Settings
+    notices: list[str] = field(default_factory=list)  # one line each: choices made for the user (e.g. `auto`)
 
 
 def build_plan(settings: Settings, overrides: dict[str, dict[str, Any]] | None = None) -> Plan:
@@ -93,20 +94,30 @@ def build_plan(settings: Settings, overrides: dict[str, dict[str, Any]] | None =
         "fps": settings.fps,
         "target_seconds": settings.target_seconds,
     }
-    classes = {stage: provider_class(stage, choice[stage]) for stage in STAGES}
+    classes: dict[str, type[Provider]] = {}
+    explicit: dict[str, dict[str, Any]] = {}
+    notices: list[str] = []
+    for stage in STAGES:
+        cls = provider_class(stage, choice[stage])
+        params = {**getattr(settings, stage), **overrides.get(stage, {})}
+        # A delegating provider (image `auto`) picks the real one now, so keys and run.json name what really ran.
+        if hasattr(cls, "delegate"):
+            name, params, notice = cls.delegate(params)
+            cls = provider_class(stage, name)
+            notices.append(notice)
+        classes[stage], explicit[stage] = cls, params
     voice_cls = classes["voice"]
-    voice_params = voice_cls.parse_params(_params_for(voice_cls, run_options, {**getattr(settings, "voice"), **overrides.get("voice", {})}))
+    voice_params = voice_cls.parse_params(_params_for(voice_cls, run_options, explicit["voice"]))
     # The script's word budget follows the voice's pace, so the narration lands near the target length.
     run_options["words"] = max(20, round(settings.target_seconds * voice_cls.words_per_second(voice_params)))
     providers: dict[str, Provider] = {}
     for stage, cls in classes.items():
-        explicit = {**getattr(settings, stage), **overrides.get(stage, {})}
         providers[stage] = cls(
-            _params_for(cls, run_options, explicit),
+            _params_for(cls, run_options, explicit[stage]),
             secrets=settings.secrets(),
             models_dir=settings.cache_dir / "models",
         )
-    return Plan(providers, settings)
+    return Plan(providers, settings, notices)
 
 
 def _params_for(cls: type[Provider], run_options: dict[str, Any], explicit: dict[str, Any]) -> dict[str, Any]:
@@ -144,7 +155,10 @@ def run(
     for name, stage in STAGES.items():
         provider = plan.providers[name]
         params = provider.params.model_dump(mode="json")
-        key = cache_key(name, provider.name, provider.version, provider.key_params(), {i: digests[i] for i in stage.inputs})
+        # The model identity (file hash, revision) is part of the key: new weights at the same path are new work.
+        identity = provider.identity()
+        key_material = {**provider.key_params(), "__identity__": identity} if identity else provider.key_params()
+        key = cache_key(name, provider.name, provider.version, key_material, {i: digests[i] for i in stage.inputs})
         emit(Event(stage=name, kind="start"))
         t0 = time.perf_counter()
         found = None if (no_cache or name in force) else cache.get(key, stage.output)
@@ -165,7 +179,7 @@ def run(
             hit=hit,
             seconds=round(seconds, 3),
             built_seconds=entry.meta["seconds"],
-            identity=entry.meta.get("identity", {}),
+            identity=identity,
             digest=entry.meta["digest"],
             notes=entry.meta.get("notes", {}),
         )

@@ -177,3 +177,27 @@ def test_hostile_headline_is_data(env):
     script = json.loads((root / "hostile" / "script.json").read_text())
     assert script["headline"] == headline
     assert probe(root / "hostile" / "video.mp4").video.codec == "h264"
+
+
+def test_image_model_flag_runs_local_stable_diffusion(first_run, env, tmp_path):
+    from tests.providers.image.conftest import build_tiny_sd, clip_bpe_file
+
+    if clip_bpe_file() is None:
+        pytest.fail("open_clip_torch (for CLIP's BPE vocabulary) is missing: run `make setup`")
+    root, _ = env
+    model = build_tiny_sd(tmp_path / "tiny-sd")
+    proc, _ = newsreel(
+        env, "make", HEADLINE, "--out", str(root / "sd"), "--provider", "image=diffusers", "--image-model", str(model),
+        "--set", "image.steps=2", "--set", "image.gen_width=64", "--set", "image.gen_height=64",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    record = json.loads((root / "sd" / "run.json").read_text())
+    image = record["stages"]["image"]
+    assert image["provider"] == "diffusers" and image["hit"] is False
+    assert image["params"]["model"] == str(model) and image["identity"]
+    assert {s: r["hit"] for s, r in record["stages"].items() if s != "image"} == {
+        "script": True, "voice": True, "captions": True, "compose": False,
+    }
+    with Image.open(root / "sd" / "image.png") as picture:
+        assert picture.size == (1600, 900)  # the frame x 1.25, cover-cropped from the 64x64 generation
+    assert 55.0 <= probe(root / "sd" / "video.mp4").duration <= 65.0

@@ -36,7 +36,7 @@ from typing import Any, Literal, get_args
 from pydantic import Field, field_validator, model_validator
 
 from ...errors import NewsreelError
-from ...provider import Needs, Params, ProgressFn
+from ...provider import Needs, Params, ProgressFn, operational
 from ...stages.image import BackgroundImage, Backgrounds, ImageProvider
 from ...stages.script import Script
 from . import _watermark
@@ -106,7 +106,7 @@ class DiffusersParams(Params):
     low_memory: bool = False  # VAE slicing and tiling; model CPU offload on CUDA; attention slicing on MPS
     watermark: bool = True
     safety_checker: bool = True  # used when the model has one
-    threads: int | None = Field(None, ge=1)  # CPU torch threads; None: OMP_NUM_THREADS if set, else 1
+    threads: int | None = operational(None, ge=1)  # CPU torch threads; None: OMP_NUM_THREADS if set, else 1
 
     @model_validator(mode="before")
     @classmethod
