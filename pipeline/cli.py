@@ -69,34 +69,33 @@ def make(
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Make one video from a headline."""
-    from .config import load_settings
-    from .plugins import check_stage
-    from .runner import Event, build_plan, default_out, run
-    from .stages.script import check_headline
+    from .jobs import MakeOptions
+    from .runner import Event, default_out, run
 
-    headline = check_headline(headline)
-    for stage in force:
-        check_stage(stage)
-    base = load_settings(config)
-    providers = base.providers.model_dump()
-    for stage, name in _parse_pairs(provider, "--provider", "voice=espeak"):
-        check_stage(stage)
-        providers[stage] = name
     params: dict[str, dict[str, Any]] = {}
     for dotted, value in _parse_pairs(set_, "--set", "voice.rate=170"):
         stage, dot, key = dotted.partition(".")
         if not dot or not key:
             raise NewsreelError(f"--set '{dotted}' needs STAGE.KEY", "e.g. --set voice.rate=170")
-        check_stage(stage)
         params.setdefault(stage, {})[key] = _json_or_text(value)
-    shortcuts = {("image", "model"): image_model, ("image", "init_image"): init_image, ("image", "strength"): strength, ("voice", "voice"): voice}
-    for (stage, key), value in shortcuts.items():
-        if value is not None:
-            params.setdefault(stage, {})[key] = str(value) if isinstance(value, Path) else value
-    if params.get("image") and providers["image"] == "auto" and {"model", "init_image", "strength"} & set(params["image"]):
-        providers["image"] = "diffusers"  # asking for a model or img2img means Stable Diffusion, not a fallback
-    settings = load_settings(config, seed=seed, aspect=aspect, language=lang, providers=providers)
-    plan = build_plan(settings, params)
+    options = MakeOptions.parse(
+        {
+            "headline": headline,
+            "seed": seed,
+            "aspect": aspect,
+            "lang": lang,
+            "providers": dict(_parse_pairs(provider, "--provider", "voice=espeak")),
+            "params": params,
+            "image_model": image_model,
+            "init_image": str(init_image) if init_image else None,
+            "strength": strength,
+            "voice": voice,
+            "force": force,
+            "no_cache": no_cache,
+        }
+    )
+    plan = options.plan(config)
+    headline = options.headline
     out = out or default_out(headline)
     for notice in plan.notices:
         err_console.print(f"note: {notice}", style="dim", soft_wrap=True, markup=False)
@@ -123,7 +122,7 @@ def make(
             progress.stop_task(task)
 
     with progress:
-        result = run(headline, plan, out, force=force, no_cache=no_cache, on_event=on_event)
+        result = run(headline, plan, out, force=options.force, no_cache=options.no_cache, on_event=on_event)
 
     table = Table(title=f"newsreel {__version__}: {result.out}", title_justify="left")
     for column in ("stage", "provider", "cache", "seconds"):

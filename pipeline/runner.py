@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from . import __version__
 from .artifacts import Artifact
 from .cache import Cache, cache_key
-from .config import Settings, load_settings
+from .config import Settings
 from .errors import NewsreelError
 from .plugins import check_stage, provider_class
 from .provider import Provider
@@ -275,23 +275,20 @@ def make_video(
     headline: str,
     out: Path | str | None = None,
     *,
-    providers: dict[str, str] | None = None,
-    params: dict[str, dict[str, Any]] | None = None,
-    force: Iterable[str] = (),
-    no_cache: bool = False,
     on_event: EventSink | None = None,
     config_file: Path | None = None,
-    **settings: Any,
+    **options: Any,
 ) -> RunResult:
-    """Python API: `make_video("Headline", out="clip", seed=3, aspect="9:16", providers={"voice": "espeak"})`."""
-    headline = check_headline(headline)
-    if providers:
-        for stage in providers:
-            check_stage(stage)
-        settings["providers"] = {**load_settings(config_file).providers.model_dump(), **providers}
-    resolved = load_settings(config_file, **settings)
-    plan = build_plan(resolved, params)
-    return run(headline, plan, Path(out) if out else default_out(headline), force=force, no_cache=no_cache, on_event=on_event)
+    """Python API: `make_video("Headline", out="clip", seed=3, aspect="9:16", providers={"voice": "espeak"})`.
+
+    Options are those of `pipeline.jobs.MakeOptions` (the same as `newsreel make`'s flags).
+    """
+    from .jobs import MakeOptions
+
+    job = MakeOptions.parse({"headline": headline, **options})
+    plan = job.plan(config_file)
+    target = Path(out) if out else default_out(job.headline)
+    return run(job.headline, plan, target, force=job.force, no_cache=job.no_cache, on_event=on_event)
 
 
 def default_out(headline: str) -> Path:

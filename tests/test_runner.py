@@ -148,3 +148,18 @@ def test_operational_params_stay_out_of_the_cache_key(test_plugin, isolated_conf
     other_model = cls({"model": "another"})
     assert fast.key_params() == slow.key_params() != other_model.key_params()
     assert "timeout" not in fast.key_params() and fast.params.timeout == 5
+
+
+def test_make_options_are_plain_json_that_round_trips(test_plugin, isolated_config):
+    from pipeline.jobs import MakeOptions
+
+    options = MakeOptions.parse({"headline": "  Floods  in   Valencia ", "seed": 4, "providers": TEST_PROVIDERS, "voice": "x"})
+    assert options.headline == "Floods in Valencia"
+    again = MakeOptions.model_validate_json(options.model_dump_json())
+    assert again == options
+    plan = again.plan()
+    assert plan.providers["script"].params.seed == 4
+    with pytest.raises(NewsreelError, match="unknown option 'colour'"):
+        MakeOptions.parse({"headline": "x", "colour": "red"})
+    with pytest.raises(NewsreelError, match="bad option aspect"):
+        MakeOptions.parse({"headline": "x", "aspect": "4:3"})
