@@ -153,12 +153,12 @@ def test_operational_params_stay_out_of_the_cache_key(test_plugin, isolated_conf
 def test_make_options_are_plain_json_that_round_trips(test_plugin, isolated_config):
     from pipeline.jobs import MakeOptions
 
-    options = MakeOptions.parse({"headline": "  Floods  in   Valencia ", "seed": 4, "providers": TEST_PROVIDERS, "voice": "x"})
+    options = MakeOptions.parse({"headline": "  Floods  in   Valencia ", "seed": 4, "providers": TEST_PROVIDERS, "params": {"voice": {"pitch": 3}}})
     assert options.headline == "Floods in Valencia"
     again = MakeOptions.model_validate_json(options.model_dump_json())
     assert again == options
     plan = again.plan()
-    assert plan.providers["script"].params.seed == 4
+    assert plan.providers["script"].params.seed == 4 and plan.providers["voice"].params.pitch == 3
     with pytest.raises(NewsreelError, match="unknown option 'colour'"):
         MakeOptions.parse({"headline": "x", "colour": "red"})
     with pytest.raises(NewsreelError, match="bad option aspect"):
