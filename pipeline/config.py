@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     target_seconds: float = Field(60.0, gt=5, le=600, description="narration length to aim for")
     fps: int = Field(30, ge=10, le=60)
     cache_dir: Path = Field(default_factory=lambda: platformdirs.user_cache_path("newsreel"))
+    models_dir: Path | None = None  # converted model files kept between runs; default: <cache_dir>/models
     providers: ProviderChoice = ProviderChoice()
     # Per-stage provider parameters, validated by the chosen provider's Params model.
     script: dict[str, Any] = {}

@@ -115,7 +115,7 @@ def build_plan(settings: Settings, overrides: dict[str, dict[str, Any]] | None =
         providers[stage] = cls(
             _params_for(cls, run_options, explicit[stage]),
             secrets=settings.secrets(),
-            models_dir=settings.cache_dir / "models",
+            models_dir=settings.models_dir or settings.cache_dir / "models",
         )
     return Plan(providers, settings, notices)
 
@@ -189,7 +189,7 @@ def run(
         "newsreel": __version__,
         "headline": headline,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "settings": {k: v for k, v in plan.settings.masked().items() if k not in ("openai_api_key", "cache_dir")},
+        "settings": {k: v for k, v in plan.settings.masked().items() if k not in ("openai_api_key", "cache_dir", "models_dir")},
         "stages": {k: v.model_dump(mode="json") for k, v in records.items()},
         "seconds": round(time.perf_counter() - started, 3),
     }

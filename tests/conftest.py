@@ -53,3 +53,9 @@ def isolated_config(tmp_path, monkeypatch):
     monkeypatch.chdir(work)
     monkeypatch.setenv("NEWSREEL_CACHE_DIR", str(tmp_path / "cache"))
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def shared_models_dir(tmp_path_factory) -> Path:
+    """One folder of converted models for the whole test session, so the script model is converted only once."""
+    return tmp_path_factory.mktemp("models")

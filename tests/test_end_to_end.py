@@ -35,13 +35,14 @@ sys.exit(code)
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
+def env(tmp_path_factory, shared_models_dir):
     root = tmp_path_factory.mktemp("e2e")
     (root / "cwd").mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSREEL_")}
     env.update(
         XDG_CONFIG_HOME=str(root / "config"),
         NEWSREEL_CACHE_DIR=str(root / "cache"),
+        NEWSREEL_MODELS_DIR=str(shared_models_dir),
         COLUMNS="200",
     )
     return root, env

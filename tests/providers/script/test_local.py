@@ -33,8 +33,8 @@ def no_progress(fraction: float, message: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def models_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("models")
+def models_dir(shared_models_dir) -> Path:
+    return shared_models_dir
 
 
 @pytest.fixture(scope="module")
