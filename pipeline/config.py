@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +20,12 @@ FRAME_SIZES: dict[str, tuple[int, int]] = {"16:9": (1280, 720), "9:16": (1080, 1
 
 # Environment variables that hold secrets, besides NEWSREEL_* ones. Never logged, cached or written out.
 SECRET_ENV = ("OPENAI_API_KEY",)
+
+# A --config file for the settings being built now (a context variable, so nothing leaks into the process env).
+_EXTRA_CONFIG: ContextVar[Path | None] = ContextVar("newsreel_extra_config", default=None)
+
+
+SECRET_FIELDS = ("openai_api_key", "service_token")
 
 
 class ProviderChoice(BaseModel):
@@ -54,6 +61,7 @@ class Settings(BaseSettings):
     captions: dict[str, Any] = {}
     compose: dict[str, Any] = {}
     openai_api_key: SecretStr | None = None
+    service_token: SecretStr | None = None  # required by `newsreel serve` on any address but loopback
 
     @classmethod
     def settings_customise_sources(
@@ -65,9 +73,9 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         files = [p for p in config_files() if p.is_file()]
-        extra = os.environ.get("NEWSREEL_CONFIG")
-        if extra:
-            files.append(Path(extra))
+        extra = _EXTRA_CONFIG.get()
+        if extra is not None:
+            files.append(extra)
         # pydantic-settings gives the first source priority, so the most specific file comes first.
         tomls = [TomlConfigSettingsSource(settings_cls, toml_file=p) for p in reversed(files)]
         return (init_settings, env_settings, *tomls)
@@ -84,7 +92,7 @@ class Settings(BaseSettings):
 
     def masked(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")
-        for name in ("openai_api_key",):
+        for name in SECRET_FIELDS:
             if data.get(name):
                 data[name] = "********"
         return data
@@ -92,11 +100,11 @@ class Settings(BaseSettings):
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Build the effective settings; any problem becomes a one-line NewsreelError."""
-    if config_file is not None:
-        if not config_file.is_file():
-            raise NewsreelError(f"config file {config_file} does not exist", "check the path given to --config")
-        os.environ["NEWSREEL_CONFIG"] = str(config_file)
+    if config_file is not None and not Path(config_file).is_file():
+        raise NewsreelError(f"config file {config_file} does not exist", "check the path given to --config")
+    token = _EXTRA_CONFIG.set(Path(config_file) if config_file is not None else None)
     try:
+        # Overrides deep-merge over the files and env (a partial `providers` dict keeps the other stages' choices).
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
         err = exc.errors()[0]
@@ -107,3 +115,5 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         ) from None
     except (OSError, ValueError) as exc:  # a TOML file that does not parse
         raise NewsreelError(f"cannot read the config: {exc}", "fix the syntax of newsreel.toml") from None
+    finally:
+        _EXTRA_CONFIG.reset(token)

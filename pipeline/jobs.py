@@ -53,20 +53,22 @@ class MakeOptions(BaseModel):
             if err["type"] == "extra_forbidden":
                 known = ", ".join(cls.model_fields)
                 raise NewsreelError(f"unknown option '{where}'", f"options are: {known}") from None
+            if err["type"] == "missing":
+                raise NewsreelError(f"the option '{where}' is required", 'e.g. {"headline": "Breakthrough in Mars Project"}') from None
             raise NewsreelError(f"bad option {where}: {err['msg']}", "fix that value") from None
 
     def plan(self, config_file: Path | None = None) -> Plan:
         for stage in [*self.providers, *self.params, *self.force]:
             check_stage(stage)
-        base = load_settings(config_file)
-        providers = {**base.providers.model_dump(), **self.providers}
+        providers = dict(self.providers)
         params = {stage: dict(values) for stage, values in self.params.items()}
         for option, (stage, key) in SHORTCUTS.items():
             value = getattr(self, option)
             if value is not None:
                 params.setdefault(stage, {})[key] = value
         image_asks_for_sd = {"model", "init_image", "strength"} & set(params.get("image", {}))
-        if providers["image"] == "auto" and image_asks_for_sd:
-            providers["image"] = "diffusers"  # asking for a model or img2img means Stable Diffusion, not a fallback
         settings = load_settings(config_file, seed=self.seed, aspect=self.aspect, language=self.lang, providers=providers)
+        if settings.providers.image == "auto" and image_asks_for_sd:
+            # Asking for a model or img2img means Stable Diffusion, not a fallback to the slate.
+            settings.providers.image = "diffusers"
         return build_plan(settings, params)

@@ -10,6 +10,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from . import __version__
 from .artifacts import Artifact
 from .cache import Cache, cache_key
-from .config import Settings
+from .config import SECRET_FIELDS, Settings
 from .errors import NewsreelError
 from .plugins import check_stage, provider_class
 from .provider import Provider
@@ -44,6 +45,10 @@ class Event(BaseModel):
 
 
 EventSink = Callable[[Event], None]
+
+# Called as `stage_lock(stage, provider)` before a provider does a stage's work (cache misses only); the runner holds
+# the returned context manager around `provider.run`. Batch engines use it to cap GPU stages running at once.
+StageLock = Callable[[str, Provider], AbstractContextManager[Any]]
 
 
 class StageRecord(BaseModel):
@@ -134,6 +139,7 @@ def run(
     force: Iterable[str] = (),
     no_cache: bool = False,
     on_event: EventSink | None = None,
+    stage_lock: StageLock | None = None,
 ) -> RunResult:
     headline = check_headline(headline)
     force = set(force)
@@ -163,7 +169,7 @@ def run(
         t0 = time.perf_counter()
         found = None if (no_cache or name in force) else cache.get(key, stage.output)
         if found is None:
-            artifact, entry = _build(cache, key, name, stage.inputs, provider, artifacts, headline, emit)
+            artifact, entry = _build(cache, key, name, stage.inputs, provider, artifacts, headline, emit, stage_lock)
             hit = False
         else:
             artifact, entry = found
@@ -189,7 +195,7 @@ def run(
         "newsreel": __version__,
         "headline": headline,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "settings": {k: v for k, v in plan.settings.masked().items() if k not in ("openai_api_key", "cache_dir", "models_dir")},
+        "settings": {k: v for k, v in plan.settings.masked().items() if k not in (*SECRET_FIELDS, "cache_dir", "models_dir")},
         "stages": {k: v.model_dump(mode="json") for k, v in records.items()},
         "seconds": round(time.perf_counter() - started, 3),
     }
@@ -211,6 +217,7 @@ def _build(
     artifacts: dict[str, Artifact],
     headline: str,
     emit: EventSink,
+    stage_lock: StageLock | None = None,
 ) -> tuple[Artifact, Any]:
     inputs: dict[str, Any] = {i: (headline if i == "headline" else artifacts[i]) for i in input_names}
 
@@ -218,9 +225,10 @@ def _build(
         emit(Event(stage=name, kind="progress", fraction=max(0.0, min(1.0, fraction)), message=message))
 
     with cache.building(key) as workdir:
-        t0 = time.perf_counter()
-        artifact = provider.run(**inputs, workdir=workdir, progress=progress)
-        seconds = time.perf_counter() - t0
+        with stage_lock(name, provider) if stage_lock else nullcontext():
+            t0 = time.perf_counter()  # time the work, not the wait for the lock
+            artifact = provider.run(**inputs, workdir=workdir, progress=progress)
+            seconds = time.perf_counter() - t0
         meta = {
             "stage": name,
             "provider": provider.name,
