@@ -7,8 +7,9 @@ returns only after every audio buffer went through the callback, and each WORD e
 which that word starts.
 
 The script is spoken sentence by sentence: every word knows its sentence, and the pause between sentences is
-ours (`sentence_pause`), not espeak's. A word starts at its first WORD event and ends where its speech energy
-ends (the last non-silent sample before the next word starts), so a word before a pause does not stretch over it.
+ours (`sentence_pause`), not espeak's. A word starts where its sound starts at or after its first WORD event and
+ends where its speech energy ends (the last non-silent sample before the next word starts), so a word before a
+pause does not stretch over it, and one after a pause does not start in it.
 
 What espeak does with the text, seen in espeak-ng 1.52:
 - `text_position` is 1-based and counts code points (not UTF-8 bytes): "über" after "résumé — " is found right.
@@ -17,6 +18,11 @@ What espeak does with the text, seen in espeak-ng 1.52:
   sentence of its own (an END and a SENTENCE event in the middle of ours);
 - emoji are read out by name ("party popper"), with a second event pointing at the space after the emoji; we blank
   them before synthesis (same number of code points, so positions still line up) and never speak them;
+- Chinese (voice `cmn`): about one WORD event per Han character, pointing at it (length 1); some characters get
+  none (in 环保 only 环 has one) and punctuation never does. So Chinese and Japanese script words are single
+  characters (`pipeline.align.word_spans`: punctuation attached, "GDP" and "5%" kept whole), and a character with no
+  event shares the time of the one before it. Arabic (`ar`): one event per space-separated word, as in English.
+  Japanese (`ja`): every event points at the first character (espeak-ng reads Japanese poorly);
 - the `sample` field is the sample index from the start of the current espeak_Synth call; `audio_position` is the
   same instant in milliseconds;
 - the output depends on what the library spoke before in the process (a pitch-flutter phase that no API call
@@ -40,6 +46,7 @@ from typing import Any
 
 from pydantic import Field
 
+from ...align import word_spans as align_word_spans
 from ...errors import NewsreelError
 from ...provider import Needs, Params, ProgressFn
 from ...stages.script import Script
@@ -47,6 +54,7 @@ from ...stages.voice import Narration, VoiceProvider, WordTiming
 
 INSTALL_HINT = "pip install espeakng-loader pyttsx3"
 DEFAULT_VOICE = "en-us"
+DEFAULT_RATE = 150
 
 # espeak's real pace against its nominal `rate`: words / seconds of our finished narration (sentence pauses of
 # 0.25 s included), measured with en-us on four news paragraphs (62-123 words, 4-8 sentences) at rates 150, 165
@@ -71,6 +79,7 @@ LANGUAGE_VOICES = {
 FIT_TOLERANCE = 0.04  # re-synthesize when the duration is off the target by more than this fraction
 FIT_RATE_SPAN = 0.20  # a fit changes the requested rate by at most this fraction
 SILENCE_FRACTION = 0.02  # below 2 % of the sentence's peak amplitude counts as silence
+ONSET_FRACTION = 0.01  # a word's sound starts at the first sample over 1 % of the sentence's peak
 MIN_SILENCE = 100  # ...and never a threshold under this (int16 units)
 MIN_WORD_SECONDS = 0.03  # a word with (almost) no energy of its own still lasts this long when there is room
 TAIL_SECONDS = 0.03  # silence kept after the last sound of a sentence
@@ -228,18 +237,9 @@ def is_speakable(text: str) -> bool:
 
 
 def word_spans(sentence: str) -> list[tuple[int, int]]:
-    """[start, end) code-point offsets of the whitespace-separated words of a sentence (str.split's words)."""
-    spans, start = [], None
-    for i, ch in enumerate(sentence):
-        if ch.isspace():
-            if start is not None:
-                spans.append((start, i))
-                start = None
-        elif start is None:
-            start = i
-    if start is not None:
-        spans.append((start, len(sentence)))
-    return spans
+    """[start, end) code-point offsets of the script words of a sentence: str.split's words, and in Chinese and
+    Japanese one word per character (see `pipeline.align.word_spans`)."""
+    return align_word_spans(sentence)
 
 
 def assign_events(spans: list[tuple[int, int]], events: list[tuple[int, int, int]]) -> list[int | None]:
@@ -284,6 +284,20 @@ def energy_end(samples, start: int, limit: int, threshold: float) -> int:
     return start + int(loud[-1]) + 1 if loud.size else start
 
 
+def energy_start(samples, start: int, limit: int, threshold: float) -> int:
+    """The first sample in [start, limit) louder than threshold; start when there is none.
+
+    espeak's WORD event sits where the word's phonemes begin, which can be a stretch of (near) silence: the
+    closure of a first stop consonant or a short gap ("difficult", "council", "closed" began 15-55 ms before their
+    sound in a sample sentence). Starting at the sound is where a viewer hears the word, and where a karaoke
+    highlight should land.
+    """
+    import numpy as np
+
+    loud = np.flatnonzero(np.abs(samples[start:limit].astype(np.int32)) > threshold)
+    return start + int(loud[0]) if loud.size else start
+
+
 def word_sample_spans(starts: list[int | None], samples, end_limit: int, sample_rate: int) -> list[tuple[int, int]]:
     """(start, end) sample spans for all words of one sentence, from their event starts and the audio's energy.
 
@@ -302,6 +316,7 @@ def word_sample_spans(starts: list[int | None], samples, end_limit: int, sample_
     else:
         peak = int(np.abs(samples[:end_limit].astype(np.int32)).max()) if end_limit else 0
         threshold = max(MIN_SILENCE, SILENCE_FRACTION * peak)
+        onset = max(MIN_SILENCE / 2, ONSET_FRACTION * peak)
         min_len = int(MIN_WORD_SECONDS * sample_rate)
         clusters = []
         for j, k in enumerate(anchors):
@@ -309,6 +324,7 @@ def word_sample_spans(starts: list[int | None], samples, end_limit: int, sample_
             limit = starts[anchors[j + 1]] if j + 1 < len(anchors) else end_limit
             limit = max(limit, s + 1)
             members = list(range(0 if j == 0 else k, anchors[j + 1] if j + 1 < len(anchors) else n))
+            s = energy_start(samples, s, limit, onset)
             e = energy_end(samples, s, limit, threshold)
             e = max(e, min(limit, s + max(min_len, len(members))))
             clusters.append((s, e, members))
@@ -323,13 +339,15 @@ def word_sample_spans(starts: list[int | None], samples, end_limit: int, sample_
 
 class EspeakVoice(VoiceProvider):
     name = "espeak"
-    version = "1"
+    version = "2"  # 2: CJK words are characters; words start at their sound
     summary = "espeak-ng (from PyPI, offline): robotic but instant, with exact word times"
     needs = Needs(packages=("espeakng_loader", "pyttsx3"))
 
     class Params(Params):
         voice: str = DEFAULT_VOICE  # an espeak-ng voice name or language, e.g. en-us, en-gb, fr, cmn
-        rate: int = Field(165, ge=80, le=450)  # words per minute, as espeak counts them
+        # Words per minute as espeak counts them; 150 is ~160 real words a minute (PACE_FACTOR), a news-reading
+        # pace at which captions stay under ~17 characters a second (165 gave ~17.5 on news text).
+        rate: int = Field(DEFAULT_RATE, ge=80, le=450)
         pitch: int = Field(50, ge=0, le=100)
         language: str = "en"
         sentence_pause: float = Field(0.25, ge=0.0, le=3.0)  # seconds of silence between sentences
@@ -338,7 +356,7 @@ class EspeakVoice(VoiceProvider):
 
     @classmethod
     def words_per_second(cls, params) -> float:
-        rate = getattr(params, "rate", 165) if not isinstance(params, dict) else params.get("rate", 165)
+        rate = getattr(params, "rate", DEFAULT_RATE) if not isinstance(params, dict) else params.get("rate", DEFAULT_RATE)
         return rate / 60.0 * PACE_FACTOR
 
     def voice_name(self) -> str:
@@ -412,8 +430,10 @@ class EspeakVoice(VoiceProvider):
                 pieces.append(pause)
                 offset += len(pause)
             events = [(tp, ln, min(smp, end - 1)) for tp, ln, smp, _ms in sink["words"]]
-            starts = assign_events(word_spans(sentence), events)
-            for (s, e), word in zip(word_sample_spans(starts, samples, end, sample_rate), sentence.split()):
+            spans = word_spans(sentence)
+            starts = assign_events(spans, events)
+            for (s, e), (a, b) in zip(word_sample_spans(starts, samples, end, sample_rate), spans):
+                word = sentence[a:b]
                 words.append((word, offset + s, offset + e, idx))
             pieces.append(samples)
             offset += len(samples)

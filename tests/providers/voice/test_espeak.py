@@ -11,6 +11,7 @@ import pytest
 
 from pipeline.errors import NewsreelError
 from pipeline.providers.voice.espeak import (
+    DEFAULT_RATE,
     PACE_FACTOR,
     EspeakVoice,
     assign_events,
@@ -76,7 +77,7 @@ def test_words_are_the_script_words_in_order(three):
     assert [w.word for w in narration.words] == script.text.split()
     expected_sentences = [i for i, s in enumerate(script.sentences) for _ in s.split()]
     assert [w.sentence for w in narration.words] == expected_sentences
-    assert narration.voice == "espeak-ng en-us @165wpm"
+    assert narration.voice == f"espeak-ng en-us @{DEFAULT_RATE}wpm"
 
 
 def test_word_times_are_ordered_and_inside_the_audio(three):
@@ -145,12 +146,12 @@ def test_fit_lands_on_the_target_and_the_pace_estimate(tmp_path):
     actual = script.word_count / plain.duration
     print(f"\nwords_per_second estimate {estimate:.3f}, actual {actual:.3f} ({estimate / actual - 1:+.1%})")
     assert estimate == pytest.approx(actual, rel=0.10)
-    # With fit: one re-synthesis at a scaled rate (within 20 % of 165) lands within 5 % of a minute.
+    # With fit: one re-synthesis at a scaled rate (within 20 % of the default) lands within 5 % of a minute.
     (tmp_path / "fit").mkdir()
     fitted = EspeakVoice({"fit": True}).run(script=script, workdir=tmp_path / "fit", progress=no_progress)
     assert abs(fitted.duration - 60.0) <= 0.05 * 60.0, fitted.duration
     rate = int(re.search(r"@(\d+)wpm", fitted.voice).group(1))
-    assert rate != 165 and 132 <= rate <= 198
+    assert rate != DEFAULT_RATE and 0.8 * DEFAULT_RATE <= rate <= 1.2 * DEFAULT_RATE
     samples, sr = read_wav(fitted.path)
     assert len(samples) / sr == pytest.approx(fitted.duration)
     assert [w.word for w in fitted.words] == script.text.split()
@@ -163,7 +164,7 @@ def test_fit_leaves_a_close_duration_alone(tmp_path):
     near = EspeakVoice({"fit": True, "target_seconds": plain.duration * 1.03}).run(
         script=script, workdir=tmp_path / "b", progress=no_progress
     )
-    assert near.voice.endswith("@165wpm") and near.duration == plain.duration
+    assert near.voice.endswith(f"@{DEFAULT_RATE}wpm") and near.duration == plain.duration
 
 
 def test_emoji_only_sentence_is_named(tmp_path):
@@ -214,7 +215,8 @@ def test_language_picks_a_voice(tmp_path):
         script=script, workdir=tmp_path / "zh", progress=no_progress
     )
     assert narration.voice.startswith("espeak-ng cmn @")
-    assert [w.word for w in narration.words] == script.text.split()
+    # Chinese script words are characters, punctuation attached (pipeline.align.word_spans).
+    assert [w.word for w in narration.words] == ["今", "天", "天", "气", "很", "好。", "北", "京", "欢", "迎", "你。"]
     assert all(a.start < b.start for a, b in zip(narration.words, narration.words[1:]))
 
 
@@ -265,3 +267,50 @@ def test_cleaning_keeps_positions():
     cleaned = clean_for_speech(text)
     assert len(cleaned) == len(text)
     assert cleaned.split() == ["Wow", "great", "news", "!"]
+
+
+def test_chinese_without_spaces_is_timed_character_by_character(tmp_path):
+    from pipeline.align import join_words, script_words
+
+    sentences = ["北京市政府今天宣布了一项新的环保政策，市民普遍表示欢迎。", "专家说：“这是好消息。”"]
+    script = make_script(sentences, language="zh")
+    narration = EspeakVoice({"language": "zh", "fit": False}).run(script=script, workdir=tmp_path, progress=no_progress)
+    words = [w.word for w in narration.words]
+    assert words == [w for s in sentences for w in script_words(s)]
+    assert join_words(words[: len(script_words(sentences[0]))]) == sentences[0]
+    assert "策，" in words and "“这" in words and "息。”" in words  # punctuation stays with its character
+    starts = [w.start for w in narration.words]
+    assert all(a < b for a, b in zip(starts, starts[1:]))
+    for w in narration.words:
+        assert 0 <= w.start < w.end <= narration.duration
+    # About a quarter of a second per character, as espeak's cmn voice speaks them (not a sentence-long blur).
+    first = [w for w in narration.words if w.sentence == 0]
+    per_char = (first[-1].end - first[0].start) / len("".join(w.word for w in first))
+    assert 0.12 < per_char < 0.45
+    samples, rate = read_wav(narration.path)
+    for w in narration.words:
+        seg = samples[int(w.start * rate) : int(w.end * rate)]
+        assert np.abs(seg).max() > 1000, w  # every character has sound of its own
+
+
+def test_arabic_words_are_timed_in_logical_order(tmp_path):
+    sentences = ["أعلنت الحكومة اليوم عن خطة جديدة للطاقة.", "وقال الوزير إن المشروع سيبدأ العام المقبل."]
+    narration = EspeakVoice({"language": "ar", "fit": False}).run(
+        script=make_script(sentences, language="ar"), workdir=tmp_path, progress=no_progress
+    )
+    assert narration.voice.startswith("espeak-ng ar @")
+    assert [w.word for w in narration.words] == " ".join(sentences).split()
+    starts = [w.start for w in narration.words]
+    assert all(a < b for a, b in zip(starts, starts[1:]))
+    assert narration.words[-1].end <= narration.duration
+
+
+def test_words_start_where_their_sound_starts(tmp_path):
+    """Words start at their sound, not in the silence (pause or stop closure) before it."""
+    script = make_script(["After a long and difficult vote, the council finally closed the old bridge."])
+    narration = EspeakVoice({"fit": False}).run(script=script, workdir=tmp_path, progress=no_progress)
+    samples, rate = read_wav(narration.path)
+    peak = np.abs(samples).max()
+    for w in narration.words:
+        first = samples[int(round(w.start * rate)) : int(round(w.start * rate)) + int(0.005 * rate)]
+        assert np.abs(first).max() > 0.01 * peak, w  # sound within 5 ms of the start

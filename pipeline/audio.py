@@ -1,0 +1,286 @@
+"""The finished soundtrack: narration, optional background music ducked under it, broadcast loudness.
+
+`master_audio(narration_wav, out_wav, duration, music=...)` writes a 48 kHz stereo WAV that is exactly `duration`
+seconds long:
+
+1. the narration, padded with silence (or cut) to `duration`;
+2. optional music (a user's file, or the bundled track `assets/music/newsroom-bed.m4a` with `music="default"`),
+   looped or cut to `duration`, set `music_gain_db` below the narration's loudness, faded in and out, and ducked
+   under the voice by ffmpeg's `sidechaincompress` keyed on the narration;
+3. loudness normalised to `target_lufs` (-16 LUFS integrated) with true peaks at most `true_peak` (-1.5 dBTP),
+   by two-pass `loudnorm`: the first pass measures (print_format=json), the second applies the measured values
+   with linear=true, i.e. one constant gain and no dynamic processing of the voice. Speech often peaks 20 dB above
+   its loudness, more than -16 LUFS leaves room for under -1.5 dBTP; so when the gain would push the peaks over,
+   a look-ahead limiter (`alimiter`) first takes the peaks down by just enough, and the measuring pass sees the
+   limited mix. `headroom` dB more is kept under the ceiling for the AAC encoder, whose output can peak a little
+   above its input. A last `ebur128` measurement checks the result; a small correcting gain follows if needed.
+
+`measure_loudness(path)` reads integrated loudness and true peak with ffmpeg's `ebur128=peak=true`.
+
+Every ffmpeg call goes through `pipeline.media.run_ffmpeg` with an argument list. A music file that is not audio
+or is longer than an hour is a NewsreelError, raised before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .assets import ASSETS_DIR
+from .errors import NewsreelError
+from .media import FfmpegError, ProgressFn, probe, run_ffmpeg
+
+MUSIC_DIR = ASSETS_DIR / "music"
+DEFAULT_MUSIC = MUSIC_DIR / "newsroom-bed.m4a"
+MAX_MUSIC_SECONDS = 3600.0
+SAMPLE_RATE = 48000
+LRA = 11.0  # loudnorm's loudness-range target (it does not act on it in linear mode)
+LIMIT_MARGIN = 1.0  # dB more than strictly needed that the limiter takes off (true peaks overshoot sample peaks)
+TOLERANCE_LU = 0.3  # a measured loudness this close to the target needs no correction
+
+
+@dataclass(frozen=True)
+class Mastered:
+    path: Path
+    integrated: float  # LUFS, measured on the output with ebur128
+    true_peak: float  # dBTP, measured on the output
+    normalization: str  # what loudnorm did: "linear" or "dynamic"
+    limiter_db: float  # how far the limiter's ceiling sat below the mix's peak (0: no limiter)
+    music: str | None  # the music file's name, or None
+
+    def notes(self) -> dict:
+        return {
+            "loudness_lufs": round(self.integrated, 2),
+            "true_peak_dbtp": round(self.true_peak, 2),
+            "loudnorm": self.normalization,
+            "limiter_db": round(self.limiter_db, 2),
+            "music": self.music,
+        }
+
+
+def measure_loudness(path: str | os.PathLike) -> tuple[float, float]:
+    """(integrated loudness in LUFS, true peak in dBTP) of a media file's audio, by ffmpeg's ebur128 filter."""
+    lines = run_ffmpeg(
+        ["-i", os.fspath(path), "-vn", "-af", "ebur128=peak=true:framelog=verbose", "-f", "null", "-"],
+        loglevel="info",
+    )
+    text = "\n".join(lines)
+    summary = text[text.rfind("Summary:") :]
+    m_i = re.search(r"I:\s+(-?[\d.]+|-inf)\s+LUFS", summary)
+    m_tp = re.search(r"True peak:\s+Peak:\s+(-?[\d.]+|-inf)\s+dBFS", summary)
+    if not m_i or not m_tp:
+        raise FfmpegError(0, lines[-15:], [])
+    return _number(m_i.group(1)), _number(m_tp.group(1))
+
+
+def _number(text: str) -> float:
+    return -math.inf if text == "-inf" else float(text)
+
+
+def check_music(music: str | os.PathLike) -> tuple[Path, float]:
+    """The music file to use and its duration; a NewsreelError for a missing file, one that is not audio, or one
+    longer than an hour. "default" (or "bundled") is the track shipped in assets/music."""
+    path = DEFAULT_MUSIC if str(music).lower() in ("default", "bundled") else Path(music).expanduser()
+    if not path.is_file():
+        raise NewsreelError(f"the music file {path} does not exist", "pass an audio file (mp3, m4a, wav, ogg, flac)")
+    try:
+        info = probe(path)
+    except FfmpegError as exc:
+        raise NewsreelError(f"the music file {path.name} is not audio ({exc.summary()})", "pass an audio file (mp3, m4a, wav, ogg, flac)") from None
+    if info.audio is None:
+        raise NewsreelError(f"the music file {path.name} has no audio stream", "pass an audio file (mp3, m4a, wav, ogg, flac)")
+    duration = info.duration or 0.0
+    if duration <= 0:
+        raise NewsreelError(f"the music file {path.name} has no playable length", "pass an audio file (mp3, m4a, wav, ogg, flac)")
+    if duration > MAX_MUSIC_SECONDS:
+        raise NewsreelError(
+            f"the music file {path.name} is {duration / 60:.0f} minutes long; the limit is an hour",
+            "cut it to the part you want (a few minutes is plenty: it is looped)",
+        )
+    return path, duration
+
+
+def _mix_graph(
+    duration: float,
+    *,
+    music: bool,
+    music_gain_db: float,
+    fade_in: float,
+    fade_out: float,
+    duck: bool,
+) -> str:
+    """The filter graph from the inputs (0: narration, 1: looped music) to [mix]."""
+    d = f"{duration:.6f}"
+    voice = f"[0:a]aresample={SAMPLE_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo,apad=whole_dur={d},atrim=end={d}"
+    if not music:
+        return f"{voice},asetpts=N/SR/TB[mix]"
+    fade_in = min(fade_in, duration / 3)
+    fade_out = min(fade_out, duration / 3)
+    bed = (
+        f"[1:a]aresample={SAMPLE_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo,atrim=end={d},asetpts=N/SR/TB,"
+        f"volume={music_gain_db:.3f}dB,"
+        f"afade=t=in:st=0:d={fade_in:.3f},afade=t=out:st={max(0.0, duration - fade_out):.3f}:d={fade_out:.3f}"
+    )
+    if duck:
+        return (
+            f"{voice},asetpts=N/SR/TB,asplit=2[v][key];{bed}[bed];"
+            "[bed][key]sidechaincompress=threshold=0.02:ratio=6:attack=20:release=400:knee=4[ducked];"
+            "[v][ducked]amix=inputs=2:duration=first:normalize=0[mix]"
+        )
+    return f"{voice},asetpts=N/SR/TB[v];{bed}[bed];[v][bed]amix=inputs=2:duration=first:normalize=0[mix]"
+
+
+def _inputs(narration: Path, music: Path | None) -> list[str]:
+    args = ["-i", os.fspath(narration)]
+    if music is not None:
+        args += ["-stream_loop", "-1", "-i", os.fspath(music)]
+    return args
+
+
+def _loudnorm_json(lines: list[str]) -> dict:
+    text = "\n".join(lines)
+    start = text.rfind("{")
+    end = text.rfind("}")
+    if start < 0 or end < start:
+        raise FfmpegError(0, lines[-15:], [])
+    return json.loads(text[start : end + 1])
+
+
+def master_audio(
+    narration_wav: str | os.PathLike,
+    out_wav: str | os.PathLike,
+    duration: float,
+    music: str | os.PathLike | None = None,
+    music_gain_db: float = -18.0,
+    *,
+    duck: bool = True,
+    fade_in: float = 1.0,
+    fade_out: float = 2.0,
+    target_lufs: float = -16.0,
+    true_peak: float = -1.5,
+    headroom: float = 0.5,
+    progress: ProgressFn | None = None,
+) -> Mastered:
+    """Write the finished soundtrack to `out_wav` (48 kHz stereo 16-bit WAV, `duration` seconds).
+
+    `music`: None for none, "default" for the bundled track, or a path. `music_gain_db`: the music's loudness
+    relative to the narration's, before ducking. The output measures `target_lufs` (within about 0.5 LU) and
+    peaks at most `true_peak` - `headroom` dBTP (see the module docstring).
+    """
+    narration, out = Path(narration_wav), Path(out_wav)
+    if duration <= 0:
+        raise ValueError("duration must be positive")
+    music_path: Path | None = None
+    if music is not None and str(music) != "":
+        music_path, _ = check_music(music)
+    report = progress or (lambda f, m: None)
+    ceiling = true_peak - headroom
+
+    gain = 0.0
+    if music_path is not None:  # set the music's level relative to the voice's
+        report(0.05, "measuring the narration and the music")
+        voice_i, _ = measure_loudness(narration)
+        music_i = _measure_graph(
+            ["-t", f"{duration:.3f}", "-stream_loop", "-1", "-i", os.fspath(music_path)],
+            f"[0:a]atrim=end={duration:.6f}[mix]",
+        )
+        if math.isfinite(voice_i) and math.isfinite(music_i):
+            gain = voice_i + music_gain_db - music_i
+        else:
+            gain = music_gain_db
+    graph = _mix_graph(
+        duration, music=music_path is not None, music_gain_db=gain, fade_in=fade_in, fade_out=fade_out, duck=duck
+    )
+    inputs = _inputs(narration, music_path)
+
+    # Pass A: the mix as it is. If one gain to the target would push the peaks over the ceiling, a limiter
+    # takes them down first (by what is needed plus LIMIT_MARGIN).
+    report(0.2, "measuring the mix")
+    first = _loudnorm_measure(inputs, graph + ";[mix]", target_lufs, ceiling)
+    mix_i, mix_tp = float(first["input_i"]), float(first["input_tp"])
+    if not math.isfinite(mix_i) or mix_i < -70:
+        raise NewsreelError("the narration is silent: nothing to normalise", "check the voice stage's output")
+    limiter_db = 0.0
+    chain = graph
+    measured = first
+    # Pass 1 of loudnorm measures what will be normalised; when one gain to the target would put the true peaks
+    # over the ceiling, a limiter goes first and the limited mix is measured again. Limiting lowers the loudness
+    # a little and true peaks overshoot the limiter's sample peaks, so this can take another round or two.
+    for attempt in range(4):
+        over = float(measured["input_tp"]) + (target_lufs - float(measured["input_i"])) - ceiling
+        if over <= 0:
+            break
+        limiter_db += over + (LIMIT_MARGIN if attempt == 0 else 0.5)
+        limit = 10 ** ((mix_tp - limiter_db) / 20)
+        chain = graph.replace(
+            "[mix]",
+            f"[pre];[pre]alimiter=limit={min(1.0, max(0.0625, limit)):.6f}:level_in=1:level_out=1:attack=5:"
+            "release=60:asc=1:level=false[mix]",
+        )
+        report(0.3 + 0.1 * attempt, "measuring loudness")
+        measured = _loudnorm_measure(inputs, chain + ";[mix]", target_lufs, ceiling)
+    # Pass 2: apply the measured values with linear=true.
+    report(0.7, "normalising loudness")
+    norm = (
+        f"loudnorm=I={target_lufs}:TP={ceiling}:LRA={LRA}:measured_I={measured['input_i']}:"
+        f"measured_TP={measured['input_tp']}:measured_LRA={measured['input_lra']}:"
+        f"measured_thresh={measured['input_thresh']}:offset={measured['target_offset']}:linear=true:print_format=json"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.stem + ".tmp.wav")
+    try:
+        lines = run_ffmpeg(
+            ["-y", *inputs, "-filter_complex", f"{chain};[mix]{norm},aresample={SAMPLE_RATE}[out]", "-map", "[out]",
+             "-t", f"{duration:.6f}", "-c:a", "pcm_s16le", "-ar", str(SAMPLE_RATE), "-ac", "2", tmp],
+            loglevel="info",
+        )
+        normalization = str(_loudnorm_json(lines).get("normalization_type", "linear"))
+        # Check, and correct by a constant gain where the result is off (loudnorm's dynamic fallback is not exact).
+        report(0.9, "checking loudness")
+        integrated, peak = measure_loudness(tmp)
+        fix = 0.0
+        if peak > ceiling:
+            fix = ceiling - 0.05 - peak
+        elif abs(integrated - target_lufs) > TOLERANCE_LU:
+            fix = min(target_lufs - integrated, ceiling - 0.05 - peak)
+        if abs(fix) > 0.01:
+            run_ffmpeg(["-y", "-i", tmp, "-af", f"volume={fix:.3f}dB", "-c:a", "pcm_s16le", out], loglevel="error")
+            tmp.unlink()
+            integrated, peak = measure_loudness(out)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    report(1.0, f"{integrated:.1f} LUFS, true peak {peak:.1f} dBTP")
+    return Mastered(
+        path=out.resolve(),
+        integrated=integrated,
+        true_peak=peak,
+        normalization=normalization,
+        limiter_db=limiter_db,
+        music=music_path.name if music_path is not None else None,
+    )
+
+
+def _loudnorm_measure(inputs: list[str], graph_to_mix: str, target: float, ceiling: float) -> dict:
+    lines = run_ffmpeg(
+        ["-y", *inputs, "-filter_complex", f"{graph_to_mix}loudnorm=I={target}:TP={ceiling}:LRA={LRA}:print_format=json[out]",
+         "-map", "[out]", "-f", "null", "-"],
+        loglevel="info",
+    )
+    return _loudnorm_json(lines)
+
+
+def _measure_graph(inputs: list[str], graph: str) -> float:
+    lines = run_ffmpeg(
+        ["-y", *inputs, "-filter_complex", f"{graph};[mix]ebur128=framelog=verbose[out]", "-map", "[out]", "-f", "null", "-"],
+        loglevel="info",
+    )
+    text = "\n".join(lines)
+    m = re.search(r"I:\s+(-?[\d.]+|-inf)\s+LUFS", text[text.rfind("Summary:") :])
+    return _number(m.group(1)) if m else -math.inf
