@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     compose: dict[str, Any] = {}
     openai_api_key: SecretStr | None = None
     service_token: SecretStr | None = None  # required by `newsreel serve` on any address but loopback
+    # C2PA signing identity: your key and certificate chain (leaf first). Unset: a local identity made on first use.
+    c2pa_key: Path | None = None
+    c2pa_cert: Path | None = None
+    c2pa_trust: list[Path] = []  # extra trust anchors for `newsreel verify`
 
     @classmethod
     def settings_customise_sources(

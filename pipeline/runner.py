@@ -202,7 +202,22 @@ def run(
     files: dict[str, Path | bytes] = {}
     for name, stage in STAGES.items():
         files.update(stage.exports(artifacts[name]))
-    record["files"] = sorted([*files, "run.json"])
+    # Provenance last of all (a remux after signing would drop the manifest): the video is signed from the cache
+    # into the run folder (temp name, read back, renamed) and provenance.json joins the files to export.
+    from .provenance import SIDECAR, seal
+
+    record["files"] = sorted([*files, SIDECAR, "run.json"])
+    sealed = seal(
+        out,
+        files,
+        record,
+        artifacts,
+        key=plan.settings.c2pa_key,
+        cert=plan.settings.c2pa_cert,
+        cache_dir=plan.settings.cache_dir,
+    )
+    record["provenance"] = sealed.summary
+    files = sealed.files
     files["run.json"] = (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode()
     _export(out, files)
     return RunResult(out=out, record=record, artifacts=artifacts)

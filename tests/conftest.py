@@ -48,6 +48,7 @@ def isolated_config(tmp_path, monkeypatch):
     home = tmp_path / "home"
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))  # the local C2PA signing identity lands here
     work = tmp_path / "cwd"
     work.mkdir()
     monkeypatch.chdir(work)
