@@ -264,6 +264,88 @@ def version() -> None:
     console.print(__version__)
 
 
+@app.command()
+def batch(
+    file: Path = typer.Argument(..., help="Headlines: a text file (one a line), a CSV (a headline column) or JSONL."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the videos and batch.json (default: newsreel-out/<file name>)."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Worker processes (local, default 1) or CPUs of a local Ray instance (default 2)."),
+    engine: str = typer.Option("local", "--engine", help="local (a process pool) or ray (needs the ray extra of newsreel)."),
+    address: Optional[str] = typer.Option(None, "--address", help="Ray cluster to join (e.g. auto or ray://head:10001); none starts a local one."),
+    gpu_slots: int = typer.Option(1, "--gpu-slots", help="GPU stages that may run at once."),
+    json_progress: bool = typer.Option(False, "--json-progress", help="Print progress as JSON lines on stdout."),
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Make a video for every line of a file; every line is checked first. Run it again to resume."""
+    from .batch import cli_batch
+
+    code = cli_batch(file, out=out, engine=engine, workers=workers, gpu_slots=gpu_slots, address=address, json_progress=json_progress, config=config)
+    if code:
+        raise SystemExit(code)  # not typer.Exit: main() runs the app with standalone_mode=False, which drops its code
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; anything but loopback needs --token-file."),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Where jobs (service.sqlite3), uploads and logs live (default: the user data dir)."),
+    runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help="Where run folders go (default: DATA_DIR/runs)."),
+    max_running: int = typer.Option(1, "--max-running", min=1, max=64, help="Jobs that run at once; the rest queue."),
+    max_queued: int = typer.Option(50, "--max-queued", min=1, help="Jobs that may wait; more get HTTP 429."),
+    max_upload_mb: float = typer.Option(20.0, "--max-upload-mb", min=0.01, help="Largest init image upload, in MB."),
+    token_file: Optional[Path] = typer.Option(None, "--token-file", help="File holding the access token every request must carry."),
+    token: Optional[str] = typer.Option(None, "--token", help="The access token itself (visible to other users in ps: prefer --token-file)."),
+    resume: bool = typer.Option(True, "--resume/--no-resume", help="Run jobs a stopped server left unfinished again, or mark them failed."),
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Serve the web page and the HTTP API (FastAPI + uvicorn): make videos from a browser, follow them, download them."""
+    from .service import ServiceConfig, read_token, settings_token
+    from .service import serve as run_service
+
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "runs_dir": runs_dir,
+        "config_file": config,
+        "token": read_token(token, token_file, settings_token(config)),
+        "max_running": max_running,
+        "max_queued": max_queued,
+        "max_image_bytes": int(max_upload_mb * 1024 * 1024),
+        "resume": resume,
+    }
+    if data_dir is not None:
+        options["data_dir"] = data_dir
+    run_service(ServiceConfig(**options))
+
+
+@app.command()
+def verify(
+    file: Path = typer.Argument(..., help="A video (or a run folder, for its video.mp4)."),
+    json_: bool = typer.Option(False, "--json", help="Print the verdict as JSON."),
+    watermark: bool = typer.Option(True, "--watermark/--no-watermark", help="Also look for the invisible video watermark."),
+    trust: list[Path] = typer.Option([], "--trust", help="PEM file of CA certificates to trust (repeatable)."),
+) -> None:
+    """Check a video's provenance: its C2PA manifest (signature, signer, what made it), the provenance.json beside
+    it, and newsreel's invisible watermark.
+
+    \b
+    Exit codes:
+      0  verified: newsreel's signed manifest checks out
+      1  not verified: tampered, truncated, bad signature,
+         no provenance, or made by another tool
+      2  unreadable input: missing file, not a video
+    """
+    from .provenance import format_verdict
+    from .provenance import verify as check
+
+    verdict = check(file, watermark=watermark, trust_anchors=trust)
+    if json_:
+        print(verdict.model_dump_json(indent=2))
+    else:
+        console.print(format_verdict(verdict), markup=False, highlight=False, soft_wrap=True)
+    if verdict.exit_code:
+        raise SystemExit(verdict.exit_code)  # not typer.Exit: main() runs the app with standalone_mode=False
+
+
 def _age(seconds: float) -> str:
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:

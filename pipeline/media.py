@@ -8,12 +8,15 @@ never a shell string.
 from __future__ import annotations
 
 import collections
+import contextlib
+import functools
 import os
 import re
 import shutil
 import subprocess
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -105,15 +108,22 @@ def run_ffmpeg(
     total_frames: int | None = None,
     cwd: str | os.PathLike | None = None,
     loglevel: str = "warning",
+    feed: Iterable[bytes | bytearray | memoryview] | None = None,
 ) -> list[str]:
     """Run ffmpeg with `args` (everything after the binary, e.g. ["-y", "-i", "in.wav", "out.mp3"]).
 
     Adds -nostdin -hide_banner -nostats and, when `progress` is given, `-progress pipe:1`, whose key=value blocks are
-    turned into progress(fraction, "frame N/M, speed 2.1x") calls; the fraction is the output time over
-    `total_seconds` (or frames over `total_frames`). Returns the stderr lines. Raises FfmpegError with the last
-    lines of stderr when ffmpeg fails; partial outputs are the caller's to remove.
+    turned into progress(fraction, "frame N/M, speed 2.1x, ETA 0:12") calls; the fraction is frames over
+    `total_frames` (or the output time over `total_seconds`). Returns the stderr lines. Raises FfmpegError with the
+    last lines of stderr when ffmpeg fails; partial outputs are the caller's to remove.
+
+    `feed`: buffers written, in order, to ffmpeg's standard input (for `-i pipe:0`, e.g. raw video frames), from a
+    thread of their own, so producing the next buffer overlaps ffmpeg's work on the last one. Iterating `feed` runs
+    in that thread; an exception it raises is raised here after ffmpeg is stopped.
     """
-    cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-nostats", "-loglevel", loglevel]
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", loglevel]
+    if feed is None:
+        cmd.insert(1, "-nostdin")
     if progress is not None:
         cmd += ["-progress", "pipe:1", "-stats_period", "0.5"]
     cmd += [os.fspath(a) for a in args]
@@ -122,7 +132,7 @@ def run_ffmpeg(
     proc = subprocess.Popen(
         cmd,
         cwd=os.fspath(cwd) if cwd is not None else None,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.PIPE if feed is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE if progress is not None else subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -137,6 +147,13 @@ def run_ffmpeg(
 
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
+    feeder: threading.Thread | None = None
+    feed_error: list[BaseException] = []
+    stop_feeding = threading.Event()
+    if feed is not None:
+        feeder = threading.Thread(target=_feed, args=(proc, feed, feed_error, stop_feeding), daemon=True)
+        feeder.start()
+    started = time.monotonic()
     try:
         if progress is not None:
             assert proc.stdout is not None
@@ -147,21 +164,81 @@ def run_ffmpeg(
                     continue
                 block[key] = value
                 if key == "progress":
-                    _report(block, progress, total_seconds, total_frames)
+                    _report(block, progress, total_seconds, total_frames, time.monotonic() - started)
                     block = {}
         proc.wait()
     finally:
+        stop_feeding.set()
         if proc.poll() is None:  # the progress callback raised (e.g. a cancel): stop ffmpeg
             proc.kill()
             proc.wait()
+        if feeder is not None:
+            feeder.join(timeout=10)
         reader.join(timeout=5)
+    if feed_error:
+        raise feed_error[0]
     lines = list(stderr_lines)
     if proc.returncode != 0:
         raise FfmpegError(proc.returncode, lines[-STDERR_TAIL_LINES:], cmd)
     return lines
 
 
-def _report(block: dict[str, str], progress: ProgressFn, total_seconds: float | None, total_frames: int | None) -> None:
+PIPE_BYTES = 1 << 20  # ask Linux for a 1 MiB pipe to ffmpeg's stdin (64 KiB by default): fewer switches per frame
+
+
+def _feed(proc: subprocess.Popen, feed: Iterable, errors: list[BaseException], stop: threading.Event) -> None:
+    """Write every buffer of `feed` to ffmpeg's stdin, then close it. Stops quietly when ffmpeg goes away (its own
+    error is reported from its exit code); an exception from `feed` itself is kept for the caller and ffmpeg is
+    stopped, so it does not wait forever for frames that will not come."""
+    assert proc.stdin is not None
+    fd = proc.stdin.fileno()
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
+    except (ImportError, OSError):
+        pass
+    try:
+        for chunk in feed:
+            if stop.is_set():
+                break
+            view = memoryview(chunk).cast("B")
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # ffmpeg exited (an error it reports itself, or it had all the frames it wanted)
+    except OSError as exc:
+        if proc.poll() is None:
+            errors.append(exc)
+            proc.kill()
+    except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+        errors.append(exc)
+        proc.kill()
+    finally:
+        with contextlib.suppress(OSError):
+            proc.stdin.close()
+        close = getattr(feed, "close", None)
+        if callable(close):  # a generator: run its cleanup now, in this thread
+            with contextlib.suppress(Exception):
+                close()
+
+
+def format_eta(seconds: float) -> str:
+    """0:07, 1:05, 1:02:03."""
+    s = max(0, round(seconds))
+    h, rest = divmod(s, 3600)
+    m, sec = divmod(rest, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
+def _report(
+    block: dict[str, str],
+    progress: ProgressFn,
+    total_seconds: float | None,
+    total_frames: int | None,
+    elapsed: float | None = None,
+) -> None:
     frame = int(block["frame"]) if block.get("frame", "").isdigit() else None
     out_s: float | None = None
     us = block.get("out_time_us") or block.get("out_time_ms")  # both are microseconds in ffmpeg
@@ -174,7 +251,8 @@ def _report(block: dict[str, str], progress: ProgressFn, total_seconds: float | 
         fraction = frame / total_frames
     elif total_seconds and out_s is not None:
         fraction = out_s / total_seconds
-    if block.get("progress") == "end":
+    done = block.get("progress") == "end"
+    if done:
         fraction = 1.0
     fraction = min(1.0, max(0.0, fraction))
     parts = []
@@ -185,7 +263,57 @@ def _report(block: dict[str, str], progress: ProgressFn, total_seconds: float | 
     speed = block.get("speed", "").strip()
     if speed and speed != "N/A":
         parts.append(f"speed {speed}")
+    # ETA from the wall time so far and the fraction done: steadier than ffmpeg's speed, which starts at 0.
+    if done:
+        parts.append("ETA 0:00")
+    elif elapsed is not None and fraction >= 0.02:
+        parts.append(f"ETA {format_eta(elapsed * (1.0 - fraction) / fraction)}")
     progress(fraction, ", ".join(parts))
+
+
+@functools.lru_cache(maxsize=4)
+def _encoders(exe: str) -> frozenset[str]:
+    try:
+        out = subprocess.run(
+            [exe, "-hide_banner", "-nostdin", "-encoders"],
+            check=False, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return frozenset()
+    names = set()
+    for line in out.splitlines():
+        m = re.match(r"^\s*[VAS][A-Z.]{5}\s+(\S+)", line)
+        if m:
+            names.add(m.group(1))
+    return frozenset(names)
+
+
+def encoders() -> frozenset[str]:
+    """Names of the encoders the ffmpeg binary was built with (libx264, h264_nvenc, aac, ...)."""
+    return _encoders(ffmpeg_exe())
+
+
+@functools.lru_cache(maxsize=4)
+def _nvenc_works(exe: str) -> bool:
+    try:
+        proc = subprocess.run(
+            [exe, "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "color=s=256x256:r=30:d=0.2",
+             "-c:v", "h264_nvenc", "-f", "null", "-"],
+            check=False, capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return proc.returncode == 0
+
+
+def nvenc_available() -> bool:
+    """True when this machine can encode H.264 on an NVIDIA GPU: nvidia-smi is there, the ffmpeg binary has
+    h264_nvenc, and a tiny test encode with it succeeds (a driver too old for the binary fails here, not mid-render).
+    Checked once per process."""
+    if shutil.which("nvidia-smi") is None:
+        return False
+    exe = ffmpeg_exe()
+    return "h264_nvenc" in _encoders(exe) and _nvenc_works(exe)
 
 
 @dataclass(frozen=True)

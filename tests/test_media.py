@@ -104,6 +104,7 @@ def test_progress_is_parsed_from_the_progress_pipe(tmp_path):
     assert all(0.0 <= f <= 1.0 for f in fractions)
     assert calls[-1][1].startswith("frame 90/90")
     assert "speed" in calls[-1][1]
+    assert calls[-1][1].endswith("ETA 0:00")
 
 
 def test_progress_callback_exception_stops_ffmpeg(tmp_path):
@@ -153,3 +154,48 @@ Input #1, wav, from 'b.wav':
     assert len(info.streams) == 2
     assert (info.video.width, info.video.height, info.video.fps) == (1080, 1920, pytest.approx(29.97))
     assert (info.audio.sample_rate, info.audio.channels) == (48000, 2)
+
+
+def test_progress_message_has_an_eta_from_the_pace_so_far():
+    calls: list[tuple[float, str]] = []
+    media._report({"frame": "30", "speed": "2.0x", "progress": "continue"}, lambda f, m: calls.append((f, m)),
+                  10.0, 300, elapsed=4.0)
+    assert calls == [(0.1, "frame 30/300, speed 2.0x, ETA 0:36")]  # 10% in 4 s: 36 s to go
+    assert media.format_eta(3725) == "1:02:05" and media.format_eta(-1) == "0:00"
+
+
+def test_feed_writes_raw_frames_to_ffmpeg_stdin(tmp_path):
+    import numpy as np
+
+    values = [0, 60, 120, 180, 240]
+    frames = (bytes([v]) * (64 * 48) for v in values)
+    out = tmp_path / "gray.raw"
+    run_ffmpeg(["-y", "-f", "rawvideo", "-pix_fmt", "gray", "-s", "64x48", "-framerate", "10", "-i", "pipe:0",
+                "-f", "rawvideo", "-pix_fmt", "gray", os.fspath(out)], feed=frames, loglevel="error")
+    got = np.fromfile(out, dtype=np.uint8).reshape(-1, 48, 64)
+    assert [int(f.mean()) for f in got] == values
+
+
+def test_feed_error_stops_ffmpeg_and_is_raised(tmp_path):
+    def frames():
+        yield bytes(64 * 48)
+        raise ValueError("frame source broke")
+
+    with pytest.raises(ValueError, match="frame source broke"):
+        run_ffmpeg(["-y", "-f", "rawvideo", "-pix_fmt", "gray", "-s", "64x48", "-i", "pipe:0",
+                    os.fspath(tmp_path / "x.mp4")], feed=frames())
+
+
+def test_feed_to_an_ffmpeg_that_fails_reports_ffmpeg_error(tmp_path):
+    endless = (bytes(64 * 48) for _ in iter(int, 1))
+    with pytest.raises(FfmpegError) as err:
+        run_ffmpeg(["-y", "-f", "rawvideo", "-pix_fmt", "gray", "-s", "64x48", "-i", "pipe:0", "-vf", "nosuchfilter",
+                    os.fspath(tmp_path / "x.mp4")], feed=endless)
+    assert "nosuchfilter" in err.value.summary()
+
+
+def test_encoders_and_nvenc_detection(monkeypatch):
+    names = media.encoders()
+    assert {"libx264", "aac"} <= names
+    monkeypatch.setattr(media.shutil, "which", lambda name: None)  # no nvidia-smi: no NVENC, whatever ffmpeg has
+    assert media.nvenc_available() is False

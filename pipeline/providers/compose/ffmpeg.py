@@ -1,16 +1,26 @@
-"""compose provider `ffmpeg`: background(s) + narration + captions + graphics -> one H.264/AAC MP4, in ONE ffmpeg run.
+"""compose provider `ffmpeg`: background(s) + narration + captions + news graphics -> one H.264/AAC MP4.
 
-The filter graph: each background PNG is decoded once, scaled to cover a canvas twice the frame size and fed as a
-single frame to `zoompan`, which emits every frame of its span (feeding one frame is ~10x faster than `-loop 1`,
-which decodes the PNG again for every frame; the 2x canvas halves zoompan's whole-pixel steps; yuv444p avoids its
-rounding to even positions). Several scenes are joined with `xfade` crossfades. One `ass` filter then burns the
-captions and the graphics (the AI-GENERATED label and the lower third, from templates/graphics/news.ass.j2) merged
-into one ASS file. Audio is the narration padded with silence to the video's length.
+Three motion engines:
+
+- `warp` (default): every frame is one OpenCV affine warp of the background (sub-pixel, bilinear), converted to
+  I420 in Python and streamed to ffmpeg's stdin as raw video while ffmpeg encodes the frames before it (see
+  `_motion.py`). Smooth at any speed. The graphics that hold still (captions, lower third, ticker band, cards, the
+  bug) are drawn by libass once per change and blended in Python (`_layers.py`); ffmpeg's `ass` filter draws only
+  what moves (the ticker text, fades).
+- `zoompan`: ffmpeg's zoompan on a 2x 4:4:4 canvas; no Python per frame, but positions step in half pixels.
+- `perspective`: ffmpeg's perspective filter evaluated per frame; smooth, and the slowest.
+  Both draw the bug with `overlay` and all the graphics with one `ass` filter.
+
+The graphics come from a style's templates (`_graphics.py`, templates/styles/). Audio is the narration, delayed
+past an intro and padded with silence to the video's length (`AudioTrack`: a pre-mixed track drops in the same
+way). Encoder: libx264 (CRF), or h264_nvenc when an NVIDIA GPU and an ffmpeg with NVENC are there. Then a poster
+JPEG and a 320 px thumbnail. Measured speeds: benchmarks/compose.py.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -21,29 +31,46 @@ from pydantic import Field, field_validator, model_validator
 
 from ... import assets
 from ...errors import NewsreelError
-from ...provider import Needs, Params, ProgressFn
+from ...provider import Needs, Params, ProgressFn, operational
 from ...stages.captions import Captions
 from ...stages.compose import ComposeProvider, Video
 from ...stages.image import Backgrounds
 from ...stages.script import Script
 from ...stages.voice import Narration
+from . import _graphics, _layers, _motion
+from ._graphics import (  # noqa: F401 - re-exported: the graphics API used by tests and other modules
+    GraphicsLayout,
+    Timing,
+    ass_escape,
+    ass_time,
+    fit_title,
+    graphics_layout,
+    render_graphics,
+    text_width,
+    write_burn_ass,
+)
+from ._motion import PRESETS, ZOOM, ease, scene_motions  # noqa: F401
 
-TEMPLATE = "graphics/news.ass.j2"
 COMMENT = "AI-generated with newsreel; see provenance in run.json"
 MAX_LONG_SIDE = 3840  # 4K UHD
 MAX_SHORT_SIDE = 2160
-ZOOM = 0.12  # how far push-in / pull-out / pans zoom (12%)
-CROSSFADE_SECONDS = 0.5
-GRAPHICS_LAYER = 10  # captions keep layers below this
+THUMBNAIL_WIDTH = 320
+THUMBNAIL_NAME = "thumbnail.jpg"
+BUG_OPACITY = 0.85
+NVENC_PRESETS = {"ultrafast": "p1", "superfast": "p1", "veryfast": "p2", "faster": "p3", "fast": "p4",
+                 "medium": "p5", "slow": "p6", "slower": "p7", "veryslow": "p7"}
+# The warp engine converts RGB to YUV with BT.601 (limited range) coefficients, as swscale does by default for the
+# ffmpeg engines; the stream says so, so players convert back with the same matrix.
+COLOUR_TAGS = {"colorspace": "smpte170m", "color_primaries": "bt709", "color_trc": "bt709", "range": "tv"}
 
-Motion = Literal["push-in", "pull-out", "pan-left", "pan-right", "none"]
+Engine = Literal["warp", "zoompan", "perspective"]
 
 
 class FfmpegCompose(ComposeProvider):
     name = "ffmpeg"
-    version = "1"
-    summary = "one ffmpeg run: slow zoom over the background, burned-in captions, lower third, AI-GENERATED label"
-    needs = Needs(packages=("imageio_ffmpeg", "pysubs2", "jinja2"))
+    version = "2"
+    summary = "smooth sub-pixel zoom/pan, news graphics (lower third, ticker, bug, label), captions, H.264 in one pass"
+    needs = Needs(packages=("imageio_ffmpeg", "pysubs2", "jinja2", "numpy", "PIL"))
 
     class Params(Params):
         width: int = 1280
@@ -53,10 +80,22 @@ class FfmpegCompose(ComposeProvider):
         preset: Literal[
             "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
         ] = "veryfast"
-        motion: Motion = "push-in"
+        encoder: Literal["auto", "libx264", "h264_nvenc"] = "auto"
+        engine: Engine = "warp"
+        motion: str = "auto"  # auto | a preset | presets separated by commas, cycled over the scenes
+        crossfade: float = Field(0.5, ge=0.0, le=3.0)  # seconds
         tail_seconds: float = Field(0.6, ge=0.0, le=10.0)
+        style: str = "news"  # a shipped style's name, or the folder of a copy of one
         label: str = Field("AI-GENERATED", min_length=1, max_length=40)
-        threads: int | None = Field(None, ge=1, le=64)
+        breaking: bool = False
+        ticker: str | None = Field(None, max_length=500)
+        bug: bool = True
+        logo: str | None = None  # a PNG for the bug; None = newsreel's own (assets/logo.png)
+        intro: bool = False
+        intro_seconds: float = Field(2.5, ge=0.5, le=10.0)
+        outro: bool = False
+        outro_seconds: float = Field(3.0, ge=0.5, le=10.0)
+        threads: int | None = operational(None, ge=1, le=64)
 
         @field_validator("label")
         @classmethod
@@ -66,23 +105,76 @@ class FfmpegCompose(ComposeProvider):
                 raise ValueError("the label must have visible text")
             return v
 
+        @field_validator("motion")
+        @classmethod
+        def _motion_known(cls, v: str) -> str:
+            return ",".join(_motion.parse_motion(v))
+
+        @field_validator("style")
+        @classmethod
+        def _style_known(cls, v: str) -> str:
+            return _graphics.check_style_name(v)
+
+        @field_validator("ticker")
+        @classmethod
+        def _ticker_text(cls, v: str | None) -> str | None:
+            if v is None:
+                return None
+            v = _graphics.one_line(v)
+            return v or None
+
         @model_validator(mode="after")
         def _frame_size(self):
             check_frame_size(self.width, self.height)
             return self
+
+    # ---------------------------------------------------------------------------------------------------------------
 
     def check(self) -> None:
         super().check()
         from ...media import ffmpeg_exe
 
         ffmpeg_exe()
-        if not (assets.TEMPLATES_DIR / TEMPLATE).is_file():
-            raise NewsreelError(f"the graphics template {TEMPLATE} is missing", "reinstall newsreel")
+        p = self.params
+        if p.engine == "warp":
+            import importlib.util
+
+            if importlib.util.find_spec("cv2") is None:
+                raise NewsreelError(
+                    "compose engine 'warp' needs OpenCV",
+                    "pip install opencv-python-headless, or --set compose.engine=zoompan",
+                )
+        _graphics.style_dir(p.style)
         if not assets.FONT_BOLD.is_file():
             raise NewsreelError(f"the font {assets.FONT_BOLD.name} is missing", "reinstall newsreel")
+        if p.bug:
+            _graphics.load_logo(p.logo)
+        if p.encoder == "h264_nvenc":
+            resolve_encoder("h264_nvenc")
 
     def identity(self) -> dict[str, Any]:
-        return {"ffmpeg": _ffmpeg_version()}
+        out: dict[str, Any] = {"ffmpeg": _ffmpeg_version(), "encoder": resolve_encoder(self.params.encoder)}
+        if self.params.engine == "warp":
+            try:
+                import cv2
+
+                out["opencv"] = cv2.__version__
+            except ImportError:
+                pass
+        return out
+
+    def key_params(self) -> dict[str, Any]:
+        """The cache key holds the content of the style's templates and of the logo, not their paths: editing a
+        user style or logo renders again, and the same files in another folder hit the cache."""
+        key = super().key_params()
+        p = self.params
+        key["style"] = p.style if not _graphics.is_style_path(p.style) else "folder"
+        key["style_sha256"] = _graphics.folder_digest(_graphics.style_dir(p.style))
+        if p.logo is not None:
+            key["logo"] = "file"
+        if p.bug:
+            key["logo_sha256"] = _file_sha256(_graphics.logo_path(p.logo))
+        return key
 
     def run(
         self,
@@ -94,7 +186,7 @@ class FfmpegCompose(ComposeProvider):
         workdir: Path,
         progress: ProgressFn,
     ) -> Video:
-        from ...media import FfmpegError, extract_frame, run_ffmpeg
+        from ...media import FfmpegError, run_ffmpeg
 
         p = self.params
         check_frame_size(p.width, p.height)
@@ -104,39 +196,62 @@ class FfmpegCompose(ComposeProvider):
                 raise NewsreelError(f"background image {img.path} is missing", "clear the cache entry and run again")
         if not Path(voice.path).is_file():
             raise NewsreelError(f"narration {voice.path} is missing", "clear the cache entry and run again")
+        encoder = resolve_encoder(p.encoder)
+        logo = _graphics.load_logo(p.logo) if p.bug else None
+        if p.engine == "warp":
+            self.check()
 
-        frames = max(1, round((voice.duration + p.tail_seconds) * p.fps))
-        duration = frames / p.fps
-        graphics = workdir / "graphics.ass"
+        plan = timeline(script, voice, len(image.images), p)
+        graphics = workdir / ".graphics.ass"
+        bug_png = workdir / ".bug.png"
         partial = workdir / ".video.partial.mp4"
         final = workdir / "video.mp4"
         poster = workdir / "poster.jpg"
-        made = [graphics, partial, final, poster]
+        thumbnail = workdir / THUMBNAIL_NAME
+        made = [graphics, bug_png, partial, final, poster, thumbnail]
         try:
             progress(0.0, "preparing graphics")
-            write_burn_ass(captions.ass, graphics, title=script.title, label=p.label, duration=duration,
-                           width=p.width, height=p.height)
-            args = build_command(
-                images=[Path(i.path) for i in image.images],
-                spans=scene_spans(script, voice, len(image.images), frames, p.fps),
-                narration=Path(voice.path),
-                ass_name=graphics.name,
-                output_name=partial.name,
-                title=script.title,
-                frames=frames,
-                params=p,
+            layout = write_burn_ass(
+                captions.ass, graphics, title=script.title, label=p.label, duration=plan.duration,
+                width=p.width, height=p.height, style=p.style, breaking=p.breaking, ticker=p.ticker,
+                logo_aspect=(logo.width / logo.height) if logo is not None else None, timing=plan.timing,
             )
+            overlay = None
+            if logo is not None:
+                _graphics.write_logo(logo, layout.bug["w"], layout.bug["h"], BUG_OPACITY, bug_png)
+                overlay = Overlay(bug_png, layout.bug["x"], layout.bug["y"])
+            audio = AudioTrack(Path(voice.path), offset=plan.timing.main_start)
+            images = [Path(i.path) for i in image.images]
+            feed = None
+            if p.engine == "warp":
+                progress(0.01, "drawing the static graphics")
+                layers = split_graphics(graphics, plan, p, workdir)
+                if overlay is not None:  # the bug is blended in Python too, under the graphics
+                    from PIL import Image
+
+                    with Image.open(overlay.path) as bug:
+                        layers.under.append(_layers.Sprite.from_image(bug, overlay.x, overlay.y))
+                    overlay = None
+                progress(0.015, "preparing backgrounds")
+                feed = warp_frames(images, plan, p, layers)
+                args = warp_command(plan=plan, params=p, encoder=encoder, overlay=overlay, ass_name=graphics.name,
+                                    audio=audio, output_name=partial.name, title=script.title)
+            else:
+                args = filter_command(images=images, plan=plan, params=p, encoder=encoder, overlay=overlay,
+                                      ass_name=graphics.name, audio=audio, output_name=partial.name,
+                                      title=script.title)
             run_ffmpeg(
                 args,
                 progress=lambda f, m: progress(0.02 + 0.95 * f, m),
-                total_seconds=duration,
-                total_frames=frames,
+                total_seconds=plan.duration,
+                total_frames=plan.frames,
                 cwd=workdir,
                 loglevel="error",
+                feed=feed,
             )
             os.replace(partial, final)
-            progress(0.98, "writing poster frame")
-            extract_frame(final, duration / 3.0, poster, quality=3)
+            progress(0.98, "writing poster and thumbnail")
+            write_poster(final, plan, poster, thumbnail)
         except FfmpegError as exc:
             _remove(made)
             raise NewsreelError(
@@ -146,9 +261,13 @@ class FfmpegCompose(ComposeProvider):
         except BaseException:
             _remove(made)
             raise
-        graphics.unlink(missing_ok=True)
-        progress(1.0, f"{duration:.1f} s video, {p.width}x{p.height}")
-        return Video(path=final, duration=duration, width=p.width, height=p.height, fps=p.fps, poster=poster)
+        _remove([graphics, bug_png])
+        progress(1.0, f"{plan.duration:.1f} s video, {p.width}x{p.height}, {encoder}")
+        extra: dict[str, Any] = {}
+        if "thumbnail" in Video.model_fields:
+            extra["thumbnail"] = thumbnail
+        return Video(path=final, duration=plan.duration, width=p.width, height=p.height, fps=p.fps, poster=poster,
+                     **extra)
 
 
 def check_frame_size(width: int, height: int) -> None:
@@ -160,12 +279,35 @@ def check_frame_size(width: int, height: int) -> None:
         raise NewsreelError(f"frame size {width}x{height} is larger than 4K", "use at most 3840x2160 (or 2160x3840)")
 
 
+def resolve_encoder(choice: str) -> str:
+    """auto -> h264_nvenc when this machine has a working NVENC, else libx264."""
+    from ...media import nvenc_available
+
+    if choice == "libx264":
+        return "libx264"
+    if choice == "h264_nvenc":
+        if not nvenc_available():
+            raise NewsreelError(
+                "encoder h264_nvenc is not available here (no NVIDIA GPU, driver, or an ffmpeg without NVENC)",
+                "use --set compose.encoder=auto or libx264",
+            )
+        return "h264_nvenc"
+    return "h264_nvenc" if nvenc_available() else "libx264"
+
+
 def _remove(paths: list[Path]) -> None:
     for path in paths:
         try:
             path.unlink(missing_ok=True)
         except OSError:
             pass
+
+
+def _file_sha256(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return "missing"
 
 
 @functools.lru_cache(maxsize=1)
@@ -185,10 +327,40 @@ def _ffmpeg_version() -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Timeline: which background shows when.
+# Timeline: which background shows when, and where the intro and outro go.
 
 
-def scene_spans(script: Script, voice: Narration, n_images: int, frames: int, fps: int) -> list[tuple[int, int, int]]:
+@dataclass(frozen=True)
+class Plan:
+    frames: int  # the whole video
+    fps: int
+    spans: list[tuple[int, int, int]]  # (image index, start frame, end frame), tiling 0..frames
+    motions: list[str]  # per span
+    fade: int  # crossfade frames
+    timing: Timing
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.fps
+
+
+def timeline(script: Script, voice: Narration, n_images: int, p: Any) -> Plan:
+    fps = p.fps
+    intro = round(p.intro_seconds * fps) if p.intro else 0
+    body = max(1, round((voice.duration + p.tail_seconds) * fps))
+    outro = round(p.outro_seconds * fps) if p.outro else 0
+    frames = intro + body + outro
+    fade = round(p.crossfade * fps)
+    spans = scene_spans(script, voice, n_images, body, fps, min_len=max(2, 2 * fade))
+    shifted = []
+    for k, (i, s, e) in enumerate(spans):
+        shifted.append((i, 0 if k == 0 else s + intro, frames if k == len(spans) - 1 else e + intro))
+    timing = Timing(frames / fps, intro / fps, (intro + body) / fps, bool(intro), bool(outro))
+    return Plan(frames, fps, shifted, scene_motions(p.motion, len(shifted)), fade, timing)
+
+
+def scene_spans(script: Script, voice: Narration, n_images: int, frames: int, fps: int,
+                min_len: int | None = None) -> list[tuple[int, int, int]]:
     """(image index, start frame, end frame) for each background shown, covering 0..frames without gaps.
 
     Scene i shows image i from the first word of its first sentence; the first starts at 0 and the last runs to the
@@ -205,7 +377,8 @@ def scene_spans(script: Script, voice: Narration, n_images: int, frames: int, fp
         if t is None:
             break
         starts.append(max(starts[-1], min(frames, round(t * fps))))
-    min_len = round(CROSSFADE_SECONDS * fps) * 2
+    if min_len is None:
+        min_len = round(0.5 * fps) * 2
     spans: list[list[int]] = []
     for i, s in enumerate(starts):
         e = starts[i + 1] if i + 1 < len(starts) else frames
@@ -224,308 +397,195 @@ def scene_spans(script: Script, voice: Narration, n_images: int, frames: int, fp
 # The ffmpeg command.
 
 
+@dataclass(frozen=True)
+class AudioTrack:
+    """The sound of the video: one file placed `offset` seconds in and padded with silence to the end. Today the
+    narration WAV; an audio stage's pre-mixed track (narration, music, loudness-normalised) drops in the same way."""
+
+    path: Path
+    offset: float = 0.0
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """A PNG (with alpha) drawn at x, y on every frame: the channel bug."""
+
+    path: Path
+    x: int
+    y: int
+
+
 def filter_escape(value: str) -> str:
     """Escape a value for a filter option inside a -filter_complex graph (both levels of ffmpeg's escaping)."""
     level1 = re.sub(r"([\\':])", r"\\\1", value)  # inside the filter's option list
     return re.sub(r"([\\'\[\],;])", r"\\\1", level1)  # inside the filter graph
 
 
-def motion_exprs(motion: str, frames: int, canvas_w: int, canvas_h: int) -> tuple[str, str, str]:
-    """zoompan z, x, y expressions for a motion over `frames` output frames (no commas, so no escaping needed)."""
-    last = max(1, frames - 1)
-    p = f"on/{last}"
-    cx, cy = "(iw-iw/zoom)/2", "(ih-ih/zoom)/2"
-    if motion == "push-in":
-        return f"1+{ZOOM}*{p}", cx, cy
-    if motion == "pull-out":
-        return f"{1 + ZOOM}-{ZOOM}*{p}", cx, cy
-    if motion == "pan-left":  # the view travels left: x from the right edge to the left edge
-        return f"{1 + ZOOM}", f"(iw-iw/zoom)*(1-{p})", cy
-    if motion == "pan-right":
-        return f"{1 + ZOOM}", f"(iw-iw/zoom)*{p}", cy
-    return "1", "0", "0"
-
-
-def build_command(
-    *,
-    images: list[Path],
-    spans: list[tuple[int, int, int]],
-    narration: Path,
-    ass_name: str,
-    output_name: str,
-    title: str,
-    frames: int,
-    params: Any,
-) -> list[str]:
-    """The ffmpeg arguments (after the binary) for one render; run with cwd = the work folder."""
-    w, h, fps = params.width, params.height, params.fps
-    cw, ch = 2 * w, 2 * h  # zoompan canvas: whole-pixel steps there are half-pixel steps in the frame
-    duration = frames / fps
-    fade = round(CROSSFADE_SECONDS * fps)
-    half = fade // 2
-    args: list[str] = ["-y"]
-    chains: list[str] = []
-    n = len(spans)
-    for i, (image_index, s, e) in enumerate(spans):
-        args += ["-i", os.fspath(images[image_index])]
-        # Each segment also covers half a crossfade on each side of its span.
-        seg_start = s - half if i > 0 else s
-        seg_end = e + (fade - half) if i < n - 1 else e
-        length = seg_end - seg_start
-        z, x, y = motion_exprs(params.motion, length, cw, ch)
-        chains.append(
-            f"[{i}:v]scale={cw}:{ch}:force_original_aspect_ratio=increase:flags=lanczos,crop={cw}:{ch},setsar=1,"
-            f"format=yuv444p,zoompan=z='{z}':x='{x}':y='{y}':d={length}:s={w}x{h}:fps={fps},format=yuv420p"
-            f"[s{i}]"
-        )
-    audio_index = n
-    args += ["-i", os.fspath(narration)]
-    last = "s0"
-    for i in range(1, n):
-        offset = (spans[i][1] - half) / fps
-        out = f"x{i}"
-        chains.append(f"[{last}][s{i}]xfade=transition=fade:duration={fade / fps:.6f}:offset={offset:.6f}[{out}]")
-        last = out
+def _finish(video: str, *, overlay_index: int | None, overlay: Overlay | None, ass_name: str, audio_index: int,
+            audio: AudioTrack, duration: float) -> list[str]:
+    """The chains after the background: colour tags, the bug, the ASS graphics and captions; and the audio."""
+    tags = ":".join(f"{k}={v}" for k, v in COLOUR_TAGS.items())
+    chains = [f"[{video}]setparams={tags}[bg]"]
+    last = "bg"
+    if overlay is not None and overlay_index is not None:
+        chains.append(f"[{last}][{overlay_index}:v]overlay=x={overlay.x}:y={overlay.y}:format=yuv420:eof_action=repeat[bug]")
+        last = "bug"
     fonts = filter_escape(os.fspath(assets.FONTS_DIR))
     chains.append(f"[{last}]ass=filename={filter_escape(ass_name)}:fontsdir={fonts}:shaping=complex[v]")
-    chains.append(
-        f"[{audio_index}:a]aresample=48000,aformat=channel_layouts=stereo,apad=whole_dur={duration:.6f}[a]"
-    )
-    args += ["-filter_complex", ";".join(chains)]
-    args += ["-map", "[v]", "-map", "[a]", "-t", f"{duration:.6f}"]
+    audio_filters = [f"[{audio_index}:a]aresample=48000", "aformat=channel_layouts=stereo"]
+    if audio.offset > 0:
+        audio_filters.append(f"adelay=delays={round(audio.offset * 1000)}:all=1")
+    audio_filters.append(f"apad=whole_dur={duration:.6f}[a]")
+    chains.append(",".join(audio_filters))
+    return chains
+
+
+def _output(params: Any, encoder: str, duration: float, title: str, output_name: str) -> list[str]:
+    args = ["-map", "[v]", "-map", "[a]", "-t", f"{duration:.6f}"]
     if params.threads:
-        args = ["-filter_threads", str(params.threads), "-filter_complex_threads", str(params.threads)] + args
         args += ["-threads", str(params.threads)]
+    if encoder == "h264_nvenc":
+        args += ["-c:v", "h264_nvenc", "-preset", NVENC_PRESETS[params.preset], "-rc", "vbr", "-cq", str(params.crf),
+                 "-b:v", "0"]
+    else:
+        args += ["-c:v", "libx264", "-preset", params.preset, "-crf", str(params.crf)]
     args += [
-        "-c:v", "libx264", "-preset", params.preset, "-crf", str(params.crf), "-pix_fmt", "yuv420p",
-        "-profile:v", "high", "-r", str(fps),
+        "-pix_fmt", "yuv420p", "-profile:v", "high", "-r", str(params.fps),
+        "-colorspace", COLOUR_TAGS["colorspace"], "-color_primaries", COLOUR_TAGS["color_primaries"],
+        "-color_trc", COLOUR_TAGS["color_trc"], "-color_range", COLOUR_TAGS["range"],
         "-c:a", "aac", "-b:a", "160k",
         "-movflags", "+faststart",
-        "-metadata", f"title={_one_line(title)}",
+        "-metadata", f"title={_graphics.one_line(title)}",
         "-metadata", f"comment={COMMENT}",
         "-f", "mp4", output_name,
     ]
     return args
 
 
-def _one_line(text: str) -> str:
-    return " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", text).split())
+def _threads(params: Any) -> list[str]:
+    if params.threads:
+        return ["-filter_threads", str(params.threads), "-filter_complex_threads", str(params.threads)]
+    return []
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Graphics: layout, the template, and merging with the captions.
-
-
-def ass_escape(value: Any) -> str:
-    """Make a value inert ASS text: no override blocks, no \\N-style escapes, no line breaks."""
-    text = "" if value is None else str(value)
-    text = " ".join(re.sub(r"[\x00-\x1f\x7f\u2028\u2029\u0085]", " ", text).split())
-    text = text.replace("\\", "\\\u2060")  # a word joiner after each backslash: "\N" no longer means a new line
-    return text.replace("{", "\\{").replace("}", "\\}")  # libass shows \{ and \} as literal braces
-
-
-def ass_time(seconds: float) -> str:
-    cs = max(0, round(seconds * 100))
-    return f"{cs // 360000}:{cs // 6000 % 60:02d}:{cs // 100 % 60:02d}.{cs % 100:02d}"
-
-
-@functools.lru_cache(maxsize=8)
-def _font(size: int):
-    from PIL import ImageFont
-
-    return ImageFont.truetype(os.fspath(assets.FONT_BOLD), size)
-
-
-def text_width(text: str, ass_size: float, spacing: float = 0.0) -> float:
-    """Width in PlayRes units of `text` in the bold font at ASS font size `ass_size` (libass sizes fonts by
-    ascender + descender, PIL by the em, hence the conversion)."""
-    ref = _font(200)
-    asc, desc = ref.getmetrics()
-    em = 200 * ass_size / (asc + desc)
-    return ref.getlength(text) * em / 200 + spacing * len(text)
-
-
-def wrap_title(title: str, size: float, max_width: float, max_lines: int) -> list[str] | None:
-    """Greedy word wrap into at most max_lines lines of max_width, or None when it does not fit."""
-    words = title.split()
-    lines: list[str] = []
-    cur = ""
-    for word in words:
-        trial = f"{cur} {word}".strip()
-        if text_width(trial, size) <= max_width or not cur:
-            if text_width(trial, size) > max_width:
-                return None  # one word alone is too wide
-            cur = trial
-        else:
-            lines.append(cur)
-            cur = word
-    if cur:
-        lines.append(cur)
-    return lines if len(lines) <= max_lines else None
-
-
-def fit_title(title: str, base_size: float, max_width: float, max_lines: int) -> tuple[list[str], int]:
-    """Lines and font size for the title: shrink down to 72% of base, then cut with an ellipsis."""
-    title = _one_line(title) or " "
-    for factor in (1.0, 0.92, 0.84, 0.78, 0.72):
-        size = round(base_size * factor)
-        lines = wrap_title(title, size, max_width, max_lines)
-        if lines:
-            return lines, size
-    size = round(base_size * 0.72)
-    words = title.split()
-    while words:
-        words = words[:-1]
-        candidate = " ".join(words).rstrip(",;:.-") + "\u2026"
-        lines = wrap_title(candidate, size, max_width, max_lines)
-        if lines:
-            return lines, size
-    # A single enormous word: cut characters.
-    text = title
-    while text and text_width(text + "\u2026", size) > max_width:
-        text = text[:-1]
-    return [text + "\u2026"], size
-
-
-@dataclass(frozen=True)
-class GraphicsLayout:
-    """Positions and sizes (PlayRes units) of the graphics, also used by tests to find them in frames."""
-
-    res_x: int
-    res_y: int
-    bar: dict
-    title: dict
-    label: dict
-    clear_bottom: int  # captions anchored at the bottom must keep this much space free below them
-
-
-def graphics_layout(res_x: int, res_y: int, title: str, label: str) -> GraphicsLayout:
-    u = min(res_x, res_y) / 720.0
-    portrait = res_y > res_x * 1.2
-    square = not portrait and res_x < res_y * 1.2
-    margin_x = round((0.05 * res_x) if portrait else 48 * u)
-    # Keep the lower third inside the area phone apps leave free in 9:16 (their captions and buttons sit low).
-    bottom = round(0.2 * res_y if portrait else (52 * u if square else 40 * u))
-    bar_w = res_x - 2 * margin_x
-    accent = round(10 * u)
-    pad_x = round(22 * u)
-    size = 36 * u
-    max_lines = 3 if portrait else 2
-    lines, fsize = fit_title(title, size, bar_w - accent - 2 * pad_x, max_lines)
-    line_h = fsize * 1.22
-    pad_y = round(15 * u)
-    bar_h = round(2 * pad_y + line_h * len(lines))
-    bar_y = res_y - bottom - bar_h
-    bar = {
-        "x": margin_x, "y": bar_y, "w": bar_w, "h": bar_h, "accent": accent,
-        "rule": max(1, round(2 * u)),
-    }
-    title_d = {
-        "lines": lines, "size": fsize, "x": margin_x + accent + pad_x, "y": bar_y + pad_y,
-        "slide": round(24 * u),
-    }
-    lsize = round(22 * u)
-    spacing = round(1.6 * u, 1)
-    lpad_x, lpad_y = round(14 * u), round(8 * u)
-    text = label.upper()
-    lw = text_width(text, lsize, spacing)
-    box_h = round(lsize * 1.2 + 2 * lpad_y)
-    box_x = margin_x
-    box_y = round(0.06 * res_y) if portrait else round(36 * u)
-    label_d = {
-        "text": text, "size": lsize, "spacing": spacing,
-        "box_x": box_x, "box_y": box_y, "box_w": round(lw + 2 * lpad_x), "box_h": box_h,
-        "text_x": box_x + lpad_x, "text_y": box_y + box_h / 2,
-    }
-    clear = res_y - bar_y + round(24 * u)
-    return GraphicsLayout(res_x, res_y, bar, title_d, label_d, clear)
-
-
-COLOURS = {
-    "bar": "2A1A0E",  # #0E1A2A deep navy
-    "bar_alpha": "18",
-    "rule": "FFFFFF",
-    "accent": "2E1FE0",  # #E01F2E news red
-    "label": "2E1FE0",
-}
-
-
-def render_graphics(layout: GraphicsLayout, duration: float) -> str:
-    """The graphics ASS document from the jinja2 template, rendered in a sandbox with every value escaped."""
-    from jinja2 import FileSystemLoader, StrictUndefined
-    from jinja2.sandbox import SandboxedEnvironment
-
-    env = SandboxedEnvironment(
-        loader=FileSystemLoader(os.fspath(assets.TEMPLATES_DIR)),
-        undefined=StrictUndefined,
-        autoescape=False,
-        finalize=ass_escape,
-        keep_trailing_newline=True,
-    )
-    template = env.get_template(TEMPLATE)
-    return template.render(
-        res_x=layout.res_x,
-        res_y=layout.res_y,
-        font=assets.FONT_FAMILY,
-        bar=layout.bar,
-        title=layout.title,
-        label=layout.label,
-        colours=COLOURS,
-        start=ass_time(0),
-        end=ass_time(duration + 1.0),
-        lower={"start": ass_time(0.15), "fade": 350},
-    )
-
-
-def write_burn_ass(
-    captions_ass: Path, out: Path, *, title: str, label: str, duration: float, width: int, height: int
-) -> GraphicsLayout:
-    """Merge the captions' ASS with the graphics into `out`, the one file the `ass` filter burns in."""
+def split_graphics(graphics: Path, plan: Plan, params: Any, workdir: Path) -> _layers.StaticLayers:
+    """Move the static parts of the burned ASS into pre-rendered layers (see `_layers`); `graphics` is rewritten
+    with what stays animated."""
     import pysubs2
 
-    try:
-        subs = pysubs2.load(os.fspath(captions_ass), encoding="utf-8", format_="ass")
-    except Exception as exc:  # noqa: BLE001 - pysubs2 raises several types for malformed files
-        raise NewsreelError(f"could not read the captions file {captions_ass}: {exc}", "clear the captions cache entry and run again") from None
-    res_x = _int(subs.info.get("PlayResX"))
-    res_y = _int(subs.info.get("PlayResY"))
-    if not res_x or not res_y:
-        # libass would assume 384x288; state the frame size instead and scale the caption styles to match.
-        scale = height / (res_y or 288)
-        for style in subs.styles.values():
-            style.fontsize *= scale
-            style.outline *= scale
-            style.shadow *= scale
-            style.marginl = round(style.marginl * scale)
-            style.marginr = round(style.marginr * scale)
-            style.marginv = round(style.marginv * scale)
-        res_x, res_y = width, height
-        subs.info["PlayResX"], subs.info["PlayResY"] = str(width), str(height)
-    subs.info.setdefault("ScaledBorderAndShadow", "yes")
-    layout = graphics_layout(res_x, res_y, title, label)
-    graphics = pysubs2.SSAFile.from_string(render_graphics(layout, duration), format_="ass")
-    # Captions anchored at the bottom move up above the lower third.
-    for style in subs.styles.values():
-        if int(style.alignment) in (1, 2, 3):
-            style.marginv = max(style.marginv, layout.clear_bottom)
-    for event in subs.events:
-        if event.marginv and event.marginv < layout.clear_bottom and style_is_bottom(subs, event.style):
-            event.marginv = layout.clear_bottom
-        event.layer = min(event.layer, GRAPHICS_LAYER - 1)
-    for name, style in graphics.styles.items():
-        subs.styles[name] = style
-    subs.events.extend(graphics.events)
-    subs.save(os.fspath(out), encoding="utf-8", format_="ass")
-    return layout
+    subs = pysubs2.load(os.fspath(graphics), encoding="utf-8", format_="ass")
+    animated, static = _layers.split(subs, plan.fps)
+    layers = _layers.render_states(subs, static, params.width, params.height, workdir)
+    _layers.write_animated(subs, animated, graphics)
+    return layers
 
 
-def style_is_bottom(subs, name: str) -> bool:
-    style = subs.styles.get(name)
-    return style is not None and int(style.alignment) in (1, 2, 3)
+def warp_frames(images: list[Path], plan: Plan, params: Any, layers: Any = None,
+                on_i420: Any = None) -> _motion.WarpFrames:
+    """The warp engine's frame source (on_i420: see `_motion.WarpFrames`)."""
+    segs = _motion.segments(plan.spans, plan.motions, plan.fade)
+    moving = {s.image for s in segs if s.motion != "none"}
+    sources = {i: _motion.prepare(images[i], params.width, params.height, i in moving) for i in {s.image for s in segs}}
+    return _motion.WarpFrames(sources, segs, plan.frames, params.width, params.height, params.fps, layers, on_i420)
 
 
-def _int(value: Any) -> int | None:
-    try:
-        return int(float(value))
-    except (TypeError, ValueError):
-        return None
+def warp_command(*, plan: Plan, params: Any, encoder: str, overlay: Overlay | None, ass_name: str,
+                 audio: AudioTrack, output_name: str, title: str) -> list[str]:
+    """ffmpeg reads raw I420 frames on stdin; run with cwd = the work folder."""
+    w, h, fps = params.width, params.height, params.fps
+    args = ["-y", *_threads(params),
+            "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}", "-framerate", str(fps), "-i", "pipe:0",
+            "-i", os.fspath(audio.path)]
+    overlay_index = None
+    if overlay is not None:
+        args += ["-i", os.fspath(overlay.path)]
+        overlay_index = 2
+    chains = _finish("0:v", overlay_index=overlay_index, overlay=overlay, ass_name=ass_name, audio_index=1,
+                     audio=audio, duration=plan.duration)
+    return args + ["-filter_complex", ";".join(chains)] + _output(params, encoder, plan.duration, title, output_name)
+
+
+def motion_exprs(motion: str, frames: int, width_var: str, height_var: str) -> tuple[str, str, str]:
+    """ffmpeg expressions of the view for `motion` over `frames` frames of progress `on`: (zoom, window left, window
+    top), in pixels of a source width_var x height_var; the same ease as the warp engine. Commas are inside quotes."""
+    last = max(1, frames - 1)
+    p = f"min(on/{last},1)"
+    e = f"({1 - _motion.EASE_MIX}*{p}+{_motion.EASE_MIX}*(0.5-0.5*cos(PI*{p})))"
+    top = 1.0 + ZOOM
+    W, H = width_var, height_var
+    if motion == "push-in":
+        z = f"pow({top},{e})"
+    elif motion == "pull-out":
+        z = f"pow({top},1-{e})"
+    elif motion in ("pan-left", "pan-right"):
+        z = f"{top}"
+    else:
+        return "1", "0", "0"
+    cy = f"({H}-{H}/{z})/2"
+    if motion == "pan-left":
+        return z, f"({W}-{W}/{z})*(1-{e})", cy
+    if motion == "pan-right":
+        return z, f"({W}-{W}/{z})*{e}", cy
+    return z, f"({W}-{W}/{z})/2", cy
+
+
+def filter_command(*, images: list[Path], plan: Plan, params: Any, encoder: str, overlay: Overlay | None,
+                   ass_name: str, audio: AudioTrack, output_name: str, title: str) -> list[str]:
+    """The `zoompan` and `perspective` engines: everything in one ffmpeg filter graph."""
+    w, h, fps = params.width, params.height, params.fps
+    segs = _motion.segments(plan.spans, plan.motions, plan.fade)
+    args: list[str] = ["-y", *_threads(params)]
+    chains: list[str] = []
+    for k, seg in enumerate(segs):
+        args += ["-i", os.fspath(images[seg.image])]
+        if params.engine == "zoompan":
+            cw, ch = 2 * w, 2 * h  # whole-pixel steps on this canvas are half-pixel steps in the frame
+            z, x, y = motion_exprs(seg.motion, seg.length, "iw", "ih")
+            chains.append(
+                f"[{k}:v]scale={cw}:{ch}:force_original_aspect_ratio=increase:flags=lanczos,crop={cw}:{ch},setsar=1,"
+                f"format=yuv444p,zoompan=z='{z}':x='{x}':y='{y}':d={seg.length}:s={w}x{h}:fps={fps},format=yuv420p"
+                f"[s{k}]"
+            )
+        else:
+            z, x, y = motion_exprs(seg.motion, seg.length, "W", "H")
+            x1, y1 = f"({x}+W/{z})", f"({y}+H/{z})"
+            corners = f"x0='{x}':y0='{y}':x1='{x1}':y1='{y}':x2='{x}':y2='{y1}':x3='{x1}':y3='{y1}'"
+            chains.append(
+                f"[{k}:v]scale={w}:{h}:force_original_aspect_ratio=increase:flags=lanczos,crop={w}:{h},setsar=1,"
+                f"format=yuv420p,loop=loop={seg.length - 1}:size=1,setpts=N/({fps}*TB),"
+                f"perspective={corners}:interpolation=linear:eval=frame[s{k}]"
+            )
+    audio_index = len(segs)
+    args += ["-i", os.fspath(audio.path)]
+    overlay_index = None
+    if overlay is not None:
+        args += ["-i", os.fspath(overlay.path)]
+        overlay_index = audio_index + 1
+    last = "s0"
+    if plan.fade == 0 and len(segs) > 1:  # cuts, no crossfades
+        chains.append("".join(f"[s{k}]" for k in range(len(segs))) + f"concat=n={len(segs)}:v=1:a=0[cut]")
+        last = "cut"
+    for k in range(1, len(segs) if plan.fade else 1):
+        offset = segs[k].start / fps
+        out = f"x{k}"
+        chains.append(f"[{last}][s{k}]xfade=transition=fade:duration={plan.fade / fps:.6f}:offset={offset:.6f}[{out}]")
+        last = out
+    chains += _finish(last, overlay_index=overlay_index, overlay=overlay, ass_name=ass_name, audio_index=audio_index,
+                      audio=audio, duration=plan.duration)
+    return args + ["-filter_complex", ";".join(chains)] + _output(params, encoder, plan.duration, title, output_name)
+
+
+def write_poster(video: Path, plan: Plan, poster: Path, thumbnail: Path) -> None:
+    """A JPEG frame a third into the narration (the lower third and a caption are on screen), and a 320 px wide
+    thumbnail of it."""
+    from PIL import Image
+
+    from ...media import extract_frame
+
+    t = plan.timing.main_start + (plan.timing.main_end - plan.timing.main_start) / 3.0
+    extract_frame(video, min(t, max(0.0, plan.duration - 1.0 / plan.fps)), poster, quality=3)
+    with Image.open(poster) as im:
+        height = max(2, round(im.height * THUMBNAIL_WIDTH / im.width))
+        im.convert("RGB").resize((THUMBNAIL_WIDTH, height), Image.Resampling.LANCZOS).save(
+            thumbnail, format="JPEG", quality=85, optimize=True, progressive=True
+        )

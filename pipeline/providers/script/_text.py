@@ -7,6 +7,7 @@ Nothing here imports torch or a model: it is plain string work, and unit-tested 
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 import unicodedata
 from collections import Counter
@@ -597,3 +598,44 @@ def image_prompt(headline: str, script_text: str, limit: int = 4) -> str:
     """The backdrop prompt: the headline (as data) plus a few salient words of the narration, in a
     photo-journalistic style, asking for no text in the picture."""
     return render("image_prompt.j2", headline=headline, keywords=keywords(script_text, exclude=headline, limit=limit))
+
+
+def split_scenes(headline: str, sentences: Sequence[str], scenes: int) -> list[tuple[list[int], str]]:
+    """Cut the narration into up to `scenes` runs of consecutive sentences of about equal word counts, each with its
+    own image prompt built from its sentences (headline + that scene's salient words). Fewer sentences than scenes
+    gives one scene per sentence. Returns (sentence indices, image prompt) per scene, in order."""
+    n = len(sentences)
+    count = max(1, min(scenes, n))
+    if count == 1:
+        return [(list(range(n)), image_prompt(headline, " ".join(sentences)))]
+    words = [max(1, count_words(s)) for s in sentences]
+    total = sum(words)
+    # Cut after the sentence where the running word count passes k/count of the total (nearest cut point),
+    # keeping every scene at least one sentence long.
+    cuts: list[int] = []
+    running = 0
+    ends = []
+    for i, w in enumerate(words):
+        running += w
+        ends.append(running)
+    for k in range(1, count):
+        target = total * k / count
+        lo = (cuts[-1] + 1) if cuts else 1
+        hi = n - (count - k)
+        best = min(range(lo, hi + 1), key=lambda c: (abs(ends[c - 1] - target), c))
+        cuts.append(best)
+    bounds = [0, *cuts, n]
+    out = []
+    for a, b in itertools.pairwise(bounds):
+        indices = list(range(a, b))
+        out.append((indices, image_prompt(headline, " ".join(sentences[a:b]))))
+    return out
+
+
+def scene_list(headline: str, sentences: Sequence[str], scenes: int) -> list:
+    """Script.scenes for a `scenes` parameter: [] (the Script's default, one scene) for 1, else `split_scenes`."""
+    from ...stages.script import Scene
+
+    if scenes <= 1:
+        return []
+    return [Scene(sentences=idx, image_prompt=prompt) for idx, prompt in split_scenes(headline, sentences, scenes)]

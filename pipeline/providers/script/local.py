@@ -137,6 +137,7 @@ class LocalScript(ScriptProvider):
         temperature: float = Field(0.7, ge=0.0, le=2.0)  # 0 = greedy
         top_p: float = Field(0.9, gt=0.0, le=1.0)
         max_passages: int = Field(6, ge=1, le=20)  # the first passage plus continuations
+        scenes: int = Field(1, ge=1, le=20)  # backgrounds: consecutive runs of sentences, each with its own prompt
 
     # ---------------------------------------------------------------------------------------------------------------
     # Pre-flight and identity
@@ -374,6 +375,8 @@ class LocalScript(ScriptProvider):
             image_prompt=_text.image_prompt(headline, text),
             negative_prompt=_text.DEFAULT_NEGATIVE_PROMPT,
             language=p.language,
+            scenes=_text.scene_list(headline, sentences, p.scenes),
             words_target=p.words,
             model=self.model_label(),
         )
+

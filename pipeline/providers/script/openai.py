@@ -96,6 +96,7 @@ class OpenAIScript(ScriptProvider):
         words: int = Field(150, ge=5, le=3000)
         language: str = "en"
         temperature: float = Field(0.7, ge=0.0, le=2.0)
+        scenes: int = Field(1, ge=1, le=20)  # backgrounds: consecutive runs of sentences, each with its own prompt
         timeout: float = operational(60.0, gt=0, le=3600)
         max_retries: int = operational(4, ge=0, le=20)
 
@@ -197,6 +198,7 @@ class OpenAIScript(ScriptProvider):
             image_prompt=image_prompt,
             negative_prompt=_text.DEFAULT_NEGATIVE_PROMPT,
             language=p.language,
+            scenes=_text.scene_list(headline, sentences, p.scenes),
             words_target=p.words,
             model=f"{response_model} via {self.url}",
         )

@@ -202,3 +202,14 @@ def test_injection_headline_gives_narration_and_stays_data(injection_scripts):
     assert len(script.sentences) >= 2
     assert 0.85 * 60 <= _text.count_words(script.text) <= 1.10 * 60
     assert script.image_prompt.count(INJECTION) == 1 and f'"{INJECTION}"' in script.image_prompt
+
+
+def test_scenes_parameter_is_validated():
+    from pipeline.errors import NewsreelError
+    from pipeline.providers.script.local import LocalScript
+
+    assert LocalScript().params.scenes == 1
+    assert LocalScript({"scenes": 4}).params.scenes == 4
+    for bad in (0, 21):
+        with pytest.raises(NewsreelError):
+            LocalScript({"scenes": bad})

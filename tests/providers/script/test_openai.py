@@ -359,3 +359,14 @@ def test_no_usable_narration_is_a_clean_error(tmp_path):
         run(make(server), tmp_path)
     assert "no usable narration" in err.value.message
     assert server.formats() == ["json_schema", "json_object", "text"]
+
+
+def test_scenes_split_the_narration_with_a_prompt_each(tmp_path):
+    with FakeServer(ok(draft_json())) as server:
+        one = run(make(server), tmp_path)
+        two = run(make(server, scenes=2), tmp_path)
+    assert len(one.scenes) == 1 and one.scenes[0].sentences == list(range(len(one.sentences)))
+    assert [i for s in two.scenes for i in s.sentences] == list(range(len(two.sentences)))
+    assert len(two.scenes) == 2 and all(s.sentences for s in two.scenes)
+    assert two.scenes[0].image_prompt != two.scenes[1].image_prompt
+    assert all(HEADLINE in s.image_prompt and "no text" in s.image_prompt for s in two.scenes)

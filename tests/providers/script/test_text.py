@@ -404,3 +404,18 @@ def test_language_names():
     assert _text.language_name("pt-BR") == "Portuguese"
     assert _text.language_name("zh_CN") == "Chinese"
     assert _text.language_name("tlh") == "tlh"
+
+
+def test_split_scenes_cuts_consecutive_runs_of_similar_length():
+    sentences = ["One two three four.", "Five six seven.", "Eight nine ten eleven twelve.", "Thirteen.",
+                 "Fourteen fifteen sixteen seventeen."]
+    assert [i for i, _ in _text.split_scenes("Mars rover", sentences, 1)] == [[0, 1, 2, 3, 4]]
+    assert [i for i, _ in _text.split_scenes("Mars rover", sentences, 2)] == [[0, 1], [2, 3, 4]]
+    assert [i for i, _ in _text.split_scenes("Mars rover", sentences, 3)] == [[0, 1], [2], [3, 4]]
+    # More scenes than sentences: one scene per sentence.
+    assert [i for i, _ in _text.split_scenes("Mars rover", sentences, 9)] == [[0], [1], [2], [3], [4]]
+    prompts = [p for _, p in _text.split_scenes("Mars rover", sentences, 2)]
+    assert "Eight" in prompts[1] and "Eight" not in prompts[0]  # each prompt is built from its own sentences
+    assert all('"Mars rover"' in p for p in prompts)
+    assert _text.scene_list("Mars rover", sentences, 1) == []
+    assert [s.sentences for s in _text.scene_list("Mars rover", sentences, 2)] == [[0, 1], [2, 3, 4]]
