@@ -14,9 +14,11 @@ File formats (by extension):
 - JSONL (`.jsonl`, `.ndjson`): one JSON object a line with the same keys (nested `providers`/`params` work too).
 
 Each item's video goes to `OUT/<name>/` (name: the `name` column, else the headline's slug); `OUT/batch.json`
-summarises the run. Re-running the same batch resumes it: an item whose folder already holds a run.json made from
-the same request (headline, providers, versions, parameters, model identities; every file present) is `skipped`;
-every other item runs, and the stage cache makes the stages an interrupted run finished free.
+summarises the run, one entry per item with its status: `ok`, `failed` (with the error), `skipped` (already made),
+`interrupted` (stopped by Ctrl-C) or `pending` (never started). Re-running the same batch resumes it: an item whose
+folder holds a run.json with the very stage cache keys this request gives (same headline, providers, versions,
+parameters, model identities) and all its files is skipped; every other item runs, and the stage cache makes the
+stages an interrupted run finished free.
 
 Engines: `local` (a pool of worker processes; each keeps its loaded models for all its items; stages on a GPU are
 capped at `gpu_slots` at once by a cross-process semaphore) and `ray` (`pipeline.batch_ray`, the optional extra).
@@ -84,7 +86,7 @@ class ItemResult:
 
     line: int
     name: str
-    status: str  # one of STATUSES
+    status: Status
     seconds: float = 0.0
     error: str | None = None
     cached: int | None = None  # stages served from the cache (of len(STAGES)); None when the run did not finish
@@ -423,7 +425,9 @@ class _Plans:
         self.notices: dict[str, None] = {}
         self._seen: OrderedDict[str, Plan | tuple[str, str] | str] = OrderedDict()
 
-    def get(self, options: MakeOptions) -> Plan:
+    def get(self, options: MakeOptions) -> Plan | None:
+        """The request's plan (None for a request validation already passed, when plans are not kept); raises the
+        request's NewsreelError, remembered too."""
         key = options.model_dump_json(exclude={"headline"})
         if key in self._seen:
             self._seen.move_to_end(key)
@@ -433,7 +437,7 @@ class _Plans:
             if isinstance(found, Plan):
                 return found
             if found == _PLANS_OK:
-                return None  # type: ignore[return-value]  # validation only asks whether it plans
+                return None
         try:
             plan = options.plan(self.config_file)
             if not self.keep:
@@ -571,8 +575,8 @@ def up_to_date(out: Path, headline: str, plan: Plan) -> bool:
     plan and the input digests its run.json recorded, equals the key recorded there (so the same providers, versions,
     parameters and model identities made it from the same headline), and every file it lists exists.
 
-    The key is computed as `runner.run` computes it; if that changes, items are simply redone, never wrongly skipped
-    (a changed formula gives different keys)."""
+    The key is computed as `runner.run` computes it and must stay in step with it (tests/test_batch.py's re-run test
+    fails when they drift: items would no longer be skipped)."""
     try:
         record = json.loads((out / "run.json").read_text(encoding="utf-8"))
         if record.get("headline") != headline:
@@ -599,7 +603,9 @@ def _worker_plan(options: MakeOptions, config_file: str | None) -> Plan:
     plans = _WORKER_PLANS.get(config_file or "")
     if plans is None:
         plans = _WORKER_PLANS[config_file or ""] = _Plans(Path(config_file) if config_file else None, size=8, keep=True)
-    return plans.get(options)
+    plan = plans.get(options)
+    assert plan is not None  # kept plans are always returned
+    return plan
 
 
 def _throttled(item: BatchItem, put: Callable[[BatchEvent], None]) -> Callable[[Event], None]:
@@ -678,27 +684,52 @@ _READY = "ready"  # a worker's first message: it started and imported what it ne
 
 def _interrupt_once(signum: int, frame: Any) -> None:
     # The first Ctrl-C interrupts the item; a second one (the terminal's and the parent's) must not interrupt the
-    # clean-up that the first one started.
+    # clean-up that the first one started. The flag catches an interrupt that native code swallowed (a KeyboardInterrupt
+    # raised inside a ctypes callback, e.g. espeak's, is only printed): the item's next event raises it again.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _WORKER_STATE["interrupted"] = True
     raise KeyboardInterrupt
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT while the pool may spawn a worker: an ignored signal stays ignored across exec and Python keeps
+    it so, so a Ctrl-C while a worker is still importing does not kill it with a traceback; workers take Ctrl-C only
+    inside an item (`_local_task`). Main thread only (elsewhere signals cannot be set, nor arrive)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _init_worker(events: Any, gpu: Any, stop: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # between items a Ctrl-C means nothing to a worker
-    _WORKER_STATE.update(events=events, gpu=gpu, stop=stop)
+    _WORKER_STATE.update(events=events, gpu=gpu, stop=stop, interrupted=False)
     events.put(_READY)
 
 
 def _local_task(item: BatchItem, out_root: str, config_file: str | None) -> ItemResult:
     state = _WORKER_STATE
-    if state["stop"].is_set():
+    if state["interrupted"] or state["stop"].is_set():
         return ItemResult(item.line, item.name, "pending")
+
+    def put(event: BatchEvent) -> None:
+        if state["interrupted"]:
+            raise KeyboardInterrupt
+        state["events"].put(event)
+
     signal.signal(signal.SIGINT, _interrupt_once)
     try:
-        result = run_item(item, out_root, config_file, put=state["events"].put, gpu=state["gpu"])
+        result = run_item(item, out_root, config_file, put=put, gpu=state["gpu"])
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if result.status == "interrupted":
+    if state["interrupted"]:
         state["stop"].set()  # this worker saw the Ctrl-C: start no more items (before the parent says so too)
     return result
 
@@ -743,8 +774,14 @@ class _Pool:
             except OSError:
                 pass
 
-    def close(self, wait: bool = True) -> None:
+    def close(self, wait: bool = True, grace: float = 0.0) -> None:
+        """Shut the pool down; `grace`: seconds to let workers finish exiting (an interrupted one cleaning up, one
+        still starting, which would otherwise find the pool's semaphore gone and die with a traceback)."""
+        processes = list((getattr(self.executor, "_processes", None) or {}).values())
         self.executor.shutdown(wait=wait, cancel_futures=True)
+        deadline = time.monotonic() + grace
+        for process in processes if grace else ():
+            process.join(max(0.0, deadline - time.monotonic()))
         self.events.close()
 
 
@@ -769,7 +806,9 @@ def _run_local(items: Iterator[BatchItem], ctx: _Context) -> bool:
                 attempts = 0
                 if item is None:
                     return
-            inflight[pool.executor.submit(_local_task, item, out_root, config)] = (item, attempts)
+            with _sigint_ignored():  # a worker process started now begins life ignoring Ctrl-C (see below)
+                future = pool.executor.submit(_local_task, item, out_root, config)
+            inflight[future] = (item, attempts)
 
     fruitless = 0  # pools in a row whose workers all died before they were ready
     try:
@@ -855,7 +894,7 @@ def _stop_local(pool: _Pool, inflight: dict[Any, tuple[BatchItem, int]], ctx: _C
             except BaseException:  # noqa: BLE001 - a worker that died on the way out
                 result = None
         ctx.finish(result or ItemResult(item.line, item.name, "interrupted" if item.line in ctx.started else "pending"))
-    pool.close(wait=False)
+    pool.close(wait=False, grace=10)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -950,6 +989,8 @@ def run_batch(
         for item in iter_items(path):  # items the run never reached
             if item.line not in ctx.results:
                 ctx.results[item.line] = ItemResult(item.line, item.name, "pending")
+    # a Ctrl-C that came when every item was already made leaves nothing to resume
+    interrupted = interrupted and any(r.status in ("interrupted", "pending") for r in ctx.results.values())
     summary = BatchSummary(
         path=path.resolve(),
         out=out_root,

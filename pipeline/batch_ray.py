@@ -126,7 +126,8 @@ def _drive(ray: Any, Queue: Any, items: Iterator[BatchItem], ctx: _Context) -> b
             item = next(items, None)
             if item is None:
                 return
-            wants_gpu = gpus and may_use_gpu(plans.get(MakeOptions.model_validate(item.options)))
+            plan = plans.get(MakeOptions.model_validate(item.options)) if gpus else None
+            wants_gpu = plan is not None and may_use_gpu(plan)
             options = {"num_cpus": 1, "num_gpus": 1 / ctx.gpu_slots if wants_gpu else 0, "max_retries": 1}
             inflight[task.options(**options).remote(item, out_root, config, events)] = item
 

@@ -278,7 +278,11 @@ def batch(
     """Make a video for every line of a file; every line is checked first. Run it again to resume."""
     from .batch import cli_batch
 
-    code = cli_batch(file, out=out, engine=engine, workers=workers, gpu_slots=gpu_slots, address=address, json_progress=json_progress, config=config)
+    try:
+        code = cli_batch(file, out=out, engine=engine, workers=workers, gpu_slots=gpu_slots, address=address, json_progress=json_progress, config=config)
+    except KeyboardInterrupt:  # before the work started (a batch in progress handles Ctrl-C itself)
+        err_console.print("interrupted: nothing was made")
+        code = 130
     if code:
         raise SystemExit(code)  # not typer.Exit: main() runs the app with standalone_mode=False, which drops its code
 
@@ -363,7 +367,12 @@ def _size(n: int) -> str:
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns (not raises) the exit code of typer.Exit and of a Ctrl-C.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            if code == 130:
+                err_console.print("interrupted: nothing half-written was kept")
+            sys.exit(code)
     except NewsreelError as exc:
         err_console.print(f"[bold red]error:[/bold red] {exc.one_line()}", highlight=False, soft_wrap=True)
         sys.exit(2)

@@ -130,3 +130,10 @@ def test_missing_ffmpeg_or_voice_is_reported_before_any_work(cli, tmp_path, isol
     proc = cli("make", "Power cut in the city", "--out", str(tmp_path / "x"), "--set", "voice.voice=nosuchvoice")
     assert_clean_error(proc, "espeak-ng has no voice 'nosuchvoice'")
     assert not list((isolated_config / "cache").glob("entries/*/*"))
+
+
+def test_doctor_exit_code_reports_problems(cli, tmp_path):
+    ok = cli("doctor")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    broken = cli("doctor", extra_env={"NEWSREEL_FFMPEG": str(tmp_path / "no-ffmpeg")})
+    assert broken.returncode == 2 and "problem" in broken.stdout
