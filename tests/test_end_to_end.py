@@ -70,7 +70,7 @@ def test_default_make_writes_a_one_minute_720p_video(first_run):
     out, proc, _ = first_run
     assert "slate" in proc.stderr  # the one-line notice saying why there is no Stable Diffusion image
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["video.mp4", "poster.jpg", "script.json", "image.png", "narration.wav", "captions.srt", "captions.vtt", "captions.ass", "run.json", "provenance.json"]
+        ["video.mp4", "poster.jpg", "script.json", "image.png", "narration.wav", "captions.srt", "captions.vtt", "captions.ass", "run.json", "provenance.json", "thumbnail.jpg"]
     )
     info = probe(out / "video.mp4")
     assert 55.0 <= info.duration <= 65.0
@@ -205,3 +205,18 @@ def test_image_model_flag_runs_local_stable_diffusion(first_run, env, tmp_path):
     with Image.open(root / "sd" / "image.png") as picture:
         assert picture.size == (1600, 900)  # the frame x 1.25, cover-cropped from the 64x64 generation
     assert 55.0 <= probe(root / "sd" / "video.mp4").duration <= 65.0
+
+
+def test_video_carries_the_invisible_provenance_mark(first_run, tmp_path):
+    from pipeline.media import run_ffmpeg
+    from pipeline.video_watermark import detect_video
+
+    out, _, _ = first_run
+    found, score = detect_video(out / "video.mp4")
+    assert found, score
+    reencoded = tmp_path / "crf28.mp4"
+    run_ffmpeg(["-y", "-i", str(out / "video.mp4"), "-c:v", "libx264", "-preset", "veryfast", "-crf", "28", "-an", str(reencoded)])
+    survived, reencoded_score = detect_video(reencoded)
+    assert survived, reencoded_score
+    record = json.loads((out / "run.json").read_text())
+    assert record["stages"]["compose"]["notes"]["watermark"] == "newsreel-luma-grid-v1"

@@ -21,11 +21,14 @@ class Video(Artifact):
     height: int
     fps: int
     poster: ArtifactPath | None = None  # JPEG frame
+    thumbnail: ArtifactPath | None = None  # small JPEG (320 px wide)
 
     def exports(self) -> dict[str, Path | bytes]:
         out: dict[str, Path | bytes] = {"video.mp4": self.path}
         if self.poster is not None:
             out["poster.jpg"] = self.poster
+        if self.thumbnail is not None:
+            out["thumbnail.jpg"] = self.thumbnail
         return out
 
 
