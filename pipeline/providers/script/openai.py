@@ -24,6 +24,7 @@ from ...errors import NewsreelError
 from ...provider import Needs, ProgressFn, operational
 from ...provider import Params as BaseParams
 from ...stages.script import Script, ScriptProvider, check_headline
+from .._openai import plain_http_url
 from . import _text
 
 log = logging.getLogger(__name__)
@@ -103,16 +104,7 @@ class OpenAIScript(ScriptProvider):
         @field_validator("base_url")
         @classmethod
         def _plain_http_url(cls, value: str | None) -> str | None:
-            if value is None or not value.strip():
-                return None
-            value = value.strip().rstrip("/")
-            parts = urlsplit(value)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError("must be an http(s) URL such as http://localhost:11434/v1")
-            if parts.username or parts.password or parts.query:
-                # Params are written to run.json and cache keys: a secret here would leak. Keys go in OPENAI_API_KEY.
-                raise ValueError("must not carry credentials or a query string (put the key in OPENAI_API_KEY)")
-            return value
+            return plain_http_url(value, "http://localhost:11434/v1")
 
     # ---------------------------------------------------------------------------------------------------------------
 

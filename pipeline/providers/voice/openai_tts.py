@@ -21,7 +21,6 @@ import re
 import wave
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
@@ -31,6 +30,7 @@ from ...media import FfmpegError, run_ffmpeg
 from ...provider import Needs, Params, ProgressFn, operational
 from ...stages.script import Script
 from ...stages.voice import Narration, VoiceProvider
+from .._openai import plain_http_url
 from ..script.openai import _server_message, is_local
 from .espeak import is_speakable
 
@@ -75,15 +75,7 @@ class OpenAITTSVoice(VoiceProvider):
         @field_validator("base_url")
         @classmethod
         def _plain_http_url(cls, value: str | None) -> str | None:
-            if value is None or not value.strip():
-                return None
-            value = value.strip().rstrip("/")
-            parts = urlsplit(value)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError("must be an http(s) URL such as http://localhost:8000/v1")
-            if parts.username or parts.password or parts.query:
-                raise ValueError("must not carry credentials or a query string (put the key in OPENAI_API_KEY)")
-            return value
+            return plain_http_url(value, "http://localhost:8000/v1")
 
     @classmethod
     def words_per_second(cls, params) -> float:
