@@ -64,6 +64,7 @@ def make(
     init_image: Optional[Path] = typer.Option(None, "--init-image", help="img2img: start the image from this picture."),
     strength: Optional[float] = typer.Option(None, "--strength", help="img2img: 0 keeps the init image, 1 ignores it."),
     voice: Optional[str] = typer.Option(None, "--voice", help="Voice name of the voice provider (e.g. en-gb)."),
+    music: Optional[str] = typer.Option(None, "--music", help="Background music under the voice: an audio file, or 'default' for the bundled bed."),
     force: list[str] = typer.Option([], "--force", help="Redo this stage even if cached (repeatable)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Redo every stage; results still refresh the cache."),
     config: Optional[Path] = ConfigOpt,
@@ -90,6 +91,7 @@ def make(
             "init_image": str(init_image) if init_image else None,
             "strength": strength,
             "voice": voice,
+            "music": music,
             "force": force,
             "no_cache": no_cache,
         }

@@ -23,6 +23,7 @@ SHORTCUTS: dict[str, tuple[str, str]] = {
     "init_image": ("image", "init_image"),
     "strength": ("image", "strength"),
     "voice": ("voice", "voice"),
+    "music": ("compose", "music"),
 }
 
 
@@ -39,6 +40,7 @@ class MakeOptions(BaseModel):
     init_image: str | None = None
     strength: float | None = None
     voice: str | None = None
+    music: str | None = None
     force: list[str] = []
     no_cache: bool = False
 

@@ -81,6 +81,19 @@ def test_default_make_writes_a_one_minute_720p_video(first_run):
     assert narration.duration <= info.duration <= narration.duration + 1.0
 
 
+def test_finished_video_sounds_at_broadcast_loudness(first_run):
+    from pipeline.audio import measure_loudness
+
+    out, _, _ = first_run
+    integrated, true_peak = measure_loudness(out / "video.mp4")  # ffmpeg ebur128 on the AAC track
+    assert integrated == pytest.approx(-16.0, abs=1.0)
+    assert true_peak <= -1.5
+    before, _ = measure_loudness(out / "narration.wav")
+    assert abs(before - integrated) > 0.5  # espeak's raw level is not already -16: the compose stage mastered it
+    record = json.loads((out / "run.json").read_text())
+    assert record["stages"]["compose"]["notes"]["audio"]["loudness_lufs"] == pytest.approx(-16.0, abs=0.5)
+
+
 def test_run_json_records_every_stage(first_run):
     out, _, _ = first_run
     record = json.loads((out / "run.json").read_text())

@@ -11,9 +11,9 @@ Three motion engines:
 - `perspective`: ffmpeg's perspective filter evaluated per frame; smooth, and the slowest.
   Both draw the bug with `overlay` and all the graphics with one `ass` filter.
 
-The graphics come from a style's templates (`_graphics.py`, templates/styles/). Audio is the narration, delayed
-past an intro and padded with silence to the video's length (`AudioTrack`: a pre-mixed track drops in the same
-way). Encoder: libx264 (CRF), or h264_nvenc when an NVIDIA GPU and an ffmpeg with NVENC are there. Then a poster
+The graphics come from a style's templates (`_graphics.py`, templates/styles/). The sound is mastered first
+(`pipeline/audio.py`): the narration placed after any intro, optional music ducked under it, loudness normalised to
+-16 LUFS with true peaks at most -1.5 dBTP; the measured values go to run.json. Encoder: libx264 (CRF), or h264_nvenc when an NVIDIA GPU and an ffmpeg with NVENC are there. Then a poster
 JPEG and a 320 px thumbnail. Measured speeds: benchmarks/compose.py.
 """
 
@@ -68,7 +68,7 @@ Engine = Literal["warp", "zoompan", "perspective"]
 
 class FfmpegCompose(ComposeProvider):
     name = "ffmpeg"
-    version = "3"
+    version = "4"
     summary = "smooth sub-pixel zoom/pan, news graphics (lower third, ticker, bug, label), captions, H.264 in one pass"
     needs = Needs(packages=("imageio_ffmpeg", "pysubs2", "jinja2", "numpy", "PIL"))
 
@@ -95,7 +95,19 @@ class FfmpegCompose(ComposeProvider):
         intro_seconds: float = Field(2.5, ge=0.5, le=10.0)
         outro: bool = False
         outro_seconds: float = Field(3.0, ge=0.5, le=10.0)
+        music: str | None = None  # "default" (the bundled bed in assets/music) or an audio file; None = voice only
+        music_gain_db: float = Field(-18.0, ge=-40.0, le=0.0)  # the music's loudness relative to the voice's
+        duck: bool = True  # lower the music while the voice speaks
+        loudness: float = Field(-16.0, ge=-31.0, le=-9.0)  # integrated LUFS of the finished soundtrack
+        true_peak: float = Field(-1.5, ge=-9.0, le=0.0)  # dBTP ceiling
         threads: int | None = operational(None, ge=1, le=64)
+
+        @field_validator("music")
+        @classmethod
+        def _music_named(cls, v: str | None) -> str | None:
+            if v is None or not v.strip() or v.strip().lower() in ("none", "off"):
+                return None
+            return v.strip()
 
         @field_validator("label")
         @classmethod
@@ -149,6 +161,10 @@ class FfmpegCompose(ComposeProvider):
             raise NewsreelError(f"the font {assets.FONT_BOLD.name} is missing", "reinstall newsreel")
         if p.bug:
             _graphics.load_logo(p.logo)
+        if p.music is not None:
+            from ...audio import check_music
+
+            check_music(p.music)
         if p.encoder == "h264_nvenc":
             resolve_encoder("h264_nvenc")
 
@@ -174,6 +190,12 @@ class FfmpegCompose(ComposeProvider):
             key["logo"] = "file"
         if p.bug:
             key["logo_sha256"] = _file_sha256(_graphics.logo_path(p.logo))
+        if p.music is not None:
+            from ...audio import check_music
+
+            path, _ = check_music(p.music)
+            key["music"] = p.music if p.music.lower() in ("default", "bundled") else "file"
+            key["music_sha256"] = _file_sha256(path)
         return key
 
     def run(
@@ -186,6 +208,7 @@ class FfmpegCompose(ComposeProvider):
         workdir: Path,
         progress: ProgressFn,
     ) -> Video:
+        from ...audio import master_audio
         from ...media import FfmpegError, run_ffmpeg
 
         p = self.params
@@ -208,7 +231,8 @@ class FfmpegCompose(ComposeProvider):
         final = workdir / "video.mp4"
         poster = workdir / "poster.jpg"
         thumbnail = workdir / THUMBNAIL_NAME
-        made = [graphics, bug_png, partial, final, poster, thumbnail]
+        soundtrack = workdir / ".soundtrack.wav"
+        made = [graphics, bug_png, soundtrack, partial, final, poster, thumbnail]
         try:
             progress(0.0, "preparing graphics")
             layout = write_burn_ass(
@@ -220,7 +244,14 @@ class FfmpegCompose(ComposeProvider):
             if logo is not None:
                 _graphics.write_logo(logo, layout.bug["w"], layout.bug["h"], BUG_OPACITY, bug_png)
                 overlay = Overlay(bug_png, layout.bug["x"], layout.bug["y"])
-            audio = AudioTrack(Path(voice.path), offset=plan.timing.main_start)
+            # The soundtrack first: narration (after any intro), music ducked under it, -16 LUFS / -1.5 dBTP
+            # (pipeline/audio.py; about a second for a minute of sound).
+            progress(0.005, "mastering the soundtrack")
+            mastered = master_audio(
+                voice.path, soundtrack, plan.duration, music=p.music, music_gain_db=p.music_gain_db,
+                offset=plan.timing.main_start, duck=p.duck, target_lufs=p.loudness, true_peak=p.true_peak,
+            )
+            audio = AudioTrack(soundtrack)
             images = [Path(i.path) for i in image.images]
             feed = None
             watermark = None
@@ -268,9 +299,12 @@ class FfmpegCompose(ComposeProvider):
         except BaseException:
             _remove(made)
             raise
-        _remove([graphics, bug_png])
+        _remove([graphics, bug_png, soundtrack])
         progress(1.0, f"{plan.duration:.1f} s video, {p.width}x{p.height}, {encoder}")
-        extra: dict[str, Any] = {"notes": {"watermark": watermark}} if watermark else {}
+        notes: dict[str, Any] = {"audio": mastered.notes()}
+        if watermark:
+            notes["watermark"] = watermark
+        extra: dict[str, Any] = {"notes": notes}
         if "thumbnail" in Video.model_fields:
             extra["thumbnail"] = thumbnail
         return Video(path=final, duration=plan.duration, width=p.width, height=p.height, fps=p.fps, poster=poster,
@@ -406,8 +440,8 @@ def scene_spans(script: Script, voice: Narration, n_images: int, frames: int, fp
 
 @dataclass(frozen=True)
 class AudioTrack:
-    """The sound of the video: one file placed `offset` seconds in and padded with silence to the end. Today the
-    narration WAV; an audio stage's pre-mixed track (narration, music, loudness-normalised) drops in the same way."""
+    """The sound of the video: one file placed `offset` seconds in and padded with silence to the end (the mastered
+    soundtrack, already the video's length; the tests also feed a bare narration)."""
 
     path: Path
     offset: float = 0.0

@@ -653,3 +653,67 @@ def test_each_new_i420_frame_goes_through_the_hook_once():
     chunks = [bytes(c) for c in frames]
     assert seen == [0, 1, 2, 3, 4]  # the still second scene is made once, then sent again
     assert all(c[0] == 99 for c in chunks)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Sound: the finished video's soundtrack is mastered (pipeline/audio.py), with optional music.
+
+
+def test_finished_video_is_at_broadcast_loudness(main_render):
+    from pipeline.audio import measure_loudness
+
+    video = main_render[0]
+    integrated, peak = measure_loudness(video.path)  # ebur128 on the AAC track in the MP4
+    assert integrated == pytest.approx(-16.0, abs=1.0)
+    assert peak <= -1.5
+    notes = video.notes["audio"]
+    assert notes["music"] is None
+    assert notes["loudness_lufs"] == pytest.approx(-16.0, abs=0.5) and notes["true_peak_dbtp"] <= -1.5
+
+
+def test_music_plays_under_the_intro_and_the_mix_keeps_the_loudness(tmp_path):
+    from pipeline.audio import measure_loudness
+
+    params = {**FAST, "intro": True, "intro_seconds": 1.0, "bug": False, "music": "default"}
+    video, calls, _ = render(tmp_path, 4.0, params, cue_end=3.9)
+    assert any("mastering" in m for _, m in calls)
+    pcm = tmp_path / "a.raw"
+    run_ffmpeg(["-y", "-i", os.fspath(video.path), "-vn", "-ac", "1", "-ar", "8000", "-f", "s16le", os.fspath(pcm)],
+               loglevel="error")
+    audio = np.fromfile(pcm, dtype=np.int16).astype(np.float32)
+    rms = lambda a, b: float(np.sqrt(np.mean(audio[int(a * 8000):int(b * 8000)] ** 2)))
+    assert rms(0.3, 0.9) > 30  # the music fades in under the intro card (no voice yet)
+    assert rms(1.5, 4.5) > 4 * rms(0.3, 0.9)  # the voice, far above the ducked music
+    integrated, peak = measure_loudness(video.path)
+    assert integrated == pytest.approx(-16.0, abs=1.0) and peak <= -1.5
+    assert video.notes["audio"]["music"] == "newsroom-bed.m4a"
+    assert not list((tmp_path / "work").glob(".soundtrack*"))  # the intermediate WAV is gone
+
+
+def test_music_file_content_not_path_is_in_the_cache_key(tmp_path):
+    from pipeline.audio import DEFAULT_MUSIC
+
+    a, b = tmp_path / "a.m4a", tmp_path / "sub" / "b.m4a"
+    b.parent.mkdir()
+    shutil.copyfile(DEFAULT_MUSIC, a)
+    shutil.copyfile(DEFAULT_MUSIC, b)
+    key = lambda path: FfmpegCompose({"music": os.fspath(path)}).key_params()
+    assert key(a) == key(b)
+    assert key(a) != FfmpegCompose({}).key_params()
+    run_ffmpeg(["-y", "-f", "lavfi", "-i", "sine=frequency=330:duration=3", "-c:a", "aac", os.fspath(b)],
+               loglevel="error")
+    assert key(a) != key(b)
+    assert FfmpegCompose({"music": "none"}).params.music is None
+
+
+def test_music_that_is_not_audio_is_refused_before_anything_is_written(tmp_path):
+    text = tmp_path / "song.mp3"
+    text.write_text("not audio at all")
+    provider = FfmpegCompose({**FAST, "music": os.fspath(text)})
+    with pytest.raises(NewsreelError, match="not audio|no audio"):
+        provider.check()
+    with pytest.raises(NewsreelError, match="does not exist"):
+        FfmpegCompose({"music": os.fspath(tmp_path / "missing.mp3")}).check()
+    with pytest.raises(NewsreelError):
+        render(tmp_path / "r", 2.0, {**FAST, "music": os.fspath(text)})
+    assert sorted(p.name for p in (tmp_path / "r" / "work").iterdir()) == []
