@@ -27,7 +27,6 @@ capped at `gpu_slots` at once by a cross-process semaphore) and `ray` (`pipeline
 from __future__ import annotations
 
 import csv
-import hashlib
 import importlib.util
 import io
 import json
@@ -49,11 +48,10 @@ from typing import Any, Literal, NamedTuple
 from pydantic import BaseModel
 
 from . import __version__
-from .cache import cache_key
 from .errors import NewsreelError
 from .jobs import MakeOptions
 from .provider import Provider
-from .runner import Event, Plan, default_out, run
+from .runner import Event, Plan, default_out, headline_digest, run, stage_key
 from .stages import STAGES
 
 Format = Literal["text", "csv", "jsonl"]
@@ -575,22 +573,17 @@ def up_to_date(out: Path, headline: str, plan: Plan) -> bool:
     plan and the input digests its run.json recorded, equals the key recorded there (so the same providers, versions,
     parameters and model identities made it from the same headline), and every file it lists exists.
 
-    The key is computed as `runner.run` computes it and must stay in step with it (tests/test_batch.py's re-run test
-    fails when they drift: items would no longer be skipped)."""
+    The keys come from `runner.stage_key`, the function the runner keys its cache with."""
     try:
         record = json.loads((out / "run.json").read_text(encoding="utf-8"))
         if record.get("headline") != headline:
             return False
         stages = record["stages"]
-        digests = {"headline": hashlib.sha256(headline.encode()).hexdigest()}
-        for name, stage in STAGES.items():
-            provider, rec = plan.providers[name], stages[name]
-            identity = provider.identity()
-            material = {**provider.key_params(), "__identity__": identity} if identity else provider.key_params()
-            key = cache_key(name, provider.name, provider.version, material, {i: digests[i] for i in stage.inputs})
-            if key != rec["key"]:
+        digests = {"headline": headline_digest(headline)}
+        for name in STAGES:
+            if stage_key(name, plan.providers[name], digests) != stages[name]["key"]:
                 return False
-            digests[name] = rec["digest"]
+            digests[name] = stages[name]["digest"]
         return all((out / name).is_file() for name in record["files"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError, NewsreelError):
         return False

@@ -4,12 +4,13 @@ events, and writes the run folder with run.json. The CLI, batch engines and the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,15 +157,13 @@ def run(
         provider.check()
 
     artifacts: dict[str, Artifact] = {}
-    digests: dict[str, str] = {"headline": _text_digest(headline)}
+    digests: dict[str, str] = {"headline": headline_digest(headline)}
     records: dict[str, StageRecord] = {}
     for name, stage in STAGES.items():
         provider = plan.providers[name]
         params = provider.params.model_dump(mode="json")
-        # The model identity (file hash, revision) is part of the key: new weights at the same path are new work.
         identity = provider.identity()
-        key_material = {**provider.key_params(), "__identity__": identity} if identity else provider.key_params()
-        key = cache_key(name, provider.name, provider.version, key_material, {i: digests[i] for i in stage.inputs})
+        key = stage_key(name, provider, digests, identity)
         emit(Event(stage=name, kind="start"))
         t0 = time.perf_counter()
         found = None if (no_cache or name in force) else cache.get(key, stage.output)
@@ -264,10 +263,23 @@ def _notes(artifact: Artifact) -> dict[str, Any]:
     return notes
 
 
-def _text_digest(text: str) -> str:
-    import hashlib
+def headline_digest(headline: str) -> str:
+    """What the headline enters the cache keys as (the input of the script stage)."""
+    return hashlib.sha256(headline.encode()).hexdigest()
 
-    return hashlib.sha256(text.encode()).hexdigest()
+
+def stage_key(name: str, provider: Provider, digests: Mapping[str, str], identity: dict[str, Any] | None = None) -> str:
+    """The cache key of stage `name` done by `provider`: its name and version, its key parameters, its model identity
+    (file hash, revision: new weights at the same path are new work) and the digests of the stage's inputs.
+
+    `digests` holds "headline" (`headline_digest`) and each earlier stage's output digest. `identity` is
+    `provider.identity()`, passed when the caller already has it. The runner keys its cache with this and
+    `batch.up_to_date` recomputes run.json's keys with it.
+    """
+    if identity is None:
+        identity = provider.identity()
+    material = {**provider.key_params(), "__identity__": identity} if identity else provider.key_params()
+    return cache_key(name, provider.name, provider.version, material, {i: digests[i] for i in STAGES[name].inputs})
 
 
 def _check_writable(out: Path) -> None:

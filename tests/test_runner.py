@@ -117,6 +117,22 @@ def test_bad_headlines_are_rejected_before_any_work(test_plugin, isolated_config
     assert not (tmp_path / "run").exists()
 
 
+def test_stage_key_gives_the_keys_the_runner_recorded(test_plugin, isolated_config, tmp_path):
+    from pipeline.config import load_settings
+    from pipeline.runner import build_plan, headline_digest, stage_key
+
+    record = make(tmp_path, "k").record
+    plan = build_plan(load_settings(providers=TEST_PROVIDERS))
+    digests = {"headline": headline_digest(record["headline"])}
+    for name, rec in record["stages"].items():
+        provider = plan.providers[name]
+        assert stage_key(name, provider, digests) == rec["key"] == stage_key(name, provider, digests, rec["identity"])
+        digests[name] = rec["digest"]
+    voice = build_plan(load_settings(providers=TEST_PROVIDERS), {"voice": {"pitch": 7}}).providers["voice"]
+    assert stage_key("voice", voice, digests) != record["stages"]["voice"]["key"]
+    assert stage_key("voice", plan.providers["voice"], {**digests, "script": "0" * 64}) != record["stages"]["voice"]["key"]
+
+
 def test_providers_pickle_without_loaded_state(test_plugin, isolated_config):
     from pipeline.config import load_settings
     from pipeline.runner import build_plan

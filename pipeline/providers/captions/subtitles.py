@@ -35,7 +35,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import Field
 
@@ -360,7 +360,13 @@ def build_cue_spans(
     spaces: Sequence[bool] | None = None,
     max_lead: float = 0.0,
 ) -> list[CueSpan]:
-    """Cues with their word ranges (see `build_cues`)."""
+    """Timed caption cues from word timings (start, end and sentence of every spoken word, in order), each with the
+    range of words it shows and where its lines break.
+
+    Every word appears in exactly one cue, in order. Cue times are rounded to milliseconds; each cue ends at or
+    before the next one starts, and no later than `end_limit` (the audio's end) when given. `spaces[k]` says
+    whether a space is written before word k (default: everywhere but before the first).
+    """
     if not words:
         return []
     sp = list(spaces) if spaces is not None else [False] + [True] * (len(words) - 1)
@@ -425,40 +431,9 @@ def build_cue_spans(
     return out
 
 
-def build_cues(
-    words: Sequence[WordLike],
-    *,
-    max_line_chars: int = MAX_LINE_CHARS,
-    max_lines: int = 2,
-    max_cps: float = 17.0,
-    min_duration: float = 0.8,
-    end_limit: float | None = None,
-    pause: float = PAUSE_SPLIT,
-    style: Style = "phrase",
-    spaces: Sequence[bool] | None = None,
-    max_lead: float = 0.0,
-) -> list[Cue]:
-    """Timed caption cues from word timings (start, end and sentence of every spoken word, in order).
-
-    Every word appears in exactly one cue, in order. Cue times are rounded to milliseconds; each cue ends at or
-    before the next one starts, and no later than `end_limit` (the audio's end) when given. `spaces[k]` says
-    whether a space is written before word k (default: everywhere but before the first).
-    """
-    return [
-        span.cue
-        for span in build_cue_spans(
-            words,
-            max_line_chars=max_line_chars,
-            max_lines=max_lines,
-            max_cps=max_cps,
-            min_duration=min_duration,
-            end_limit=end_limit,
-            pause=pause,
-            style=style,
-            spaces=spaces,
-            max_lead=max_lead,
-        )
-    ]
+def build_cues(words: Sequence[WordLike], **options: Any) -> list[Cue]:
+    """The cues of `build_cue_spans(words, **options)` (the same keyword options), without their word ranges."""
+    return [span.cue for span in build_cue_spans(words, **options)]
 
 
 # ---------------------------------------------------------------------------------------------------------------

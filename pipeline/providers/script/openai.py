@@ -2,21 +2,20 @@
 
 Asks for JSON matching a schema (title, sentences, image_prompt). Servers that refuse `json_schema` get
 `json_object`, and those that refuse that get a plain-text request whose answer is split into sentences by the same
-cleaner the local provider uses. Transient failures (429, 5xx, timeouts, dropped connections) are retried here with
-exponential backoff; the openai client's own retries are off so these are the only ones.
+cleaner the local provider uses. Transient failures (429, 5xx, timeouts, dropped connections) are retried with
+exponential backoff (`pipeline.providers._openai`, shared with the openai-tts voice); the openai client's own retries
+are off so these are the only ones.
 
 The API key comes from the secrets (OPENAI_API_KEY), never from params, and is kept out of logs, errors and the script.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -24,16 +23,11 @@ from ...errors import NewsreelError
 from ...provider import Needs, ProgressFn, operational
 from ...provider import Params as BaseParams
 from ...stages.script import Script, ScriptProvider, check_headline
-from .._openai import plain_http_url
+from .._openai import API_KEY, OpenAICompatible, is_transient, plain_http_url
 from . import _text
 
 log = logging.getLogger(__name__)
 
-API_KEY = "OPENAI_API_KEY"
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
-NO_KEY = "no-key-needed"  # what a local server without auth gets: the client refuses an empty key
-RETRY_WAIT = 1.0  # seconds before the first retry; doubles each time (tests shrink it)
-RETRY_WAIT_MAX = 30.0
 TOKENS_PER_WORD = 1.4
 OVER_BUDGET = 0.10
 FORMATS = ("json_schema", "json_object", "text")
@@ -70,21 +64,7 @@ class FormatRefused(Exception):
     """The server does not do this response_format: try the next one."""
 
 
-def is_local(base_url: str | None) -> bool:
-    """A server on this machine (where running without a key is normal)."""
-    if not base_url:
-        return False
-    host = (urlsplit(base_url).hostname or "").lower()
-    if host in ("localhost", "host.docker.internal") or host.endswith(".localhost"):
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return address.is_loopback or address.is_unspecified
-
-
-class OpenAIScript(ScriptProvider):
+class OpenAIScript(OpenAICompatible, ScriptProvider):
     name = "openai"
     version = "1"
     summary = "Any OpenAI-compatible chat API: OpenAI, or a base_url for Ollama, a llama.cpp server, vLLM"
@@ -108,31 +88,14 @@ class OpenAIScript(ScriptProvider):
 
     # ---------------------------------------------------------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        return self.params.base_url or DEFAULT_BASE_URL
-
-    def _key(self) -> str | None:
-        return self._secrets.get(API_KEY) or None
-
     def check(self) -> None:
         missing = self.missing_packages()
         if missing:
             raise NewsreelError("script provider 'openai' needs the openai package", "pip install 'newsreel[openai]'")
-        if not self._key() and not is_local(self.params.base_url):
-            raise NewsreelError(
-                f"script provider 'openai' needs an API key for {self.url}",
-                f"set the environment variable {API_KEY} (a server on localhost may go without one)",
-            )
+        self.check_key()
 
     def identity(self) -> dict[str, Any]:
         return {"model": self.params.model, "base_url": self.url}
-
-    def _redact(self, text: str) -> str:
-        key = self._key()
-        if key:
-            text = text.replace(key, "***")
-        return re.sub(r"\b(sk-[A-Za-z0-9_\-*]{2})[A-Za-z0-9_\-*]{6,}", r"\1***", text)
 
     # ---------------------------------------------------------------------------------------------------------------
 
@@ -140,9 +103,7 @@ class OpenAIScript(ScriptProvider):
         headline = check_headline(headline)
         self.check()
         p = self.params
-        import openai
-
-        client = openai.OpenAI(api_key=self._key() or NO_KEY, base_url=self.url, timeout=p.timeout, max_retries=0)
+        client = self.client()
         prompt = _text.render(
             "script_prompt.j2",
             headline=headline,
@@ -219,7 +180,6 @@ class OpenAIScript(ScriptProvider):
     def _ask(self, client: Any, messages: list[dict[str, str]], fmt: str, max_tokens: int) -> tuple[str, str, str]:
         """One chat completion in format `fmt`, retried on transient errors. Returns (content, finish_reason, model)."""
         import openai
-        from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
         p = self.params
         request: dict[str, Any] = {
@@ -250,32 +210,10 @@ class OpenAIScript(ScriptProvider):
             )
 
         def transient(exc: BaseException) -> bool:
-            if refused(exc):
-                return False
-            if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError)):
-                return True
-            return isinstance(exc, openai.APIStatusError) and (exc.status_code >= 500 or exc.status_code in (408, 409))
+            return not refused(exc) and is_transient(exc)
 
-        def before_sleep(state: Any) -> None:
-            exc = state.outcome.exception()
-            log.warning(
-                "%s: %s; retrying in %.1f s (attempt %d of %d)",
-                self.url,
-                self._describe(exc),
-                state.next_action.sleep,
-                state.attempt_number + 1,
-                p.max_retries + 1,
-            )
-
-        retrying = Retrying(
-            retry=retry_if_exception(transient),
-            stop=stop_after_attempt(p.max_retries + 1),
-            wait=wait_exponential(multiplier=RETRY_WAIT, max=RETRY_WAIT_MAX),
-            before_sleep=before_sleep,
-            reraise=True,
-        )
         try:
-            response = retrying(client.chat.completions.create, **request)
+            response = self.with_retries(client.chat.completions.create, transient=transient, **request)
         except openai.APIError as exc:
             if refused(exc):
                 raise FormatRefused(self._describe(exc)) from None
@@ -284,62 +222,3 @@ class OpenAIScript(ScriptProvider):
             return "", "stop", response.model or p.model
         choice = response.choices[0]
         return choice.message.content or "", choice.finish_reason or "stop", response.model or p.model
-
-    def _describe(self, exc: BaseException | None) -> str:
-        import openai
-
-        if isinstance(exc, openai.APIStatusError):
-            return self._redact(f"HTTP {exc.status_code}: {_server_message(exc)}")
-        return self._redact(type(exc).__name__ if exc is not None else "no answer")
-
-    def _error(self, exc: Exception) -> NewsreelError:
-        """An openai exception -> a NewsreelError that says what to do, with the key nowhere in it."""
-        import openai
-
-        p = self.params
-        if isinstance(exc, openai.AuthenticationError):
-            # Never quote the server here: OpenAI's 401 message repeats part of the key.
-            return NewsreelError(f"the API rejected the key (HTTP 401 from {self.url})", f"check {API_KEY}")
-        if isinstance(exc, openai.PermissionDeniedError):
-            return NewsreelError(
-                f"the API refused access to {p.model} (HTTP 403 from {self.url})",
-                "check the key's project and permissions",
-            )
-        if isinstance(exc, openai.NotFoundError):
-            return NewsreelError(
-                f"{self.url} has no model '{p.model}' (HTTP 404)",
-                "check --param model=... and base_url (OpenAI-compatible servers serve under /v1)",
-            )
-        if isinstance(exc, openai.RateLimitError):
-            return NewsreelError(
-                f"the API at {self.url} kept answering 429 ({self._redact(_server_message(exc))})",
-                "wait and run again, or check the account's quota",
-            )
-        if isinstance(exc, openai.APITimeoutError):
-            return NewsreelError(
-                f"the API at {self.url} did not answer within {p.timeout:g} s ({p.max_retries + 1} tries)",
-                "raise it with --set script.timeout=SECONDS or check the server",
-            )
-        if isinstance(exc, openai.APIConnectionError):
-            return NewsreelError(
-                f"cannot reach the API at {self.url}",
-                "check base_url and that the server is running" if p.base_url else "check the network connection",
-            )
-        if isinstance(exc, openai.APIStatusError):
-            return NewsreelError(
-                f"the API at {self.url} failed: HTTP {exc.status_code} {self._redact(_server_message(exc))}",
-                "run again later, or check the request parameters",
-            )
-        return NewsreelError(f"the API at {self.url} failed: {self._redact(type(exc).__name__)}", "run again later")
-
-
-def _server_message(exc: Any) -> str:
-    """The server's own error message, one short line."""
-    body = getattr(exc, "body", None)
-    message = ""
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        message = inner.get("message", "") if isinstance(inner, dict) else str(inner)
-    message = message or getattr(exc, "message", "") or str(exc)
-    message = " ".join(str(message).split())
-    return message[:200] + ("\u2026" if len(message) > 200 else "")

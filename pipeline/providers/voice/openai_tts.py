@@ -9,15 +9,13 @@ sends), trimmed to their sound and joined with `sentence_pause` seconds of silen
 One-minute fit: a second round of requests at a scaled `speed` when the first misses `target_seconds` by more than
 4 % (this asks the voice to speak faster or slower; the audio itself is never time-stretched).
 
-Transient failures (429, 5xx, timeouts, dropped connections) are retried with exponential backoff, as the openai
-script provider does; the client's own retries are off. The key comes from the secrets (OPENAI_API_KEY), never
+Transient failures (429, 5xx, timeouts, dropped connections) are retried with exponential backoff by the code it
+shares with the openai script provider (`pipeline.providers._openai`); the client's own retries are off. The key comes from the secrets (OPENAI_API_KEY), never
 from params, and is kept out of errors.
 """
 
 from __future__ import annotations
 
-import logging
-import re
 import wave
 from pathlib import Path
 from typing import Any
@@ -30,32 +28,29 @@ from ...media import FfmpegError, run_ffmpeg
 from ...provider import Needs, Params, ProgressFn, operational
 from ...stages.script import Script
 from ...stages.voice import Narration, VoiceProvider
-from .._openai import plain_http_url
-from ..script.openai import _server_message, is_local
+from .._openai import API_KEY, OpenAICompatible, plain_http_url
+from ._aligned import Fit, write_and_align
 from .espeak import is_speakable
 
-log = logging.getLogger(__name__)
-
-API_KEY = "OPENAI_API_KEY"
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
-NO_KEY = "no-key-needed"
-RETRY_WAIT = 1.0  # seconds before the first retry; doubles each time (tests shrink it)
-RETRY_WAIT_MAX = 30.0
 SAMPLE_RATE = 24000  # what OpenAI's voices speak; other servers' audio is resampled to it
 # Words per second of OpenAI's voices at speed 1.0 (sentence pauses included). An estimate from published samples
 # (about 150-160 words a minute), not measured here: there is no network in tests. The fit pass corrects it.
 PACE = 2.6
-FIT_TOLERANCE = 0.04
-FIT_SPAN = 0.25
+FIT = Fit(tolerance=0.04, span=0.25, bounds=(0.25, 4.0), digits=3, slower_is_larger=False)  # speed: faster is larger
 EDGE_SECONDS = 0.03
 SILENCE_FRACTION = 0.01
 
 
-class OpenAITTSVoice(VoiceProvider):
+class OpenAITTSVoice(OpenAICompatible, VoiceProvider):
     name = "openai-tts"
     version = "1"
     summary = "OpenAI speech API (or a compatible base_url), words timed by Whisper"
     needs = Needs(network=True, api_key=API_KEY, packages=("openai", "faster_whisper"), extra="openai-tts")
+    service = "speech API"
+    model_noun = "speech model"
+    model_option = "--set voice.model=..."
+    status_hint = "run again later"
+    bad_request_hint = "check voice, model and speed (--set voice.voice=alloy)"
 
     class Params(Params):
         model: str = Field("gpt-4o-mini-tts", min_length=1)
@@ -82,41 +77,23 @@ class OpenAITTSVoice(VoiceProvider):
         speed = params.get("speed", 1.0) if isinstance(params, dict) else params.speed
         return PACE * speed
 
-    @property
-    def url(self) -> str:
-        return self.params.base_url or DEFAULT_BASE_URL
-
-    def _key(self) -> str | None:
-        return self._secrets.get(API_KEY) or None
-
     def check(self) -> None:
         missing = self.missing_packages()
         if missing:
             raise NewsreelError(
                 f"voice provider 'openai-tts' needs {', '.join(missing)}", "pip install 'newsreel[openai-tts]'"
             )
-        if not self._key() and not is_local(self.params.base_url):
-            raise NewsreelError(
-                f"voice provider 'openai-tts' needs an API key for {self.url}",
-                f"set the environment variable {API_KEY} (a server on localhost may go without one)",
-            )
+        self.check_key()
         align.check_aligner(self.params.align_model, self.params.language)
 
     def identity(self) -> dict[str, Any]:
         return {"model": self.params.model, "voice": self.params.voice, "base_url": self.url, **align.model_identity(self.params.align_model)}
-
-    def _redact(self, text: str) -> str:
-        key = self._key()
-        if key:
-            text = text.replace(key, "***")
-        return re.sub(r"\b(sk-[A-Za-z0-9_\-*]{2})[A-Za-z0-9_\-*]{6,}", r"\1***", text)
 
     # ---------------------------------------------------------------------------------------------------------------
 
     def _speak(self, client: Any, sentence: str, speed: float) -> bytes:
         """One sentence -> the audio bytes the server answered, retried on transient errors."""
         import openai
-        from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
         p = self.params
         request: dict[str, Any] = {
@@ -129,83 +106,13 @@ class OpenAITTSVoice(VoiceProvider):
         if p.instructions:
             request["instructions"] = p.instructions
 
-        def transient(exc: BaseException) -> bool:
-            if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError)):
-                return True
-            return isinstance(exc, openai.APIStatusError) and (exc.status_code >= 500 or exc.status_code in (408, 409))
-
-        def before_sleep(state: Any) -> None:
-            exc = state.outcome.exception()
-            log.warning(
-                "%s: %s; retrying in %.1f s (attempt %d of %d)",
-                self.url,
-                self._describe(exc),
-                state.next_action.sleep,
-                state.attempt_number + 1,
-                p.max_retries + 1,
-            )
-
         def call() -> bytes:
             return client.audio.speech.create(**request).read()
 
-        retrying = Retrying(
-            retry=retry_if_exception(transient),
-            stop=stop_after_attempt(p.max_retries + 1),
-            wait=wait_exponential(multiplier=RETRY_WAIT, max=RETRY_WAIT_MAX),
-            before_sleep=before_sleep,
-            reraise=True,
-        )
         try:
-            return retrying(call)
+            return self.with_retries(call)
         except openai.APIError as exc:
             raise self._error(exc) from None
-
-    def _describe(self, exc: BaseException | None) -> str:
-        import openai
-
-        if isinstance(exc, openai.APIStatusError):
-            return self._redact(f"HTTP {exc.status_code}: {_server_message(exc)}")
-        return self._redact(type(exc).__name__ if exc is not None else "no answer")
-
-    def _error(self, exc: Exception) -> NewsreelError:
-        import openai
-
-        p = self.params
-        if isinstance(exc, openai.AuthenticationError):
-            return NewsreelError(f"the speech API rejected the key (HTTP 401 from {self.url})", f"check {API_KEY}")
-        if isinstance(exc, openai.PermissionDeniedError):
-            return NewsreelError(f"the speech API refused access to {p.model} (HTTP 403 from {self.url})", "check the key's project and permissions")
-        if isinstance(exc, openai.NotFoundError):
-            return NewsreelError(
-                f"{self.url} has no speech model '{p.model}' (HTTP 404)",
-                "check --set voice.model=... and base_url (OpenAI-compatible servers serve under /v1)",
-            )
-        if isinstance(exc, openai.BadRequestError):
-            return NewsreelError(
-                f"the speech API refused the request: {self._redact(_server_message(exc))}",
-                "check voice, model and speed (--set voice.voice=alloy)",
-            )
-        if isinstance(exc, openai.RateLimitError):
-            return NewsreelError(
-                f"the speech API at {self.url} kept answering 429 ({self._redact(_server_message(exc))})",
-                "wait and run again, or check the account's quota",
-            )
-        if isinstance(exc, openai.APITimeoutError):
-            return NewsreelError(
-                f"the speech API at {self.url} did not answer within {p.timeout:g} s ({p.max_retries + 1} tries)",
-                "raise it with --set voice.timeout=SECONDS or check the server",
-            )
-        if isinstance(exc, openai.APIConnectionError):
-            return NewsreelError(
-                f"cannot reach the speech API at {self.url}",
-                "check base_url and that the server is running" if p.base_url else "check the network connection",
-            )
-        if isinstance(exc, openai.APIStatusError):
-            return NewsreelError(
-                f"the speech API at {self.url} failed: HTTP {exc.status_code} {self._redact(_server_message(exc))}",
-                "run again later",
-            )
-        return NewsreelError(f"the speech API at {self.url} failed: {self._redact(type(exc).__name__)}", "run again later")
 
     def _decode(self, data: bytes, workdir: Path, idx: int):
         """Audio bytes in any format ffmpeg reads -> mono float32 samples at SAMPLE_RATE."""
@@ -255,8 +162,6 @@ class OpenAITTSVoice(VoiceProvider):
         return np.concatenate(pieces), spans
 
     def run(self, *, script: Script, workdir: Path, progress: ProgressFn) -> Narration:
-        import numpy as np
-
         for idx, sentence in enumerate(script.sentences):
             if not is_speakable(sentence):
                 raise NewsreelError(
@@ -264,46 +169,18 @@ class OpenAITTSVoice(VoiceProvider):
                     "give every sentence some words (emoji and symbols alone are not read)",
                 )
         self.check()
-        import openai
-
         p = self.params
         workdir = Path(workdir)
-        client = openai.OpenAI(api_key=self._key() or NO_KEY, base_url=self.url, timeout=p.timeout, max_retries=0)
+        client = self.client()
         speed, passes = p.speed, 1
         audio, spans = self._synthesize(client, script, speed, workdir, progress, (0.0, 0.4 if p.fit else 0.6))
         duration = len(audio) / SAMPLE_RATE
-        if p.fit and abs(duration - p.target_seconds) > FIT_TOLERANCE * p.target_seconds:
-            fixed = p.sentence_pause * (len(script.sentences) - 1)
-            speech, wanted = duration - fixed, p.target_seconds - fixed
-            if speech > 0 and wanted > 0:
-                lo, hi = max(0.25, speed * (1 - FIT_SPAN)), min(4.0, speed * (1 + FIT_SPAN))
-                new_speed = round(min(hi, max(lo, speed * speech / wanted)), 3)
-                if new_speed != speed:
-                    speed, passes = new_speed, 2
-                    audio, spans = self._synthesize(client, script, speed, workdir, progress, (0.4, 0.25))
-                    duration = len(audio) / SAMPLE_RATE
-        peak = float(np.abs(audio).max())
-        samples = np.clip(np.round(audio * (0.89 / peak) * 32767.0), -32767, 32767).astype("<i2")
-        path = workdir / "narration.wav"
-        with open(path, "wb") as fh, wave.open(fh, "wb") as wav:
-            wav.setnchannels(1)
-            wav.setsampwidth(2)
-            wav.setframerate(SAMPLE_RATE)
-            wav.writeframes(samples.tobytes())
-
-        def heard(fraction: float, message: str) -> None:
-            progress(0.65 + 0.34 * fraction, f"aligning: {message}")
-
-        alignment = align.align_audio(
-            path,
-            script.sentences,
-            duration=duration,
-            language=p.language,
-            model=p.align_model,
-            spans=spans,
-            min_score=p.min_alignment,
-            progress=heard,
-        )
+        new_speed = FIT.second_pass(speed, duration, len(script.sentences), p)
+        if new_speed is not None:
+            speed, passes = new_speed, 2
+            audio, spans = self._synthesize(client, script, speed, workdir, progress, (0.4, 0.25))
+            duration = len(audio) / SAMPLE_RATE
+        path, alignment = write_and_align(audio, SAMPLE_RATE, spans, script.sentences, p, workdir, progress)
         progress(1.0, f"narration {duration:.1f} s at speed {speed:g}, {alignment.score:.0%} of words heard")
         return Narration(
             path=path.resolve(),

