@@ -10,8 +10,8 @@ third and the ticker's band for the whole video. So the burned ASS is split:
   colour and alpha exactly as libass blends them;
 - the rest (the scrolling ticker text, fade-ins, the intro and outro cards) stays in the ASS file ffmpeg burns.
 
-Each frame, the warp engine blends the state's rows that hold anything onto the RGBA frame with two OpenCV passes
-(multiply by 1 - alpha, add the premultiplied colour), before ffmpeg's `ass` filter draws the animated parts on top.
+Each frame, the warp engine blends the state's rows that hold anything onto the frame's I420 planes with two
+OpenCV passes per plane (multiply by 1 - alpha, add the premultiplied colour), before ffmpeg's `ass` filter draws the animated parts on top.
 A static part moves only where that keeps the stacking order: never under an animated event of a lower layer that
 shows at the same time (that part of its time stays with libass).
 """
@@ -143,46 +143,83 @@ def split(subs: Any, fps: int) -> tuple[list[Part], list[Part]]:
     return animated, static
 
 
+# The I420 value of black (BT.601 limited range), what a transparent pixel over black reads as.
+_BLACK_YUV = (16.0, 128.0, 128.0)
+
+
+def i420_planes(buffer: Any, width: int, height: int) -> tuple[Any, Any, Any]:
+    """Views of an I420 buffer (width x height, both even) as its Y, U and V planes."""
+    flat = buffer.reshape(-1)
+    ys, cs = width * height, (width // 2) * (height // 2)
+    return (flat[:ys].reshape(height, width), flat[ys:ys + cs].reshape(height // 2, width // 2),
+            flat[ys + cs:ys + 2 * cs].reshape(height // 2, width // 2))
+
+
 @dataclass
-class Band:
-    """Rows y0..y1 of a state: the premultiplied colour and 255 - alpha, both RGBA-shaped (4th channel 0/0)."""
+class Blend:
+    """A rectangle of graphics at (x, y) in I420 terms: for each plane (full-size Y, half-size U and V) the
+    premultiplied colour to add and 255 - alpha to multiply the picture by. x, y, and the size are even.
 
-    y0: int
-    y1: int
-    colour: Any
-    keep: Any
-
-
-@dataclass
-class Sprite:
-    """A small picture with alpha at (x, y), blended the same way (the channel bug)."""
+    Blending in YUV is the same as blending in RGB and converting: the conversion is affine and alpha blending
+    is a weighted mean, which an affine map keeps (the chroma of a 2x2 block takes the block's mean alpha).
+    """
 
     x: int
     y: int
-    colour: Any
-    keep: Any
+    col_y: Any
+    keep_y: Any
+    col_u: Any
+    col_v: Any
+    keep_c: Any
 
     @classmethod
-    def from_image(cls, image: Any, x: int, y: int) -> Sprite:
-        """From a PIL RGBA image."""
+    def from_premultiplied(cls, colour: Any, keep: Any, x: int, y: int) -> Blend:
+        """From RGB premultiplied colour [h, w, 3] and 255 - alpha [h, w] (uint8), placed at (x, y); widened to
+        even bounds with transparent pixels."""
+        import cv2
         import numpy as np
 
-        rgba = np.asarray(image.convert("RGBA"), dtype=np.uint16)
-        alpha = rgba[..., 3:4]
-        colour = np.zeros(rgba.shape, np.uint8)
-        colour[..., :3] = ((rgba[..., :3] * alpha + 127) // 255).astype(np.uint8)
-        keep = np.empty(rgba.shape, np.uint8)
-        keep[...] = (255 - alpha).astype(np.uint8)
-        keep[..., 3] = 255
-        return cls(x, y, colour, keep)
+        h, w = keep.shape
+        x0, y0 = x - x % 2, y - y % 2
+        x1, y1 = x + w + (x + w) % 2, y + h + (y + h) % 2
+        rgb = np.zeros((y1 - y0, x1 - x0, 3), np.uint8)
+        k = np.full((y1 - y0, x1 - x0), 255, np.uint8)
+        rgb[y - y0:y - y0 + h, x - x0:x - x0 + w] = colour
+        k[y - y0:y - y0 + h, x - x0:x - x0 + w] = keep
+        hh, ww = k.shape
+        yb, ub, vb = i420_planes(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420), ww, hh)
+        kf = k.astype(np.float32)
+        kc = cv2.resize(kf, (ww // 2, hh // 2), interpolation=cv2.INTER_AREA)
+        # Over black, a plane reads black * (1 - alpha) + colour term: the colour term is what is left.
+        term = lambda plane, kk, black: np.clip(np.rint(plane - black * kk / 255.0), 0, 255).astype(np.uint8)
+        return cls(x0, y0, term(yb, kf, _BLACK_YUV[0]), k, term(ub, kc, _BLACK_YUV[1]), term(vb, kc, _BLACK_YUV[2]),
+                   np.rint(kc).astype(np.uint8))
 
-    def composite(self, rgba: Any) -> None:
+    def composite(self, planes: tuple[Any, Any, Any]) -> None:
+        """Blend onto I420 planes (Y, U, V), in place."""
         import cv2
 
-        h, w = self.colour.shape[:2]
-        region = rgba[self.y:self.y + h, self.x:self.x + w]
-        cv2.multiply(region, self.keep, dst=region, scale=1.0 / 255.0)
-        cv2.add(region, self.colour, dst=region)
+        y_plane, u_plane, v_plane = planes
+        h, w = self.keep_y.shape
+        cy, cx = self.y // 2, self.x // 2
+        for plane, col, keep, top, left in (
+            (y_plane, self.col_y, self.keep_y, self.y, self.x),
+            (u_plane, self.col_u, self.keep_c, cy, cx),
+            (v_plane, self.col_v, self.keep_c, cy, cx),
+        ):
+            region = plane[top:top + keep.shape[0], left:left + keep.shape[1]]
+            cv2.multiply(region, keep, dst=region, scale=1.0 / 255.0)
+            cv2.add(region, col, dst=region)
+
+
+def sprite(image: Any, x: int, y: int) -> Blend:
+    """A small PIL picture with alpha at (x, y) (the channel bug), ready to blend."""
+    import numpy as np
+
+    rgba = np.asarray(image.convert("RGBA"), dtype=np.uint16)
+    alpha = rgba[..., 3:4]
+    colour = ((rgba[..., :3] * alpha + 127) // 255).astype(np.uint8)
+    return Blend.from_premultiplied(colour, (255 - alpha[..., 0]).astype(np.uint8), x, y)
 
 
 @dataclass
@@ -190,26 +227,19 @@ class StaticLayers:
     """States in time: state i shows from starts[i] (ms) until starts[i + 1]; None = nothing static on screen."""
 
     starts: list[int] = field(default_factory=list)
-    states: list[list[Band] | None] = field(default_factory=list)
-    under: list[Sprite] = field(default_factory=list)  # drawn first, under every state (the bug)
+    states: list[list[Blend] | None] = field(default_factory=list)
+    under: list[Blend] = field(default_factory=list)  # drawn first, under every state (the bug)
 
-    def at(self, t_ms: float) -> list[Band] | None:
+    def at(self, t_ms: float) -> list[Blend] | None:
         i = bisect.bisect_right(self.starts, t_ms) - 1
         return self.states[i] if i >= 0 else None
 
-    def composite(self, rgba: Any, t_ms: float) -> None:
-        """Blend the static graphics shown at t_ms onto an RGBA frame, in place."""
-        import cv2
-
-        for sprite in self.under:
-            sprite.composite(rgba)
-        bands = self.at(t_ms)
-        if not bands:
-            return
-        for band in bands:
-            rows = rgba[band.y0:band.y1]
-            cv2.multiply(rows, band.keep, dst=rows, scale=1.0 / 255.0)
-            cv2.add(rows, band.colour, dst=rows)
+    def composite(self, planes: tuple[Any, Any, Any], t_ms: float) -> None:
+        """Blend the static graphics shown at t_ms onto a frame's I420 planes (Y, U, V), in place."""
+        for blend in self.under:
+            blend.composite(planes)
+        for band in self.at(t_ms) or ():
+            band.composite(planes)
 
 
 def _states(static: list[Part]) -> tuple[list[int], list[tuple[int, ...]]]:
@@ -282,8 +312,8 @@ def render_states(subs: Any, static: list[Part], width: int, height: int, workdi
                        cwd=workdir, loglevel="error")
             planes[name] = raw
         with open(planes["black"], "rb") as fb, open(planes["white"], "rb") as fw:
-            bands_of: list[list[Band]] = []
-            shared: dict[bytes, Band] = {}
+            bands_of: list[list[Blend]] = []
+            shared: dict[bytes, Blend] = {}
             for _ in range(count):
                 black = np.frombuffer(fb.read(frame), np.uint8).reshape(height, width, 3)
                 white = np.frombuffer(fw.read(frame), np.uint8).reshape(height, width, 3)
@@ -297,27 +327,24 @@ def render_states(subs: Any, static: list[Part], width: int, height: int, workdi
     return layers
 
 
-def _bands(black: Any, white: Any, shared: dict[bytes, Band]) -> list[Band]:
-    """Rows with anything drawn, grouped into bands; identical bands (the lower third in every state) are shared."""
+def _bands(black: Any, white: Any, shared: dict[bytes, Blend]) -> list[Blend]:
+    """Rows with anything drawn, grouped into bands of even rows; identical bands (the lower third in every state)
+    are shared."""
     import numpy as np
 
     # Over black a pixel is alpha * colour; over white alpha * colour + (1 - alpha) * 255.
     keep = (white.astype(np.int16) - black.astype(np.int16)).max(axis=2).clip(0, 255).astype(np.uint8)
     drawn = np.flatnonzero((keep < 255).any(axis=1) | (black > 0).any(axis=(1, 2)))
-    bands: list[Band] = []
+    bands: list[Blend] = []
     if drawn.size == 0:
         return bands
     runs = np.split(drawn, np.flatnonzero(np.diff(drawn) > BAND_GAP) + 1)
     for run in runs:
-        y0, y1 = int(run[0]), int(run[-1]) + 1
-        colour = np.zeros((y1 - y0, black.shape[1], 4), np.uint8)
-        colour[..., :3] = black[y0:y1]
-        keep4 = np.empty((y1 - y0, black.shape[1], 4), np.uint8)
-        keep4[...] = keep[y0:y1, :, None]
-        keep4[..., 3] = 255
-        key = hashlib.sha1(colour.tobytes() + keep4.tobytes() + f"{y0}".encode()).digest()
+        y0, y1 = int(run[0]) & ~1, min(black.shape[0], (int(run[-1]) + 2) & ~1)
+        colour, band_keep = black[y0:y1], keep[y0:y1]
+        key = hashlib.sha1(colour.tobytes() + band_keep.tobytes() + f"{y0}".encode()).digest()
         band = shared.get(key)
         if band is None:
-            band = shared[key] = Band(y0, y1, colour, keep4)
+            band = shared[key] = Blend.from_premultiplied(colour, band_keep, 0, y0)
         bands.append(band)
     return bands

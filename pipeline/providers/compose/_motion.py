@@ -1,9 +1,9 @@
 """Motion for the compose stage: presets, the ease curve, where each background shows, and the `warp` engine's frames.
 
 A view is a window on the background (zoom and centre); a motion preset moves the view from one window to another
-over its scene. The `warp` engine computes every frame in Python with one OpenCV affine warp (bilinear, fixed point
-to 1/32 pixel) of an RGBA copy of the background, converts it to I420 (YUV 4:2:0, BT.601 limited range, what
-the encoder takes) in the same process and streams the raw frames to ffmpeg's stdin: no PNG round trip, and every
+over its scene. The `warp` engine computes every frame in Python with OpenCV affine warps (bilinear, fixed point
+to 1/32 pixel) of the background's I420 planes (YUV 4:2:0, BT.601 limited range, what the encoder takes: the
+picture is converted once, not per frame) and streams the raw frames to ffmpeg's stdin: no PNG round trip, and every
 position is sub-pixel, so a slow zoom or pan glides instead of stepping a whole pixel at a time as ffmpeg's
 `zoompan` does. Crossfades are blends of two warped frames; a scene that does not move is warped once and its
 frame sent again.
@@ -169,19 +169,44 @@ def cover(image, width: int, height: int):
 def source_size(width: int, height: int, moving: bool, zoom: float = ZOOM) -> tuple[int, int]:
     """The size a background is prepared at: zoomed all the way in, one source pixel per output pixel (so zoomed out
     it is sampled at 1 + zoom source pixels per output pixel, which bilinear sampling still handles cleanly); a still
-    background is prepared at the frame size."""
+    background is prepared at the frame size. Even, for 4:2:0 chroma."""
     if not moving:
         return width, height
-    return round(width * (1.0 + zoom)), round(height * (1.0 + zoom))
+    even = lambda v: 2 * max(1, round(v / 2))
+    return even(width * (1.0 + zoom)), even(height * (1.0 + zoom))
 
 
-def prepare(path: Path, width: int, height: int, moving: bool):
-    """A background file -> contiguous RGBA uint8 array, cover-fitted to the frame's aspect at its source size."""
+@dataclass(frozen=True)
+class Planes:
+    """A picture in I420 (BT.601 limited range, what the encoder takes): full-size Y, half-size U and V."""
+
+    y: Any
+    u: Any
+    v: Any
+
+    @classmethod
+    def from_rgb(cls, rgb: Any) -> Planes:
+        """From an RGB or RGBA uint8 array with even sides."""
+        import cv2
+
+        from ._layers import i420_planes
+
+        h, w = rgb.shape[:2]
+        code = cv2.COLOR_RGBA2YUV_I420 if rgb.shape[2] == 4 else cv2.COLOR_RGB2YUV_I420
+        return cls(*i420_planes(cv2.cvtColor(rgb, code), w, h))
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.y.shape[1], self.y.shape[0]
+
+
+def prepare(path: Path, width: int, height: int, moving: bool) -> Planes:
+    """A background file -> its I420 planes, cover-fitted to the frame's aspect at its source size."""
     import numpy as np
 
     sw, sh = source_size(width, height, moving)
     rgb = cover(load_rgb(path), sw, sh)
-    return np.ascontiguousarray(np.asarray(rgb.convert("RGBA"), dtype=np.uint8))
+    return Planes.from_rgb(np.asarray(rgb, dtype=np.uint8))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -191,15 +216,17 @@ def prepare(path: Path, width: int, height: int, moving: bool):
 class WarpFrames:
     """Every frame of the video as I420 bytes, computed on demand: iterate it to feed ffmpeg's stdin.
 
-    sources: one RGBA array per image index (prepared at `source_size`); segs: what shows when; layers: the static
-    graphics (a `_layers.StaticLayers`) blended onto each frame before it is converted, or None. A frame whose
-    background does not move and whose graphics did not change is not made again: the last one is sent again.
+    sources: the `Planes` of each image index (prepared at `source_size`); segs: what shows when; layers: the
+    static graphics (a `_layers.StaticLayers`) blended onto each frame, or None. Everything happens on the I420
+    planes the encoder takes - warping Y at full size and U, V at half size is 1.5 bytes a pixel where RGBA is 4,
+    and there is no colour conversion per frame. A frame whose background does not move and whose graphics did
+    not change is not made again: the last one is sent again.
     on_i420(buffer, frame_index): called on each newly made I420 frame, [height * 3 / 2, width] uint8, which it
     may change in place (e.g. an invisible watermark that is the same on every frame); frames sent again are not
     passed again.
     """
 
-    def __init__(self, sources: dict[int, Any], segs: list[Segment], total: int, width: int, height: int,
+    def __init__(self, sources: dict[int, Planes], segs: list[Segment], total: int, width: int, height: int,
                  fps: int = 30, layers: Any = None, on_i420: Any = None) -> None:
         self.sources = sources
         self.segs = segs
@@ -214,26 +241,34 @@ class WarpFrames:
     def frame_bytes(self) -> int:
         return self.width * self.height * 3 // 2
 
-    def _rgba(self, seg: Segment, frame: int, out):
+    def _warp(self, seg: Segment, frame: int, out: tuple[Any, Any, Any]) -> None:
+        """Draw `seg`'s background as it is at `frame` into the planes `out` (Y, U, V)."""
         import cv2
         import numpy as np
 
         src = self.sources[seg.image]
-        sh, sw = src.shape[:2]
+        sw, sh = src.size
         if seg.motion == "none" and (sw, sh) == (self.width, self.height):
-            np.copyto(out, src)
-            return out
+            for dst, plane in zip(out, (src.y, src.u, src.v)):
+                np.copyto(dst, plane)
+            return
         sx, tx, sy, ty = affine(view_at(seg.motion, seg.progress(frame)), sw, sh, self.width, self.height)
-        m = np.array([[sx, 0.0, tx], [0.0, sy, ty]], dtype=np.float64)
-        cv2.warpAffine(src, m, (self.width, self.height), dst=out,
-                       flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
-        return out
+        # Chroma sample (i, j) of a 4:2:0 plane sits at luma position (2i + 0.5, 2j + 0.5): the same map in chroma
+        # coordinates keeps the scale and moves the offset.
+        luma = np.array([[sx, 0.0, tx], [0.0, sy, ty]], dtype=np.float64)
+        chroma = np.array([[sx, 0.0, (0.5 * sx + tx - 0.5) / 2], [0.0, sy, (0.5 * sy + ty - 0.5) / 2]], np.float64)
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        cv2.warpAffine(src.y, luma, (self.width, self.height), dst=out[0], flags=flags,
+                       borderMode=cv2.BORDER_REPLICATE)
+        half = (self.width // 2, self.height // 2)
+        cv2.warpAffine(src.u, chroma, half, dst=out[1], flags=flags, borderMode=cv2.BORDER_REPLICATE)
+        cv2.warpAffine(src.v, chroma, half, dst=out[2], flags=flags, borderMode=cv2.BORDER_REPLICATE)
 
     def __iter__(self) -> Iterator[memoryview]:
         import cv2
 
         # One OpenCV thread: the encoder keeps the other cores busy, and OpenCV's worker threads only add
-        # overhead then (measured: 2.75 vs 3.4 ms of CPU a 720p frame). Restored when the frames are done.
+        # overhead then. Restored when the frames are done.
         threads = cv2.getNumThreads()
         cv2.setNumThreads(1)
         try:
@@ -245,10 +280,13 @@ class WarpFrames:
         import cv2
         import numpy as np
 
+        from ._layers import i420_planes
+
         w, h = self.width, self.height
-        a = np.empty((h, w, 4), np.uint8)
-        b = np.empty((h, w, 4), np.uint8)
         i420 = np.empty((h * 3 // 2, w), np.uint8)
+        a = np.empty_like(i420)
+        b = np.empty_like(i420)
+        planes, planes_a, planes_b = (i420_planes(buf, w, h) for buf in (i420, a, b))
         view = memoryview(i420).cast("B")
         last: tuple | None = None  # what the frame in i420 shows, when it is a still
         k = 0  # index of the first segment that may still be on screen
@@ -267,15 +305,15 @@ class WarpFrames:
             else:
                 last = None
             if len(on) == 1:
-                frame = self._rgba(on[0], n, a)
+                self._warp(on[0], n, planes)
             else:  # a crossfade: the next scene fades in over the last
                 first, second = on[0], on[1]
                 t = (n - second.start + 1) / (first.end - second.start + 1)
-                cv2.addWeighted(self._rgba(first, n, a), 1.0 - t, self._rgba(second, n, b), t, 0.0, dst=a)
-                frame = a
+                self._warp(first, n, planes_a)
+                self._warp(second, n, planes_b)
+                cv2.addWeighted(a, 1.0 - t, b, t, 0.0, dst=i420)
             if self.layers is not None:
-                self.layers.composite(frame, t_ms)
-            cv2.cvtColor(frame, cv2.COLOR_RGBA2YUV_I420, dst=i420)
+                self.layers.composite(planes, t_ms)
             if self.on_i420 is not None:
                 self.on_i420(i420, n)
             yield view

@@ -262,7 +262,7 @@ class FfmpegCompose(ComposeProvider):
                     from PIL import Image
 
                     with Image.open(overlay.path) as bug:
-                        layers.under.append(_layers.Sprite.from_image(bug, overlay.x, overlay.y))
+                        layers.under.append(_layers.sprite(bug, overlay.x, overlay.y))
                     overlay = None
                 progress(0.015, "preparing backgrounds")
                 # The invisible provenance mark goes into every final frame (after zoom and graphics), so it

@@ -443,13 +443,13 @@ def test_warp_frames_follow_the_eased_path_to_a_hundredth_of_a_pixel(tmp_path):
 
 
 def test_still_background_is_made_once_and_sent_again(monkeypatch):
-    src = np.zeros((180, 320, 4), np.uint8)
+    src = np.zeros((180, 320, 3), np.uint8)
     src[..., 0] = 200
     segs = _motion.segments([(0, 0, 10)], ["none"], 0)
-    frames = _motion.WarpFrames({0: src}, segs, 10, 320, 180, 30)
+    frames = _motion.WarpFrames({0: _motion.Planes.from_rgb(src)}, segs, 10, 320, 180, 30)
     made = []
-    real = frames._rgba
-    monkeypatch.setattr(frames, "_rgba", lambda *a: made.append(a[1]) or real(*a))
+    real = frames._warp
+    monkeypatch.setattr(frames, "_warp", lambda *a: made.append(a[1]) or real(*a))
     chunks = [bytes(c) for c in frames]
     assert len(chunks) == 10 and len(set(chunks)) == 1 and len(chunks[0]) == 320 * 180 * 3 // 2
     assert made == [0]
@@ -649,7 +649,7 @@ def test_each_new_i420_frame_goes_through_the_hook_once():
         seen.append(index)
         buf[0, 0] = 99  # may change the frame in place
 
-    frames = _motion.WarpFrames({0: src}, segs, 8, 320, 180, 30, on_i420=hook)
+    frames = _motion.WarpFrames({0: _motion.Planes.from_rgb(src)}, segs, 8, 320, 180, 30, on_i420=hook)
     chunks = [bytes(c) for c in frames]
     assert seen == [0, 1, 2, 3, 4]  # the still second scene is made once, then sent again
     assert all(c[0] == 99 for c in chunks)
