@@ -70,6 +70,9 @@ def test_make_with_plugin_providers_then_fully_cached(cli, tmp_path, test_plugin
         (["make", "ok", "--aspect", "4:3"], ["bad option aspect", "16:9"]),
         (["make", "ok", "--seed", "-1"], ["bad option seed"]),
         (["make", "ok", "--force", "sound"], ["unknown stage 'sound'"]),
+        (["make", "北京宣布新的环保政策", "--lang", "zh"], ["'local' (SmolLM2-135M) writes English only", "--lang zh",
+                                                   "--provider script=text --set script.file="]),
+        (["make", "ok", "--provider", "script=text", "--set", "script.file=missing.txt"], ["missing.txt does not exist"]),
         (["cache", "prune"], ["--older-than"]),
     ],
 )

@@ -19,6 +19,7 @@ import hashlib
 import math
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,59 +58,159 @@ def ass_time(seconds: float) -> str:
     return f"{cs // 360000}:{cs // 6000 % 60:02d}:{cs // 100 % 60:02d}.{cs % 100:02d}"
 
 
-@functools.lru_cache(maxsize=8)
-def _font(size: int):
+# The font files PIL measures with, by the family name libass sees: the bold face where there is one (the styles
+# draw text bold; libass emboldens the others, which barely widens them). Families not listed measure as DejaVu.
+FONT_FILES = {
+    assets.FONT_FAMILY: assets.FONT_BOLD,
+    assets.FONT_CJK_FAMILY: assets.FONT_CJK,
+    assets.FONT_ARABIC_FAMILY: assets.FONT_ARABIC,
+}
+# When a font has no glyph for a character libass takes it from another (Droid Sans Fallback has no Latin letters:
+# they come from DejaVu Sans Bold): measuring follows the same order.
+FALLBACK_ORDER = (assets.FONT_FAMILY, assets.FONT_CJK_FAMILY, assets.FONT_ARABIC_FAMILY)
+_MISSING = "\U0010fffd"  # a private-use code point no font has: it draws the font's .notdef box
+
+
+@dataclass(frozen=True)
+class TextFont:
+    """The font a piece of on-screen text is drawn in: chosen by its script, the same way as the captions' font."""
+
+    family: str = assets.FONT_FAMILY
+    factor: float = 1.0  # ASS size = visual size x factor (Noto Sans Arabic's tall line box draws letters small)
+    rtl: bool = False  # right-to-left text (Arabic, Hebrew): right-aligned, base direction from the text
+
+    @property
+    def latin(self) -> bool:
+        return self.family == assets.FONT_FAMILY
+
+    @property
+    def encoding(self) -> int:
+        """The ASS style's Encoding: -1 makes libass take the base direction from the text (see captions)."""
+        return -1 if self.rtl else 1
+
+
+def text_font(text: str, language: str = "") -> TextFont:
+    """The font for `text`: its letters decide the script (Chinese -> Droid Sans Fallback, Arabic -> Noto Sans
+    Arabic), the language decides when it has none; exactly as the captions choose theirs."""
+    from ..captions.subtitles import caption_font, is_rtl
+
+    family, factor = caption_font(language or "en", text)
+    return TextFont(family, factor, is_rtl(text))
+
+
+@functools.lru_cache(maxsize=16)
+def _font(size: int, family: str = assets.FONT_FAMILY):
     from PIL import ImageFont
 
-    return ImageFont.truetype(os.fspath(assets.FONT_BOLD), size)
+    return ImageFont.truetype(os.fspath(FONT_FILES.get(family, assets.FONT_BOLD)), size)
 
 
-def text_width(text: str, ass_size: float, spacing: float = 0.0) -> float:
-    """Width in PlayRes units of `text` in the bold font at ASS font size `ass_size` (libass sizes fonts by
-    ascender + descender, PIL by the em, hence the conversion)."""
-    ref = _font(200)
-    asc, desc = ref.getmetrics()
-    em = 200 * ass_size / (asc + desc)
-    return ref.getlength(text) * em / 200 + spacing * len(text)
+@functools.lru_cache(maxsize=4096)
+def has_glyph(family: str, ch: str) -> bool:
+    """Whether the font of `family` draws `ch` (rather than its .notdef box). Whitespace always counts as drawn."""
+    if ch.isspace() or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+        return True
+    font = _font(32, family)
+    glyph, missing = font.getmask(ch), font.getmask(_MISSING)
+    return glyph.size != missing.size or bytes(glyph) != bytes(missing)
 
 
-def wrap_title(title: str, size: float, max_width: float, max_lines: int) -> list[str] | None:
-    """Greedy word wrap into at most max_lines lines of max_width, or None when it does not fit."""
-    words = title.split()
-    lines: list[str] = []
-    cur = ""
-    for word in words:
-        trial = f"{cur} {word}".strip()
-        if text_width(trial, size) <= max_width or not cur:
-            if text_width(trial, size) > max_width:
-                return None  # one word alone is too wide
-            cur = trial
+def _runs(text: str, family: str) -> list[tuple[str, str]]:
+    """`text` cut into (family, run) pieces, each character in the first font of `family`, then FALLBACK_ORDER,
+    that has it (or `family` when none does)."""
+    runs: list[tuple[str, str]] = []
+    for ch in text:
+        fam = next((f for f in (family, *FALLBACK_ORDER) if has_glyph(f, ch)), family)
+        if runs and (runs[-1][0] == fam or ch.isspace()):
+            runs[-1] = (runs[-1][0], runs[-1][1] + ch)
         else:
-            lines.append(cur)
-            cur = word
-    if cur:
-        lines.append(cur)
+            runs.append((fam, ch))
+    return runs
+
+
+def text_width(text: str, ass_size: float, spacing: float = 0.0, font: str = assets.FONT_FAMILY) -> float:
+    """Width in PlayRes units of `text` in the font `font` (bold where it has a bold face) at ASS font size
+    `ass_size`. libass sizes every font by its ascender + descender, PIL by the em, hence the conversion; characters
+    the font lacks are measured in the font libass falls back to. Arabic is measured shaped (PIL's raqm layout)."""
+    width = 0.0
+    runs = [(font, text)] if font == assets.FONT_FAMILY and text.isascii() else _runs(text, font)
+    for fam, run in runs:
+        ref = _font(200, fam)
+        asc, desc = ref.getmetrics()
+        width += ref.getlength(run) * ass_size / (asc + desc)
+    return width + spacing * len(text)
+
+
+def ink_extent(lines: list[str], ass_size: float, font: str) -> tuple[float, float]:
+    """(top, bottom) of the ink of `lines` drawn one under another by libass (each line one ASS size further
+    down), in PlayRes units from the top of the first line's box."""
+    ref = _font(200, font)
+    asc, desc = ref.getmetrics()
+    scale = ass_size / (asc + desc)
+    top, bottom = math.inf, -math.inf
+    for i, line in enumerate(lines):
+        box = ref.getbbox(line) if line.strip() else None
+        if box is None or box[3] <= box[1]:
+            continue
+        top = min(top, i * ass_size + box[1] * scale)
+        bottom = max(bottom, i * ass_size + box[3] * scale)
+    if top > bottom:  # nothing drawn: the line boxes themselves
+        return 0.0, ass_size * max(1, len(lines))
+    return top, bottom
+
+
+def _pieces(title: str) -> list[tuple[int, int]]:
+    """Where a title may wrap: [start, end) spans of its words; Chinese and Japanese break between characters
+    (never before a closing mark), as the captions do."""
+    from ...align import word_spans
+
+    return word_spans(title)
+
+
+def wrap_title(title: str, size: float, max_width: float, max_lines: int,
+               font: str = assets.FONT_FAMILY) -> list[str] | None:
+    """Greedy word wrap into at most max_lines lines of max_width, or None when it does not fit."""
+    lines: list[str] = []
+    start: int | None = None  # where the current line starts in `title`
+    end = 0
+    for a, b in _pieces(title):
+        if start is None:
+            start = a
+        trial = title[start:b].strip()
+        if text_width(trial, size, font=font) <= max_width:
+            end = b
+            continue
+        if end <= start:
+            return None  # one word alone is too wide
+        lines.append(title[start:end].strip())
+        start, end = a, b
+        if text_width(title[a:b], size, font=font) > max_width:
+            return None
+    if start is not None and end > start:
+        lines.append(title[start:end].strip())
     return lines if len(lines) <= max_lines else None
 
 
-def fit_title(title: str, base_size: float, max_width: float, max_lines: int) -> tuple[list[str], int]:
-    """Lines and font size for the title: shrink down to 72% of base, then cut with an ellipsis."""
+def fit_title(title: str, base_size: float, max_width: float, max_lines: int,
+              font: str = assets.FONT_FAMILY) -> tuple[list[str], int]:
+    """Lines and (ASS) font size for the title: shrink down to 72% of base, then cut with an ellipsis."""
     title = one_line(title) or " "
     for factor in (1.0, 0.92, 0.84, 0.78, 0.72):
         size = round(base_size * factor)
-        lines = wrap_title(title, size, max_width, max_lines)
+        lines = wrap_title(title, size, max_width, max_lines, font)
         if lines:
             return lines, size
     size = round(base_size * 0.72)
-    words = title.split()
-    while words:
-        words = words[:-1]
-        candidate = " ".join(words).rstrip(",;:.-") + "\u2026"
-        lines = wrap_title(candidate, size, max_width, max_lines)
+    pieces = _pieces(title)
+    while pieces:
+        pieces = pieces[:-1]
+        kept = title[: pieces[-1][1]] if pieces else ""
+        candidate = kept.rstrip(",;:.-\uff0c\u3001\uff1b\uff1a\u3002\u060c\u061b ") + "\u2026"
+        lines = wrap_title(candidate, size, max_width, max_lines, font)
         if lines:
             return lines, size
     text = title  # a single enormous word: cut characters
-    while text and text_width(text + "\u2026", size) > max_width:
+    while text and text_width(text + "\u2026", size, font=font) > max_width:
         text = text[:-1]
     return [text + "\u2026"], size
 
@@ -146,9 +247,12 @@ def graphics_layout(
     ticker: str | None = None,
     logo_aspect: float | None = None,
     main: tuple[float, float] = (0.0, 3600.0),
+    language: str = "",
 ) -> GraphicsLayout:
     """Where everything goes for a res_x x res_y frame. logo_aspect: the bug's width / height, None for no bug.
-    main: (start, end) seconds of the narrated part, over which the ticker scrolls."""
+    main: (start, end) seconds of the narrated part, over which the ticker scrolls. The title and the ticker are
+    drawn in the font of their script (`text_font`; `language` decides for text without letters); right-to-left
+    titles are right-aligned and right-to-left ticker text scrolls to the right."""
     u = min(res_x, res_y) / 720.0
     portrait = res_y > res_x * 1.2
     square = not portrait and res_x < res_y * 1.2
@@ -161,13 +265,15 @@ def graphics_layout(
     tick_h = round(40 * u) if ticker else 0
     tick_bottom = round(0.16 * res_y) if portrait else 0
     if ticker:
-        size = round(22 * u)
+        tab_size = round(22 * u)
         tab_text = "LATEST"
-        tab_w = round(text_width(tab_text, size, round(1.2 * u, 1)) + 28 * u)
+        tab_w = round(text_width(tab_text, tab_size, round(1.2 * u, 1)) + 28 * u)
         unit = one_line(ticker) + SEPARATOR
-        unit_w = text_width(unit, size)
+        tfont = text_font(unit, language)
+        size = round(22 * u * tfont.factor)
+        unit_w = text_width(unit, size, font=tfont.family)
         visible = res_x - tab_w
-        copies = max(2, math.ceil(visible / max(unit_w, 1.0)) + 1)
+        copies = max(2, math.ceil(visible / max(unit_w, 1.0)) + (2 if tfont.rtl else 1))
         speed = TICKER_SPEED * u
         period = max(0.5, round(unit_w / speed, 2))  # ASS times are centiseconds: a period of whole centiseconds
         y = res_y - tick_bottom - tick_h
@@ -178,12 +284,17 @@ def graphics_layout(
             t2 = min(end, t + period)
             # Each pass moves the text left by exactly one unit over `period` seconds; the next pass starts again
             # one unit to the right, showing the same picture, so the scroll is seamless.
+            # Right-to-left text moves right instead (its beginning, on its right, enters first), from one unit
+            # left of the start.
             moved = unit_w * (t2 - t) / period
+            x1 = tab_w + 12 * u - (unit_w if tfont.rtl else 0.0)
             passes.append({"start": ass_time(t), "end": ass_time(t2), "ms": round((t2 - t) * 1000),
-                           "x1": round(tab_w + 12 * u, 2), "x2": round(tab_w + 12 * u - moved, 2)})
+                           "x1": round(x1, 2), "x2": round(x1 - moved if not tfont.rtl else x1 + moved, 2)})
             t = t2
         tick.update({
-            "y": y, "h": tick_h, "w": res_x, "size": size, "text": unit * copies, "tab": {"text": tab_text, "w": tab_w, "spacing": round(1.2 * u, 1)},
+            "y": y, "h": tick_h, "w": res_x, "size": size, "text": unit * copies,
+            "font": tfont.family, "rtl": tfont.rtl, "encoding": tfont.encoding,
+            "tab": {"text": tab_text, "w": tab_w, "size": tab_size, "spacing": round(1.2 * u, 1)},
             "text_y": y + tick_h / 2, "passes": passes, "clip": [tab_w, y, res_x, y + tick_h],
             "unit_w": round(unit_w, 2), "period": period,
         })
@@ -195,22 +306,38 @@ def graphics_layout(
     accent = round(10 * u)
     pad_x = round(22 * u)
     max_lines = 3 if portrait else 2
-    lines, fsize = fit_title(title, 36 * u, bar_w - accent - 2 * pad_x, max_lines)
-    line_h = fsize * 1.22
+    font = text_font(title, language)
+    lines, fsize = fit_title(title, 36 * u * font.factor, bar_w - accent - 2 * pad_x, max_lines, font.family)
+    line_h = fsize / font.factor * 1.22
     pad_y = round(15 * u)
-    bar_h = round(2 * pad_y + line_h * len(lines))
+    inner, drop = line_h * len(lines), 0.0
+    if not font.latin:
+        # Other fonts put their letters elsewhere in the line box (Noto Sans Arabic's is tall, the letters low in
+        # it): centre the ink of the lines in the bar, making the bar taller if the lines need it.
+        ink_top, ink_bottom = ink_extent(lines, fsize, font.family)
+        inner = max(inner, ink_bottom - ink_top + 0.3 * fsize / font.factor)
+        drop = (inner - (ink_bottom - ink_top)) / 2 - ink_top
+    bar_h = round(2 * pad_y + inner)
     bar_y = res_y - bottom - bar_h
-    bar = {"x": margin_x, "y": bar_y, "w": bar_w, "h": bar_h, "accent": accent, "rule": max(1, round(2 * u))}
-    title_d = {"lines": lines, "size": fsize, "x": margin_x + accent + pad_x, "y": bar_y + pad_y,
-               "slide": round(24 * u)}
+    slide = round(24 * u)
+    # Left to right: the accent block on the left, the title after it, sliding in from the left. Right to left:
+    # mirrored, the title right-aligned (\an9) against the accent on the right, sliding in from the right.
+    accent_x = margin_x + bar_w - accent if font.rtl else margin_x
+    title_x = margin_x + bar_w - accent - pad_x if font.rtl else margin_x + accent + pad_x
+    bar = {"x": margin_x, "y": bar_y, "w": bar_w, "h": bar_h, "accent": accent, "accent_x": accent_x,
+           "rule": max(1, round(2 * u))}
+    title_d = {"lines": lines, "size": fsize, "x": title_x, "y": bar_y + pad_y + (round(drop, 2) if drop else 0), "slide": slide,
+               "x_from": title_x + slide if font.rtl else title_x - slide, "an": 9 if font.rtl else 7,
+               "font": font.family, "rtl": font.rtl, "encoding": font.encoding}
 
     bsize = round(22 * u)
     bspacing = round(1.5 * u, 1)
     btext = "BREAKING NEWS"
     bh = round(bsize * 1.2 + 14 * u)
-    brk = {"on": breaking, "text": btext, "size": bsize, "spacing": bspacing, "x": margin_x, "y": bar_y - bh,
-           "w": round(text_width(btext, bsize, bspacing) + 2 * pad_x), "h": bh, "pad_x": pad_x,
-           "text_x": margin_x + pad_x, "text_y": bar_y - bh / 2}
+    bw = round(text_width(btext, bsize, bspacing) + 2 * pad_x)
+    bx = margin_x + bar_w - bw if font.rtl else margin_x  # on the accent's side
+    brk = {"on": breaking, "text": btext, "size": bsize, "spacing": bspacing, "x": bx, "y": bar_y - bh,
+           "w": bw, "h": bh, "pad_x": pad_x, "text_x": bx + pad_x, "text_y": bar_y - bh / 2}
     block_top = brk["y"] if breaking else bar_y
 
     # The AI-GENERATED label, top left; the channel bug, top right.
@@ -236,8 +363,12 @@ def graphics_layout(
         bug.update({"w": bw_, "h": bh_, "x": res_x - margin_x - bw_, "y": top})
 
     # Intro and outro cards: the title big in the middle.
-    card_lines, card_size = fit_title(title, 60 * u, res_x * (0.8 if not portrait else 0.86), 4 if portrait else 3)
-    card = {"lines": card_lines, "size": card_size, "cx": res_x / 2, "cy": res_y / 2, "line_h": card_size * 1.2,
+    card_lines, card_size = fit_title(title, 60 * u * font.factor, res_x * (0.8 if not portrait else 0.86),
+                                      4 if portrait else 3, font.family)
+    # libass puts one ASS size between lines; Latin lines are laid out with a little more.
+    card_line_h = card_size * 1.2 if font.latin else float(card_size)
+    card = {"lines": card_lines, "size": card_size, "cx": res_x / 2, "cy": res_y / 2, "line_h": card_line_h,
+            "font": font.family, "rtl": font.rtl, "encoding": font.encoding,
             "rule_w": round(min(res_x * 0.5, 420 * u)), "rule_h": max(2, round(5 * u)),
             "small": round(24 * u), "big": round(44 * u)}
 
@@ -367,7 +498,7 @@ def style_context(layout: GraphicsLayout, timing: Timing) -> dict[str, Any]:
         "res_y": layout.res_y,
         "u": layout.u,
         "shape": layout.shape,
-        "font": assets.FONT_FAMILY,
+        "font": assets.FONT_FAMILY,  # labels, tags and the outro's English; title, ticker and card carry their own
         "bar": layout.bar,
         "title": layout.title,
         "label": layout.label,
@@ -407,9 +538,10 @@ def write_burn_ass(
     ticker: str | None = None,
     logo_aspect: float | None = None,
     timing: Timing | None = None,
+    language: str = "",
 ) -> GraphicsLayout:
     """Merge the captions' ASS (shifted to start after an intro) with the style's graphics into `out`, the one file
-    the `ass` filter burns in."""
+    the `ass` filter burns in. `language` (the script's) picks the graphics' font for text without letters."""
     import pysubs2
 
     timing = timing or Timing(duration, 0.0, duration, False, False)
@@ -445,7 +577,7 @@ def write_burn_ass(
     if timing.main_start:
         subs.shift(s=timing.main_start)
     layout = graphics_layout(res_x, res_y, title, label, breaking=breaking, ticker=ticker, logo_aspect=logo_aspect,
-                             main=(timing.main_start, timing.main_end))
+                             main=(timing.main_start, timing.main_end), language=language)
     document = render_style(folder, style_context(layout, timing))
     try:
         graphics = pysubs2.SSAFile.from_string(document, format_="ass")

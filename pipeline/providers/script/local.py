@@ -143,6 +143,15 @@ class LocalScript(ScriptProvider):
     # Pre-flight and identity
 
     def check(self) -> None:
+        lang = self.params.language.strip()
+        if lang.lower().replace("_", "-").split("-")[0] != "en":
+            # A 135M model asked for Chinese or Arabic writes English anyway (or gibberish): say so before the run.
+            raise NewsreelError(
+                f"script provider 'local' (SmolLM2-135M) writes English only, not {_text.language_name(lang)} ({lang})",
+                f"for --lang {lang} use --provider script=openai (or an OpenAI-compatible server: "
+                f"--set script.base_url=...), or your own narration: "
+                f"--provider script=text --set script.file=story.txt",
+            )
         gguf = gguf_path()
         missing = [m for m in ("transformers", "gguf", "torch") if util.find_spec(m) is None]
         if missing:

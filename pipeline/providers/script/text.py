@@ -1,0 +1,169 @@
+"""Script provider `text`: narration the user wrote, in any language, instead of a model's.
+
+Give the narration inline (`--set script.text="..."`) or as a UTF-8 text file (`--set script.file=story.txt`),
+exactly one of the two. The text is split into sentences by the same splitter the model providers use (it knows
+abbreviations, decimals and the full stops of Chinese/Japanese 。！？ and Arabic/Urdu ؟ ۔); paragraphs (blank
+lines) always end a sentence, and lines wrapped inside a paragraph are joined (without a space between two
+Chinese/Japanese characters). The words are the user's: nothing is added, cut or rephrased, so the video runs as
+long as the text takes to speak. The title is the headline; the image prompt is built from the headline and the
+text, as the other providers build it.
+
+The cache key holds the file's content (sha256), not its path: editing the file writes a new script, and the same
+file in another folder hits the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from ...errors import NewsreelError
+from ...provider import Needs, ProgressFn
+from ...provider import Params as BaseParams
+from ...stages.script import Script, ScriptProvider, check_headline
+from . import _text
+
+MAX_WORDS = 3000  # the model providers' largest word budget; longer text is an article, not a news spot
+MAX_FILE_BYTES = 1 << 20
+EXAMPLE = "--provider script=text --set script.file=story.txt"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _unspaced(ch: str) -> bool:
+    """A character of a script written without spaces between words: Chinese and Japanese characters and their
+    full-width punctuation (Korean, also wide, spaces its words)."""
+    hangul = "\uac00" <= ch <= "\ud7af" or "\u1100" <= ch <= "\u11ff" or "\u3130" <= ch <= "\u318f"
+    return unicodedata.east_asian_width(ch) in ("W", "F") and not hangul
+
+
+def _join_lines(paragraph: str) -> str:
+    """The lines of one paragraph as one line: joined with a space, or with nothing between two Chinese/Japanese
+    characters."""
+    out = ""
+    for line in (ln.strip() for ln in paragraph.splitlines()):
+        if not line:
+            continue
+        cjk_seam = out and _unspaced(out[-1]) and _unspaced(line[0])
+        out = f"{out}{line}" if cjk_seam or not out else f"{out} {line}"
+    return out
+
+
+def narration_sentences(text: str) -> list[str]:
+    """The user's narration -> sentences: paragraphs end sentences, wrapped lines are joined, stops split."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    text = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", text.replace("\t", " "))
+    sentences: list[str] = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        sentences.extend(_text.split_sentences(_join_lines(paragraph)))
+    return sentences
+
+
+class TextScript(ScriptProvider):
+    name = "text"
+    version = "1"
+    summary = "Your own narration, any language: --set script.file=story.txt (UTF-8) or script.text=\"...\""
+    needs = Needs()
+
+    class Params(BaseParams):
+        text: str | None = None  # the narration itself
+        file: str | None = None  # or a UTF-8 text file holding it (its content, not its path, is in the cache key)
+        language: str = "en"  # recorded on the script: the voice and the caption font follow it
+        scenes: int = Field(1, ge=1, le=20)  # backgrounds: consecutive runs of sentences, each with its own prompt
+
+    # ---------------------------------------------------------------------------------------------------------------
+
+    def _read(self) -> tuple[str, bytes | None]:
+        """(narration text, the file's bytes or None). NewsreelError naming the problem and the fix."""
+        p = self.params
+        if (p.text is None) == (p.file is None):
+            both = p.text is not None
+            raise NewsreelError(
+                "script provider 'text' needs " + ("either text or file, not both" if both else "your narration"),
+                f"pass one of: {EXAMPLE}, or --set script.text=\"...\"",
+            )
+        if p.text is not None:
+            return p.text, None
+        path = Path(p.file).expanduser()
+        if not path.is_file():
+            raise NewsreelError(
+                f"script provider 'text': the narration file {path} "
+                + ("is not a file" if path.exists() else "does not exist"),
+                "pass the path of a UTF-8 text file: --set script.file=PATH",
+            )
+        try:
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise NewsreelError(
+                    f"script provider 'text': the narration file {path} is {size} bytes; the limit is {MAX_FILE_BYTES}",
+                    f"narrate a news spot (at most {MAX_WORDS} words), not a book",
+                )
+            data = path.read_bytes()
+        except OSError as exc:
+            raise NewsreelError(
+                f"script provider 'text': cannot read the narration file {path} ({exc.strerror or exc})",
+                "check that the file is readable",
+            ) from None
+        try:
+            return data.decode("utf-8-sig"), data
+        except UnicodeDecodeError as exc:
+            raise NewsreelError(
+                f"script provider 'text': the narration file {path} is not UTF-8 text (byte {exc.start})",
+                "save it as UTF-8 (most editors offer it under 'Save as' / encoding)",
+            ) from None
+
+    def _sentences(self) -> tuple[list[str], bytes | None]:
+        text, data = self._read()
+        where = f"the narration file {Path(self.params.file or '').expanduser()}" if data is not None else "the narration text"
+        sentences = narration_sentences(text)
+        if not sentences:
+            raise NewsreelError(
+                f"script provider 'text': {where} has no words",
+                "write the narration in it, one or more sentences",
+            )
+        words = _text.count_words(" ".join(sentences))
+        if words > MAX_WORDS:
+            raise NewsreelError(
+                f"script provider 'text': {where} has {words} words; the limit is {MAX_WORDS}",
+                "shorten it to a news spot (about 150 words make a minute)",
+            )
+        return sentences, data
+
+    def check(self) -> None:
+        self._sentences()
+
+    def key_params(self) -> dict[str, Any]:
+        """The file's content, not its path, goes into the cache key."""
+        key = super().key_params()
+        if self.params.file is not None:
+            _, data = self._read()
+            key["file"] = "file"
+            key["file_sha256"] = _sha256(data or b"")
+        return key
+
+    def run(self, *, headline: str, workdir: Path, progress: ProgressFn) -> Script:
+        headline = check_headline(headline)
+        p = self.params
+        sentences, data = self._sentences()
+        text = " ".join(sentences)
+        words = _text.count_words(text)
+        progress(1.0, f"script read ({words} words)")
+        return Script(
+            headline=headline,
+            title=_text.short_title(headline),
+            sentences=sentences,
+            image_prompt=_text.image_prompt(headline, text),
+            negative_prompt=_text.DEFAULT_NEGATIVE_PROMPT,
+            language=p.language,
+            scenes=_text.scene_list(headline, sentences, p.scenes),
+            words_target=words,
+            model="written by the user" + (f" (file sha256 {_sha256(data)[:12]})" if data is not None else ""),
+            notes={"source": "file" if data is not None else "text"},
+        )
