@@ -100,6 +100,49 @@ def _parse_clock(text: str) -> float | None:
     return sign * (int(m.group(2)) * 3600 + int(m.group(3)) * 60 + float(m.group(4)))
 
 
+SYSTEM_FONTCONFIG = Path("/etc/fonts/fonts.conf")
+
+
+def font_environment() -> dict[str, str]:
+    """The environment for ffmpeg runs: FONTCONFIG_FILE names a configuration that adds newsreel's fonts
+    (assets/fonts) to the system's (or to the user's own FONTCONFIG_FILE). libass finds our fonts by name through
+    `fontsdir` either way, but its fallback for a character a font lacks (Latin digits in a Chinese title) asks
+    fontconfig: without this, a machine with no system fonts draws those as boxes."""
+    base = os.environ.get("FONTCONFIG_FILE") or (os.fspath(SYSTEM_FONTCONFIG) if SYSTEM_FONTCONFIG.is_file() else "")
+    path = _fontconfig_file(base)
+    return {**os.environ, "FONTCONFIG_FILE": path} if path else dict(os.environ)
+
+
+@functools.lru_cache(maxsize=8)
+def _fontconfig_file(base: str) -> str | None:
+    import hashlib
+    import tempfile
+
+    from .assets import FONTS_DIR
+
+    folder = Path(tempfile.gettempdir()) / f"newsreel-fontconfig-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    include = f'  <include ignore_missing="yes">{_xml(base)}</include>\n' if base else ""
+    conf = (
+        '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">\n<fontconfig>\n'
+        f"{include}  <dir>{_xml(os.fspath(FONTS_DIR))}</dir>\n  <cachedir>{_xml(os.fspath(folder / 'cache'))}</cachedir>\n"
+        "</fontconfig>\n"
+    )
+    path = folder / f"fonts-{hashlib.sha256(conf.encode()).hexdigest()[:16]}.conf"
+    try:
+        if not path.is_file() or path.read_text(encoding="utf-8") != conf:
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}")
+            tmp.write_text(conf, encoding="utf-8")
+            os.replace(tmp, path)
+    except OSError:  # a read-only temp folder: the system's fonts only
+        return None
+    return os.fspath(path)
+
+
+def _xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def run_ffmpeg(
     args: Sequence[str | os.PathLike],
     progress: ProgressFn | None = None,
@@ -132,6 +175,7 @@ def run_ffmpeg(
     proc = subprocess.Popen(
         cmd,
         cwd=os.fspath(cwd) if cwd is not None else None,
+        env=font_environment(),
         stdin=subprocess.PIPE if feed is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE if progress is not None else subprocess.DEVNULL,
         stderr=subprocess.PIPE,

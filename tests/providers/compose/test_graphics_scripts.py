@@ -181,20 +181,30 @@ def _ink_box(gray: np.ndarray, box: tuple[int, int, int, int], level: float = 17
     return x0 + int(xs.min()), y0 + int(ys.min()), x0 + int(xs.max()) + 1, y0 + int(ys.max()) + 1
 
 
+def bare_fontconfig(tmp_path: Path) -> Path:
+    """A fontconfig configuration that knows no fonts (a bare container)."""
+    empty = tmp_path / "empty.conf"
+    empty.write_text('<?xml version="1.0"?>\n<fontconfig><cachedir>' + os.fspath(tmp_path / "fc") + "</cachedir></fontconfig>\n")
+    return empty
+
+
 @pytest.mark.parametrize("title", [ZH, AR])
-def test_libass_finds_a_glyph_for_every_character(tmp_path, title):
+def test_libass_finds_a_glyph_for_every_character(tmp_path, title, monkeypatch):
     ass, _ = burn_ass(tmp_path, title, ticker=title, intro=True)
     for t in (0.5, 2.0, 3.8):  # intro card, lower third and ticker, outro card
         _, log = render_frame(ass, t, tmp_path / f"f{t}.png")
         assert missing_glyphs(log) == set(), t
-    # The check sees boxes when they are there: the same title forced into the Latin font.
+    # The check sees boxes when they are there: the same title forced into the Latin font, with no fallback fonts
+    # anywhere (run_ffmpeg's fontconfig, which adds ours, swapped for a bare one).
     forced = tmp_path / "forced.ass"
     forced.write_text(ass.read_text().replace(text_font(title).family, assets.FONT_FAMILY))
+    bare = {**os.environ, "FONTCONFIG_FILE": os.fspath(bare_fontconfig(tmp_path))}
+    monkeypatch.setattr("pipeline.media.font_environment", lambda: bare)
     _, log = render_frame(forced, 2.0, tmp_path / "forced.png")
     assert missing_glyphs(log) >= {ch for ch in title if ch.isalpha() and not has_glyph(assets.FONT_FAMILY, ch)}
 
 
-def test_chinese_title_renders_glyphs_not_boxes(tmp_path):
+def test_chinese_title_renders_glyphs_not_boxes(tmp_path, monkeypatch):
     ass, layout = burn_ass(tmp_path, ZH)
     frame, _ = render_frame(ass, 2.0, tmp_path / "zh.png")
     bar = layout.bar
@@ -206,6 +216,8 @@ def test_chinese_title_renders_glyphs_not_boxes(tmp_path):
     # The title in the Latin font (boxes) draws different pixels: hollow rectangles, not the characters.
     forced = tmp_path / "forced.ass"
     forced.write_text(ass.read_text().replace(assets.FONT_CJK_FAMILY, assets.FONT_FAMILY))
+    bare = {**os.environ, "FONTCONFIG_FILE": os.fspath(bare_fontconfig(tmp_path))}
+    monkeypatch.setattr("pipeline.media.font_environment", lambda: bare)  # no fallback font to rescue it
     boxes, _ = render_frame(forced, 2.0, tmp_path / "boxes.png")
     region = np.s_[bar["y"]:bar["y"] + bar["h"], bar["x"]:bar["x"] + bar["w"]]
     assert np.abs(frame[region] - boxes[region]).mean() > 8.0
@@ -213,6 +225,7 @@ def test_chinese_title_renders_glyphs_not_boxes(tmp_path):
 
 def _pil_text(text: str, size: int, engine) -> np.ndarray:
     font = ImageFont.truetype(os.fspath(assets.FONT_ARABIC), size, layout_engine=engine)
+    font.set_variation_by_name("Bold")  # the title is bold; fontconfig gives libass the variable font's bold instance
     left, top, right, bottom = font.getbbox(text)
     img = Image.new("L", (right - left + 4, bottom - top + 4), 0)
     ImageDraw.Draw(img).text((2 - left, 2 - top), text, font=font, fill=255)
@@ -247,3 +260,25 @@ def test_arabic_title_renders_joined_right_to_left_and_right_aligned(tmp_path):
     unshaped = _similarity(drawn, _pil_text(AR, size, ImageFont.Layout.BASIC))
     mirrored = _similarity(drawn, _pil_text(AR, size, ImageFont.Layout.RAQM)[:, ::-1])
     assert shaped > 0.75 and shaped > unshaped + 0.2 and shaped > mirrored + 0.2, (shaped, unshaped, mirrored)
+
+
+def test_fallback_glyphs_come_from_our_fonts_on_a_machine_without_system_fonts(tmp_path, monkeypatch):
+    """Droid Sans Fallback has no Latin digits: libass asks fontconfig for a fallback. With a fontconfig that knows
+    no fonts at all (a bare container), ffmpeg still finds ours, because run_ffmpeg adds assets/fonts to it."""
+    empty = bare_fontconfig(tmp_path)
+    monkeypatch.setenv("FONTCONFIG_FILE", os.fspath(empty))
+    ass, _ = burn_ass(tmp_path, ZH)
+    _, log = render_frame(ass, 2.0, tmp_path / "zh.png")
+    assert missing_glyphs(log) == set()
+    # Control: ffmpeg run with that bare configuration itself (not through run_ffmpeg) misses the digits.
+    import subprocess
+
+    from pipeline.media import ffmpeg_exe
+
+    proc = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-loglevel", "verbose", "-y", "-f", "lavfi", "-i", f"color=c={BG}:s={W}x{H}:d=4",
+         "-vf", f"ass=filename={filter_escape(ass.name)}:fontsdir={filter_escape(os.fspath(assets.FONTS_DIR))}",
+         "-ss", "2", "-frames:v", "1", "bare.png"],
+        cwd=ass.parent, capture_output=True, text=True, env={**os.environ, "FONTCONFIG_FILE": os.fspath(empty)},
+    )
+    assert {"2", "0", "3"} <= missing_glyphs(proc.stderr.splitlines())
