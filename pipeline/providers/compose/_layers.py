@@ -200,7 +200,6 @@ class Blend:
         import cv2
 
         y_plane, u_plane, v_plane = planes
-        h, w = self.keep_y.shape
         cy, cx = self.y // 2, self.x // 2
         for plane, col, keep, top, left in (
             (y_plane, self.col_y, self.keep_y, self.y, self.x),

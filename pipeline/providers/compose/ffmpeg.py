@@ -23,6 +23,7 @@ import functools
 import hashlib
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -233,8 +234,15 @@ class FfmpegCompose(ComposeProvider):
         thumbnail = workdir / THUMBNAIL_NAME
         soundtrack = workdir / ".soundtrack.wav"
         made = [graphics, bug_png, soundtrack, partial, final, poster, thumbnail]
+        # The soundtrack is mastered (pipeline/audio.py: narration after any intro, music ducked under it, -16 LUFS
+        # and -1.5 dBTP; ffmpeg processes, about a second for a minute of sound) while the graphics are prepared.
+        audio_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsreel-soundtrack")
         try:
-            progress(0.0, "preparing graphics")
+            progress(0.0, "mastering the soundtrack, preparing graphics")
+            soundtrack_job = audio_pool.submit(
+                master_audio, voice.path, soundtrack, plan.duration, music=p.music, music_gain_db=p.music_gain_db,
+                offset=plan.timing.main_start, duck=p.duck, target_lufs=p.loudness, true_peak=p.true_peak,
+            )
             layout = write_burn_ass(
                 captions.ass, graphics, title=script.title, label=p.label, duration=plan.duration,
                 width=p.width, height=p.height, style=p.style, breaking=p.breaking, ticker=p.ticker,
@@ -244,13 +252,6 @@ class FfmpegCompose(ComposeProvider):
             if logo is not None:
                 _graphics.write_logo(logo, layout.bug["w"], layout.bug["h"], BUG_OPACITY, bug_png)
                 overlay = Overlay(bug_png, layout.bug["x"], layout.bug["y"])
-            # The soundtrack first: narration (after any intro), music ducked under it, -16 LUFS / -1.5 dBTP
-            # (pipeline/audio.py; about a second for a minute of sound).
-            progress(0.005, "mastering the soundtrack")
-            mastered = master_audio(
-                voice.path, soundtrack, plan.duration, music=p.music, music_gain_db=p.music_gain_db,
-                offset=plan.timing.main_start, duck=p.duck, target_lufs=p.loudness, true_peak=p.true_peak,
-            )
             audio = AudioTrack(soundtrack)
             images = [Path(i.path) for i in image.images]
             feed = None
@@ -272,9 +273,11 @@ class FfmpegCompose(ComposeProvider):
                 marker = video_watermark.Marker(p.width, p.height)
                 watermark = video_watermark.METHOD
                 feed = warp_frames(images, plan, p, layers, on_i420=marker.embed_i420)
+                mastered = soundtrack_job.result()
                 args = warp_command(plan=plan, params=p, encoder=encoder, overlay=overlay, ass_name=graphics.name,
                                     audio=audio, output_name=partial.name, title=script.title)
             else:
+                mastered = soundtrack_job.result()
                 args = filter_command(images=images, plan=plan, params=p, encoder=encoder, overlay=overlay,
                                       ass_name=graphics.name, audio=audio, output_name=partial.name,
                                       title=script.title)
@@ -291,14 +294,17 @@ class FfmpegCompose(ComposeProvider):
             progress(0.98, "writing poster and thumbnail")
             write_poster(final, plan, poster, thumbnail)
         except FfmpegError as exc:
+            audio_pool.shutdown(wait=True, cancel_futures=True)
             _remove(made)
             raise NewsreelError(
                 f"ffmpeg could not render the video: {exc.summary(4)}",
                 "check that the background images and narration are valid files (clear their cache entries to redo them)",
             ) from exc
         except BaseException:
+            audio_pool.shutdown(wait=True, cancel_futures=True)
             _remove(made)
             raise
+        audio_pool.shutdown(wait=True)
         _remove([graphics, bug_png, soundtrack])
         progress(1.0, f"{plan.duration:.1f} s video, {p.width}x{p.height}, {encoder}")
         notes: dict[str, Any] = {"audio": mastered.notes()}
