@@ -9,6 +9,8 @@ is reported), in the same run so the ratios share the machine's state:
 
 - floor: a bare ffmpeg encode of the still image with the narration, same encoder settings (libx264 veryfast,
   CRF 23, AAC 160k): what the encoder costs with nothing moving and nothing drawn;
+- encoder alone: the same encode of our finished frames (decoded once into RAM): what the encoder costs for the
+  moving picture with no drawing at all, so the table separates the encoder's share of the gap from ours;
 - ours: the compose provider, per engine (warp is the default);
 - moviepy: a CompositeVideoClip of the same content (a slow push-in on the image, PIL-rendered caption and
   graphics images as ImageClips, no ImageMagick), the way the peer projects render.
@@ -114,6 +116,34 @@ def render_floor(inputs, root: Path, width: int, height: int, duration: float) -
     return out
 
 
+def decode_frames(video: Path, out: Path) -> Path:
+    """Our finished video's frames as raw I420 (for the encoder-alone row)."""
+    from pipeline.media import run_ffmpeg
+
+    run_ffmpeg(["-y", "-i", os.fspath(video), "-an", "-f", "rawvideo", "-pix_fmt", "yuv420p", os.fspath(out)],
+               loglevel="error")
+    return out
+
+
+def render_encoder_only(inputs, root: Path, width: int, height: int, duration: float, frames: Path) -> Path:
+    """x264 alone on our finished frames, read from RAM, with the narration and the floor's settings: what the
+    encoder costs for moving pictures, with no frame drawing at all. The gap between this row and the floor is the
+    encoder's, not ours."""
+    from pipeline.media import run_ffmpeg
+
+    _, _, voice, _ = inputs
+    out = root / "encoder-only.mp4"
+    run_ffmpeg([
+        "-y", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{width}x{height}", "-framerate", "30",
+        "-i", os.fspath(frames), "-i", os.fspath(voice.path),
+        "-filter_complex", f"[1:a]aresample=48000,aformat=channel_layouts=stereo,apad=whole_dur={duration:.6f}[a]",
+        "-map", "0:v", "-map", "[a]", "-t", f"{duration:.6f}",
+        "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", "-profile:v", "high",
+        "-r", "30", "-c:a", "aac", "-b:a", "160k", "-movflags", "+faststart", os.fspath(out),
+    ], loglevel="error")
+    return out
+
+
 def _pil_text_clip(text: str, size: int, colour, box=None, pad=(0, 0), stroke=0, width_limit=None):
     """An RGBA image of `text` (lines split on \\n) with an optional box behind it, as numpy (for ImageClip)."""
     import numpy as np
@@ -210,7 +240,9 @@ def main() -> None:
             inputs = make_inputs(root, width, height)
             render_ours(inputs, root, width, height, engines[0])  # warm-up: imports, font cache, page cache
             duration = probe(root / f"ours-{engines[0]}" / "video.mp4").duration
-            results: dict[str, list[tuple[float, float]]] = {"floor": []}
+            ram = Path("/dev/shm") if Path("/dev/shm").is_dir() else root
+            frames = decode_frames(root / f"ours-{engines[0]}" / "video.mp4", ram / f"newsreel-bench-{os.getpid()}.yuv")
+            results: dict[str, list[tuple[float, float]]] = {"floor": [], "encoder": []}
             for e in engines:
                 results[e] = []
             if moviepy_runs:
@@ -219,6 +251,7 @@ def main() -> None:
                 if run < args.runs:
                     inp = (inputs, root, width, height)
                     results["floor"].append(timed(lambda a=inp, d=duration: render_floor(*a, d)))
+                    results["encoder"].append(timed(lambda a=inp, d=duration, f=frames: render_encoder_only(*a, d, f)))
                     for e in engines:
                         results[e].append(timed(lambda a=inp, e=e: render_ours(*a, e)))
                 if run < moviepy_runs:
@@ -226,6 +259,7 @@ def main() -> None:
                     results["moviepy"].append(timed(lambda a=inp, d=duration: render_moviepy(*a, d)))
                 print(f"{size} run {run + 1}: " + ", ".join(f"{k} {v[-1][0]:.1f} s" for k, v in results.items() if len(v) > run),
                       file=sys.stderr, flush=True)
+            frames.unlink(missing_ok=True)
             med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in results.items() if v}
             rows.append((size, duration, med))
     load_after = os.getloadavg()
@@ -240,9 +274,10 @@ def main() -> None:
         floor = med["floor"][0]
         mp = med.get("moviepy", (None, None))[0]
         for name, (wall, cpu) in med.items():
-            label = {"floor": "floor (bare encode of the still)", "moviepy": "moviepy CompositeVideoClip"}.get(
+            label = {"floor": "floor (bare encode of the still)", "moviepy": "moviepy CompositeVideoClip",
+                     "encoder": "x264 alone on our finished frames (raw, from RAM)"}.get(
                 name, f"ours, engine {name}" + (" (default)" if name == "warp" else ""))
-            ratio_mp = f"{mp / wall:.1f}x" if mp and name not in ("moviepy", "floor") else ""
+            ratio_mp = f"{mp / wall:.1f}x" if mp and name not in ("moviepy", "floor", "encoder") else ""
             print(f"| {size} | {label} | {wall:.1f} | {duration / wall:.1f}x | {wall / floor:.2f} | {ratio_mp} | {cpu:.1f} |")
 
 

@@ -73,6 +73,7 @@ def test_make_with_plugin_providers_then_fully_cached(cli, tmp_path, test_plugin
         (["make", "北京宣布新的环保政策", "--lang", "zh"], ["'local' (SmolLM2-135M) writes English only", "--lang zh",
                                                    "--provider script=text --set script.file="]),
         (["make", "ok", "--provider", "script=text", "--set", "script.file=missing.txt"], ["missing.txt does not exist"]),
+        (["make", "ok", "--music", "missing.mp3", *PROVIDER_FLAGS[:-2]], ["missing.mp3 does not exist", "audio file"]),
         (["cache", "prune"], ["--older-than"]),
     ],
 )
