@@ -35,6 +35,26 @@ def _environment():
     )
 
 
+PROMPT_TEMPLATES = ("script_prompt.j2", "script_continue.j2", "image_prompt.j2")  # what the built-ins render
+
+
+def templates_sha256() -> str:
+    """One digest of the prompt templates the built-in script providers render. It is part of their cache keys:
+    editing a prompt writes new scripts instead of serving ones written from the old prompt."""
+    import hashlib
+
+    from ...assets import TEMPLATES_DIR
+
+    digest = hashlib.sha256()
+    for name in PROMPT_TEMPLATES:
+        digest.update(name.encode() + b"\0")
+        try:
+            digest.update((TEMPLATES_DIR / name).read_bytes())
+        except OSError:
+            digest.update(b"\0missing")
+    return digest.hexdigest()
+
+
 def render(template: str, **values: object) -> str:
     """Render `templates/<template>` with `values`; surrounding whitespace stripped."""
     return _environment().get_template(template).render(**values).strip()

@@ -139,6 +139,12 @@ class LocalScript(ScriptProvider):
         max_passages: int = Field(6, ge=1, le=20)  # the first passage plus continuations
         scenes: int = Field(1, ge=1, le=20)  # backgrounds: consecutive runs of sentences, each with its own prompt
 
+    def key_params(self) -> dict[str, Any]:
+        """The prompt templates' content is part of the key (see `_text.templates_sha256`)."""
+        key = super().key_params()
+        key["templates_sha256"] = _text.templates_sha256()
+        return key
+
     # ---------------------------------------------------------------------------------------------------------------
     # Pre-flight and identity
 

@@ -88,6 +88,12 @@ class OpenAIScript(OpenAICompatible, ScriptProvider):
 
     # ---------------------------------------------------------------------------------------------------------------
 
+    def key_params(self) -> dict[str, Any]:
+        """The prompt templates' content is part of the key (see `_text.templates_sha256`)."""
+        key = super().key_params()
+        key["templates_sha256"] = _text.templates_sha256()
+        return key
+
     def check(self) -> None:
         missing = self.missing_packages()
         if missing:

@@ -142,6 +142,7 @@ class TextScript(ScriptProvider):
     def key_params(self) -> dict[str, Any]:
         """The file's content, not its path, goes into the cache key."""
         key = super().key_params()
+        key["templates_sha256"] = _text.templates_sha256()  # the image prompt comes from templates/image_prompt.j2
         if self.params.file is not None:
             _, data = self._read()
             key["file"] = "file"
