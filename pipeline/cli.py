@@ -301,6 +301,7 @@ def serve(
     token_file: Optional[Path] = typer.Option(None, "--token-file", help="File holding the access token every request must carry."),
     token: Optional[str] = typer.Option(None, "--token", help="The access token itself (visible to other users in ps: prefer --token-file)."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Run jobs a stopped server left unfinished again, or mark them failed."),
+    allow_server_paths: bool = typer.Option(False, "--allow-server-paths", help="Let clients name files, folders and API addresses on this machine in provider parameters (trusted clients only)."),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Serve the web page and the HTTP API (FastAPI + uvicorn): make videos from a browser, follow them, download them."""
@@ -317,6 +318,7 @@ def serve(
         "max_queued": max_queued,
         "max_image_bytes": int(max_upload_mb * 1024 * 1024),
         "resume": resume,
+        "allow_server_paths": allow_server_paths,
     }
     if data_dir is not None:
         options["data_dir"] = data_dir

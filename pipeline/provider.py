@@ -8,6 +8,7 @@ method, never at module import: a fully cached run must not import torch.
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Literal
 
@@ -36,6 +37,28 @@ def operational(default: Any, **kwargs: Any) -> Any:
     """
     extra = {**kwargs.pop("json_schema_extra", {}), "operational": True}
     return Field(default, json_schema_extra=extra, **kwargs)
+
+
+def server_resource(default: Any = None, *, names: bool = False, **kwargs: Any) -> Any:
+    """A parameter that names a file, folder or address on the machine that runs the provider (a model folder, a
+    logo, a music file, an API base URL). The web service refuses such values from clients (they could read the
+    server's files or send its API key elsewhere) unless its operator allows them; an uploaded file's reference
+    is fine. names=True: a plain name (letters, digits, - and _, e.g. a shipped style "news") is not a resource."""
+    extra = {**kwargs.pop("json_schema_extra", {}), "server_resource": "names" if names else "always"}
+    return Field(default, json_schema_extra=extra, **kwargs)
+
+
+PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def names_server_resource(params_model: type[BaseModel], key: str, value: Any) -> bool:
+    """Whether `value` for parameter `key` of `params_model` names something on the server (see server_resource)."""
+    field = params_model.model_fields.get(key)
+    extra = field.json_schema_extra if field is not None and isinstance(field.json_schema_extra, dict) else {}
+    kind = extra.get("server_resource")
+    if kind is None or value is None:
+        return False
+    return not (kind == "names" and isinstance(value, str) and PLAIN_NAME.fullmatch(value))
 
 
 class Needs(BaseModel):

@@ -633,3 +633,38 @@ def test_form_page_and_docs(service, client):
     spec = client.get("/openapi.json").json()
     assert {"/api/jobs", "/api/jobs/{job_id}", "/api/jobs/{job_id}/events", "/api/jobs/{job_id}/video", "/api/uploads"} <= set(spec["paths"])
     assert spec["paths"]["/api/jobs"]["post"]["requestBody"]["content"]["application/json"]["schema"]["required"] == ["headline"]
+
+
+def test_clients_cannot_name_files_or_addresses_on_the_server(client):
+    """Provider parameters that name something on the server (a narration file, a logo, a model folder, the API
+    base URL the server sends its key to) are refused from clients; uploads are the way to bring a file."""
+    secret = "/etc/hostname"
+    cases = [
+        ({"providers": {**TEST_PROVIDERS, "script": "text"}, "params": {"script": {"file": secret}}}, "params.script.file"),
+        ({"providers": {**TEST_PROVIDERS, "compose": "ffmpeg"}, "params": {"compose": {"logo": secret}}}, "params.compose.logo"),
+        ({"providers": {**TEST_PROVIDERS, "script": "openai"}, "params": {"script": {"base_url": "https://example.com/v1"}}},
+         "params.script.base_url"),
+        ({"providers": {**TEST_PROVIDERS, "voice": "piper"}, "params": {"voice": {"model": "/srv/voices/x.onnx"}}},
+         "params.voice.model"),
+        ({"providers": {**TEST_PROVIDERS, "compose": "ffmpeg"}, "music": secret}, "music"),
+    ]
+    before = client.get("/api/jobs").json()
+    for extra, where in cases:
+        body = assert_error(client.post("/api/jobs", json={"headline": "x", **extra}), 422, where)
+        assert "upload" in body["hint"]
+    assert client.get("/api/jobs").json() == before  # nothing was queued
+
+
+def test_server_resource_parameters_are_marked():
+    from pipeline.plugins import provider_class
+    from pipeline.provider import names_server_resource
+
+    compose = provider_class("compose", "ffmpeg").Params
+    assert names_server_resource(compose, "logo", "/etc/hostname")
+    assert names_server_resource(compose, "style", "/home/me/my-style") and not names_server_resource(compose, "style", "news")
+    assert names_server_resource(compose, "music", "../song.mp3") and not names_server_resource(compose, "music", "default")
+    assert not names_server_resource(compose, "ticker", "/etc/hostname")  # text, not a resource
+    assert names_server_resource(provider_class("image", "diffusers").Params, "model", "stable-diffusion-v1-5/x")
+    for stage, name, key in [("script", "text", "file"), ("script", "openai", "base_url"),
+                             ("voice", "openai-tts", "base_url"), ("voice", "piper", "align_model")]:
+        assert names_server_resource(provider_class(stage, name).Params, key, "x"), (stage, name, key)

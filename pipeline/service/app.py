@@ -150,6 +150,31 @@ def job_view(job: Job) -> JobView:
     )
 
 
+def refuse_server_resources(options: Any, plan: Any) -> None:
+    """422 when a request names a file, folder or address on this machine in a provider parameter (see
+    `provider.server_resource`): a client could otherwise read the server's files into a video, or send the
+    server's API key to a URL of its choosing. Uploads ("upload:ID") are fine."""
+    from ..jobs import SHORTCUTS
+    from ..provider import names_server_resource
+
+    given: list[tuple[str, str, str, Any]] = [
+        (f"params.{stage}.{key}", stage, key, value)
+        for stage, values in options.params.items() for key, value in values.items()
+    ]
+    given += [(option, stage, key, getattr(options, option)) for option, (stage, key) in SHORTCUTS.items()]
+    for where, stage, key, value in given:
+        if value is None or (isinstance(value, str) and UPLOAD_REF.match(value)):
+            continue
+        provider = plan.providers.get(stage)
+        if provider is not None and names_server_resource(type(provider.params), key, value):
+            raise ApiError(
+                422,
+                f"{where} names a file or address on the server, which clients may not choose",
+                "upload the file (POST /api/uploads) and pass its 'ref', or ask the operator to set it in the "
+                "server's config (or start the server with --allow-server-paths for trusted clients)",
+            )
+
+
 def _visible_files(job: Job) -> list[str]:
     if job.state != "done":
         return []
@@ -259,6 +284,14 @@ def create_app(config: ServiceConfig) -> FastAPI:
                 "init_image must be an upload, not a path on the server",
                 "POST the picture to /api/uploads (kind=image) and pass the 'ref' it returns as init_image",
             )
+        if options.music is not None and not UPLOAD_REF.match(options.music) and (
+            not config.allow_server_paths and options.music.lower() not in ("default", "bundled", "none", "off")
+        ):
+            raise ApiError(
+                422,
+                "music must be an upload or 'default', not a path on the server",
+                "POST the audio to /api/uploads (kind=audio) and pass the 'ref' it returns as music",
+            )
         public = options.model_dump(mode="json", exclude_defaults=True)
         public["headline"] = options.headline
         for where, upload_id in upload_refs(public):
@@ -270,6 +303,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
         from .uploads import resolve_uploads
 
         plan = MakeOptions.parse(resolve_uploads(public, store)).plan(config.config_file)  # unknown providers, bad params
+        if not config.allow_server_paths:
+            refuse_server_resources(options, plan)
         job = store.add(options.headline, public, config.run_root, list(plan.notices), config.max_queued)
         if job is None:
             raise ApiError(

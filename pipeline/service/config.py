@@ -48,6 +48,9 @@ class ServiceConfig(BaseModel):
     resume: bool = True  # jobs that were running when the server stopped: run again (True) or mark failed
     max_attempts: int = Field(3, ge=1)  # a job that was interrupted this often is failed, not resumed again
     cancel_grace_s: float = Field(3.0, ge=0)  # cooperative cancel, then SIGTERM; SIGKILL after 3x that
+    # Clients may name files, folders or addresses on this machine in provider parameters (a model folder, a
+    # logo, an API base URL): off, since they could read the server's files or send its API key elsewhere.
+    allow_server_paths: bool = False
 
     @property
     def db_path(self) -> Path:

@@ -158,12 +158,13 @@ UPLOAD_REF = re.compile(r"^upload:([0-9a-f]{16})$")
 
 
 def upload_refs(options: dict[str, Any]) -> list[tuple[str, str]]:
-    """(where, upload id) for every upload reference in request options: `init_image`, and string values of
+    """(where, upload id) for every upload reference in request options: `init_image`, `music`, and string values of
     `params.STAGE.KEY` (e.g. a compose provider's music file), written as "upload:ID"."""
     found = []
-    value = options.get("init_image")
-    if isinstance(value, str) and (m := UPLOAD_REF.match(value)):
-        found.append(("init_image", m.group(1)))
+    for option in ("init_image", "music"):
+        value = options.get(option)
+        if isinstance(value, str) and (m := UPLOAD_REF.match(value)):
+            found.append((option, m.group(1)))
     for stage, values in (options.get("params") or {}).items():
         if isinstance(values, dict):
             for key, value in values.items():
@@ -178,8 +179,8 @@ def resolve_uploads(options: dict[str, Any], store: Any) -> dict[str, Any]:
     for where, upload_id in upload_refs(options):
         upload = store.get_upload(upload_id)
         path = str(upload.path) if upload is not None else f"upload:{upload_id}"
-        if where == "init_image":
-            resolved["init_image"] = path
+        if where in ("init_image", "music"):
+            resolved[where] = path
         else:
             _, stage, key = where.split(".", 2)
             resolved["params"][stage][key] = path
