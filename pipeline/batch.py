@@ -686,23 +686,34 @@ def _interrupt_once(signum: int, frame: Any) -> None:
 
 @contextmanager
 def _sigint_ignored() -> Iterator[None]:
-    """Ignore SIGINT while the pool may spawn a worker: an ignored signal stays ignored across exec and Python keeps
-    it so, so a Ctrl-C while a worker is still importing does not kill it with a traceback; workers take Ctrl-C only
-    inside an item (`_local_task`). Main thread only (elsewhere signals cannot be set, nor arrive)."""
+    """Hold Ctrl-C back while the pool may spawn a worker: a worker process starts with SIGINT blocked (the mask is
+    inherited across fork and exec), so a Ctrl-C while it is still importing does not kill it with a traceback;
+    its initializer ignores SIGINT and unblocks it, and workers take Ctrl-C only inside an item (`_local_task`).
+    This process does not lose the Ctrl-C: blocked, not ignored, it is delivered when the block ends (ignoring it
+    here, as before, dropped a Ctrl-C that came while a worker was being spawned). Main thread only."""
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: ignore it for the moment instead
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        return
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def _init_worker(events: Any, gpu: Any, stop: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # between items a Ctrl-C means nothing to a worker
+    if hasattr(signal, "pthread_sigmask"):  # born with SIGINT blocked (see `_sigint_ignored`): ignored from now on
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     _WORKER_STATE.update(events=events, gpu=gpu, stop=stop, interrupted=False)
     events.put(_READY)
 
