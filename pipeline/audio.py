@@ -83,10 +83,17 @@ def _number(text: str) -> float:
     return -math.inf if text == "-inf" else float(text)
 
 
+BUNDLED_NAMES = ("default", "bundled")  # what names the bundled track instead of a file
+
+
+def is_bundled_music(music: str | os.PathLike) -> bool:
+    return str(music).strip().lower() in BUNDLED_NAMES
+
+
 def check_music(music: str | os.PathLike) -> tuple[Path, float]:
     """The music file to use and its duration; a NewsreelError for a missing file, one that is not audio, or one
     longer than an hour. "default" (or "bundled") is the track shipped in assets/music."""
-    path = DEFAULT_MUSIC if str(music).lower() in ("default", "bundled") else Path(music).expanduser()
+    path = DEFAULT_MUSIC if is_bundled_music(music) else Path(music).expanduser()
     if not path.is_file():
         raise NewsreelError(f"the music file {path} does not exist", "pass an audio file (mp3, m4a, wav, ogg, flac)")
     try:

@@ -284,14 +284,6 @@ def create_app(config: ServiceConfig) -> FastAPI:
                 "init_image must be an upload, not a path on the server",
                 "POST the picture to /api/uploads (kind=image) and pass the 'ref' it returns as init_image",
             )
-        if options.music is not None and not UPLOAD_REF.match(options.music) and (
-            not config.allow_server_paths and options.music.lower() not in ("default", "bundled", "none", "off")
-        ):
-            raise ApiError(
-                422,
-                "music must be an upload or 'default', not a path on the server",
-                "POST the audio to /api/uploads (kind=audio) and pass the 'ref' it returns as music",
-            )
         public = options.model_dump(mode="json", exclude_defaults=True)
         public["headline"] = options.headline
         for where, upload_id in upload_refs(public):

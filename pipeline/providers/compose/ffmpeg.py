@@ -11,10 +11,11 @@ Three motion engines:
 - `perspective`: ffmpeg's perspective filter evaluated per frame; smooth, and the slowest.
   Both draw the bug with `overlay` and all the graphics with one `ass` filter.
 
-The graphics come from a style's templates (`_graphics.py`, templates/styles/). The sound is mastered first
-(`pipeline/audio.py`): the narration placed after any intro, optional music ducked under it, loudness normalised to
--16 LUFS with true peaks at most -1.5 dBTP; the measured values go to run.json. Encoder: libx264 (CRF), or h264_nvenc when an NVIDIA GPU and an ffmpeg with NVENC are there. Then a poster
-JPEG and a 320 px thumbnail. Measured speeds: benchmarks/compose.py.
+The graphics come from a style's templates (`_graphics.py`, templates/styles/). The sound is mastered while they
+are prepared (`pipeline/audio.py`): the narration placed after any intro, optional music ducked under it, loudness
+normalised to -16 LUFS with true peaks at most -1.5 dBTP; the measured values go to run.json. Encoder: libx264
+(CRF), or h264_nvenc when an NVIDIA GPU and an ffmpeg with NVENC are there. Then a poster JPEG and a 320 px
+thumbnail. Measured speeds: benchmarks/compose.py.
 """
 
 from __future__ import annotations
@@ -192,10 +193,10 @@ class FfmpegCompose(ComposeProvider):
         if p.bug:
             key["logo_sha256"] = _file_sha256(_graphics.logo_path(p.logo))
         if p.music is not None:
-            from ...audio import check_music
+            from ...audio import check_music, is_bundled_music
 
             path, _ = check_music(p.music)
-            key["music"] = p.music if p.music.lower() in ("default", "bundled") else "file"
+            key["music"] = p.music if is_bundled_music(p.music) else "file"
             key["music_sha256"] = _file_sha256(path)
         return key
 
@@ -446,11 +447,10 @@ def scene_spans(script: Script, voice: Narration, n_images: int, frames: int, fp
 
 @dataclass(frozen=True)
 class AudioTrack:
-    """The sound of the video: one file placed `offset` seconds in and padded with silence to the end (the mastered
-    soundtrack, already the video's length; the tests also feed a bare narration)."""
+    """The sound of the video: the mastered soundtrack (already the video's length), padded with silence to the
+    end should it be shorter."""
 
     path: Path
-    offset: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -479,11 +479,7 @@ def _finish(video: str, *, overlay_index: int | None, overlay: Overlay | None, a
         last = "bug"
     fonts = filter_escape(os.fspath(assets.FONTS_DIR))
     chains.append(f"[{last}]ass=filename={filter_escape(ass_name)}:fontsdir={fonts}:shaping=complex[v]")
-    audio_filters = [f"[{audio_index}:a]aresample=48000", "aformat=channel_layouts=stereo"]
-    if audio.offset > 0:
-        audio_filters.append(f"adelay=delays={round(audio.offset * 1000)}:all=1")
-    audio_filters.append(f"apad=whole_dur={duration:.6f}[a]")
-    chains.append(",".join(audio_filters))
+    chains.append(f"[{audio_index}:a]aresample=48000,aformat=channel_layouts=stereo,apad=whole_dur={duration:.6f}[a]")
     return chains
 
 
