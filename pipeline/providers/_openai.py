@@ -1,4 +1,5 @@
-"""Pieces shared by the providers that talk to OpenAI-compatible APIs (script `openai`, voice `openai-tts`).
+"""Pieces shared by the providers that talk to OpenAI-compatible APIs (script `openai`, voice `openai-tts`, image
+`openai-image`).
 
 `OpenAICompatible` is mixed into such a provider: the client (the openai package's own retries off), the retry
 policy (transient failures: 429, 5xx, 408/409, timeouts, dropped connections, retried with exponential backoff) and
