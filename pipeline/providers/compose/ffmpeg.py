@@ -9,7 +9,7 @@ Three motion engines:
   what moves (the ticker text, fades).
 - `zoompan`: ffmpeg's zoompan on a 2x 4:4:4 canvas; no Python per frame, but positions step in half pixels.
 - `perspective`: ffmpeg's perspective filter evaluated per frame; smooth, and the slowest.
-  Both draw the bug with `overlay` and all the graphics with one `ass` filter.
+  Both draw the bug with `overlay` and all the graphics with one `ass` filter, then blend in the provenance mark.
 
 The graphics come from a style's templates (`_graphics.py`, templates/styles/). The sound is mastered while they
 are prepared (`pipeline/audio.py`): the narration placed after any intro, optional music ducked under it, loudness
@@ -234,7 +234,8 @@ class FfmpegCompose(ComposeProvider):
         poster = workdir / "poster.jpg"
         thumbnail = workdir / THUMBNAIL_NAME
         soundtrack = workdir / ".soundtrack.wav"
-        made = [graphics, bug_png, soundtrack, partial, final, poster, thumbnail]
+        mark, mark_neg = workdir / ".mark-add.yuv", workdir / ".mark-subtract.yuv"
+        made = [graphics, bug_png, soundtrack, mark, mark_neg, partial, final, poster, thumbnail]
         # The soundtrack is mastered (pipeline/audio.py: narration after any intro, music ducked under it, -16 LUFS
         # and -1.5 dBTP; ffmpeg processes, about a second for a minute of sound) while the graphics are prepared.
         audio_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsreel-soundtrack")
@@ -278,10 +279,14 @@ class FfmpegCompose(ComposeProvider):
                 args = warp_command(plan=plan, params=p, encoder=encoder, overlay=overlay, ass_name=graphics.name,
                                     audio=audio, output_name=partial.name, title=script.title)
             else:
+                from ... import video_watermark
+
+                write_mark(video_watermark.Marker(p.width, p.height), mark, mark_neg)
+                watermark = video_watermark.METHOD
                 mastered = soundtrack_job.result()
                 args = filter_command(images=images, plan=plan, params=p, encoder=encoder, overlay=overlay,
                                       ass_name=graphics.name, audio=audio, output_name=partial.name,
-                                      title=script.title)
+                                      title=script.title, mark=(mark.name, mark_neg.name))
             run_ffmpeg(
                 args,
                 progress=lambda f, m: progress(0.02 + 0.95 * f, m),
@@ -306,7 +311,7 @@ class FfmpegCompose(ComposeProvider):
             _remove(made)
             raise
         audio_pool.shutdown(wait=True)
-        _remove([graphics, bug_png, soundtrack])
+        _remove([graphics, bug_png, soundtrack, mark, mark_neg])
         progress(1.0, f"{plan.duration:.1f} s video, {p.width}x{p.height}, {encoder}")
         notes: dict[str, Any] = {"audio": mastered.notes()}
         if watermark:
@@ -469,8 +474,9 @@ def filter_escape(value: str) -> str:
 
 
 def _finish(video: str, *, overlay_index: int | None, overlay: Overlay | None, ass_name: str, audio_index: int,
-            audio: AudioTrack, duration: float) -> list[str]:
-    """The chains after the background: colour tags, the bug, the ASS graphics and captions; and the audio."""
+            audio: AudioTrack, duration: float, mark_index: int | None = None) -> list[str]:
+    """The chains after the background: colour tags, the bug, the ASS graphics and captions, the provenance mark
+    (`mark_index`: the input holding it, see `write_mark`); and the audio."""
     tags = ":".join(f"{k}={v}" for k, v in COLOUR_TAGS.items())
     chains = [f"[{video}]setparams={tags}[bg]"]
     last = "bg"
@@ -478,7 +484,13 @@ def _finish(video: str, *, overlay_index: int | None, overlay: Overlay | None, a
         chains.append(f"[{last}][{overlay_index}:v]overlay=x={overlay.x}:y={overlay.y}:format=yuv420:eof_action=repeat[bug]")
         last = "bug"
     fonts = filter_escape(os.fspath(assets.FONTS_DIR))
-    chains.append(f"[{last}]ass=filename={filter_escape(ass_name)}:fontsdir={fonts}:shaping=complex[v]")
+    if mark_index is None:
+        chains.append(f"[{last}]ass=filename={filter_escape(ass_name)}:fontsdir={fonts}:shaping=complex[v]")
+    else:  # the mark goes on last, into the final picture: + its positive frame, - its negative one (each a
+        # single frame, which blend repeats for every frame of the video)
+        chains.append(f"[{last}]ass=filename={filter_escape(ass_name)}:fontsdir={fonts}:shaping=complex[drawn]")
+        chains.append(f"[drawn][{mark_index}:v]blend=all_mode=addition:eof_action=repeat[marked]")
+        chains.append(f"[marked][{mark_index + 1}:v]blend=all_mode=subtract:eof_action=repeat[v]")
     chains.append(f"[{audio_index}:a]aresample=48000,aformat=channel_layouts=stereo,apad=whole_dur={duration:.6f}[a]")
     return chains
 
@@ -572,9 +584,24 @@ def motion_exprs(motion: str, frames: int, width_var: str, height_var: str) -> t
     return z, f"({W}-{W}/{z})/2", cy
 
 
+def write_mark(marker: Any, add: Path, subtract: Path) -> None:
+    """The provenance mark as two raw I420 frames for the filter engines: the levels to add to the luma and the
+    levels to take away (chroma 0: unchanged). Raw, not PNG: no range conversion touches the levels."""
+    import numpy as np
+
+    w, h = marker.width, marker.height
+    pattern = marker.pattern_luma()
+    for path, luma in ((add, pattern.clip(0, 255)), (subtract, (-pattern).clip(0, 255))):
+        frame = np.zeros((h * 3 // 2, w), np.uint8)
+        frame[:h] = luma
+        path.write_bytes(frame.tobytes())
+
+
 def filter_command(*, images: list[Path], plan: Plan, params: Any, encoder: str, overlay: Overlay | None,
-                   ass_name: str, audio: AudioTrack, output_name: str, title: str) -> list[str]:
-    """The `zoompan` and `perspective` engines: everything in one ffmpeg filter graph."""
+                   ass_name: str, audio: AudioTrack, output_name: str, title: str,
+                   mark: tuple[str, str] | None = None) -> list[str]:
+    """The `zoompan` and `perspective` engines: everything in one ffmpeg filter graph. `mark`: the two raw frames
+    of `write_mark` (file names in the work folder), blended into every final frame."""
     w, h, fps = params.width, params.height, params.fps
     segs = _motion.segments(plan.spans, plan.motions, plan.fade)
     args: list[str] = ["-y", *_threads(params)]
@@ -604,6 +631,11 @@ def filter_command(*, images: list[Path], plan: Plan, params: Any, encoder: str,
     if overlay is not None:
         args += ["-i", os.fspath(overlay.path)]
         overlay_index = audio_index + 1
+    mark_index = None
+    if mark is not None:
+        mark_index = audio_index + (2 if overlay is not None else 1)
+        for name in mark:
+            args += ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{w}x{h}", "-i", name]
     last = "s0"
     if plan.fade == 0 and len(segs) > 1:  # cuts, no crossfades
         chains.append("".join(f"[s{k}]" for k in range(len(segs))) + f"concat=n={len(segs)}:v=1:a=0[cut]")
@@ -614,7 +646,7 @@ def filter_command(*, images: list[Path], plan: Plan, params: Any, encoder: str,
         chains.append(f"[{last}][s{k}]xfade=transition=fade:duration={plan.fade / fps:.6f}:offset={offset:.6f}[{out}]")
         last = out
     chains += _finish(last, overlay_index=overlay_index, overlay=overlay, ass_name=ass_name, audio_index=audio_index,
-                      audio=audio, duration=plan.duration)
+                      audio=audio, duration=plan.duration, mark_index=mark_index)
     return args + ["-filter_complex", ";".join(chains)] + _output(params, encoder, plan.duration, title, output_name)
 
 

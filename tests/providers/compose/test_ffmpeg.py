@@ -717,3 +717,21 @@ def test_music_that_is_not_audio_is_refused_before_anything_is_written(tmp_path)
     with pytest.raises(NewsreelError):
         render(tmp_path / "r", 2.0, {**FAST, "music": os.fspath(text)})
     assert sorted(p.name for p in (tmp_path / "r" / "work").iterdir()) == []
+
+
+@pytest.mark.parametrize("engine", ["zoompan", "perspective"])
+def test_filter_engines_embed_the_provenance_mark_too(tmp_path, engine):
+    from pipeline import video_watermark
+
+    bg = textured_png(tmp_path / "texture.png")
+    params = {"width": 320, "height": 180, "preset": "veryfast", "engine": engine, "bug": False}
+    video, _, _ = render(tmp_path, 2.0, params, images=[bg], cue_end=1.5)
+    found = video_watermark.detect_video(video.path)
+    assert found.found, found
+    assert video.notes["watermark"] == video_watermark.METHOD
+    assert not list((tmp_path / "work").glob(".mark*"))
+    # Control: the same picture encoded without the mark is not taken for marked.
+    plain = tmp_path / "plain.mp4"
+    run_ffmpeg(["-y", "-loop", "1", "-i", os.fspath(bg), "-t", "2", "-vf", "scale=320:180,format=yuv420p",
+                "-c:v", "libx264", "-preset", "veryfast", os.fspath(plain)], loglevel="error")
+    assert not video_watermark.detect_video(plain).found
