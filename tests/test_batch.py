@@ -22,7 +22,7 @@ from pipeline import plugins
 from pipeline.batch import BatchFileError, GpuGate, iter_items, run_batch, uses_gpu, validate
 from pipeline.cli import app
 from tests.conftest import PLUGIN_DIR
-from tests.helpers import TEST_PROVIDERS, work_done
+from tests.helpers import TEST_PROVIDERS, sigint_default, work_done
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -308,7 +308,8 @@ def test_killed_batch_resumes_with_only_unfinished_work(batch_env, tmp_path, sig
         "1",
         "--json-progress",
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=sigint_default)
     finished: list[str] = []
     try:
         in_image = False

@@ -23,7 +23,7 @@ httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
-from tests.helpers import TEST_PROVIDERS
+from tests.helpers import TEST_PROVIDERS, sigint_default
 
 REPO = Path(__file__).resolve().parent.parent
 PLUGIN_DIR = Path(__file__).parent / "plugins"
@@ -94,6 +94,7 @@ class Service:
             cwd=self.root / "cwd",
             stdout=log,
             stderr=subprocess.STDOUT,
+            preexec_fn=sigint_default,  # stop() uses Ctrl-C
         )
         log.close()
         deadline = time.monotonic() + 30
