@@ -92,7 +92,7 @@ class TextFont:
 def text_font(text: str, language: str = "") -> TextFont:
     """The font for `text`: its letters decide the script (Chinese -> Droid Sans Fallback, Arabic -> Noto Sans
     Arabic), the language decides when it has none; exactly as the captions choose theirs."""
-    from ..captions.subtitles import caption_font, is_rtl
+    from ...fonts import caption_font, is_rtl
 
     family, factor = caption_font(language or "en", text)
     return TextFont(family, factor, is_rtl(text))

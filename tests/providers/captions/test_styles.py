@@ -17,16 +17,14 @@ import pytest
 
 from pipeline.align import script_words
 from pipeline.assets import FONTS_DIR
+from pipeline.fonts import FONTS, caption_font, is_rtl
 from pipeline.media import run_ffmpeg
 from pipeline.providers.captions.subtitles import (
-    FONTS,
     HIGHLIGHT,
     MAX_LEAD,
     SubtitleCaptions,
     TimedWord,
-    caption_font,
     display_width,
-    is_rtl,
 )
 from pipeline.stages.script import Script
 from pipeline.stages.voice import Narration, WordTiming
