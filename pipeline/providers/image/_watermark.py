@@ -143,3 +143,17 @@ def decode_watermark(path: str | Path, payload: bytes = PAYLOAD) -> tuple[bool, 
             return False, 0.0
     score = float((bits == _bits(payload)).mean())
     return score >= FOUND_AT, score
+
+
+def mark_if_wanted(image: Image.Image, wanted: bool, notes: dict[str, str]) -> Image.Image:
+    """The image providers' last step: embed the mark when asked and when the picture is big enough for it, and say
+    which in `notes["watermark"]`."""
+    width, height = image.size
+    if not wanted:
+        notes["watermark"] = "off"
+        return image
+    if capacity(width, height) < MIN_REPEATS:
+        notes["watermark"] = f"skipped: {width}x{height} is too small"
+        return image
+    notes["watermark"] = f"{PAYLOAD.decode()} (dwtDctSvd)"
+    return embed_watermark(image)

@@ -795,14 +795,7 @@ class DiffusersImage(ImageProvider):
         else:
             notes["upscaler"] = "lanczos"
         final = ImageOps.fit(picture.convert("RGB"), (out_w, out_h), Image.Resampling.LANCZOS)
-        if not self.params.watermark:
-            notes["watermark"] = "off"
-        elif _watermark.capacity(out_w, out_h) < _watermark.MIN_REPEATS:
-            notes["watermark"] = f"skipped: {out_w}x{out_h} is too small"
-        else:
-            final = _watermark.embed_watermark(final)
-            notes["watermark"] = f"{_watermark.PAYLOAD.decode()} (dwtDctSvd)"
-        return final
+        return _watermark.mark_if_wanted(final, self.params.watermark, notes)
 
 
 def _env_threads() -> int | None:

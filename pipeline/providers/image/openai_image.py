@@ -279,14 +279,7 @@ class OpenAIImage(OpenAICompatible, ImageProvider):
         from PIL import Image, ImageOps
 
         final = ImageOps.fit(picture, (out_w, out_h), Image.Resampling.LANCZOS)
-        if not self.params.watermark:
-            notes["watermark"] = "off"
-        elif _watermark.capacity(out_w, out_h) < _watermark.MIN_REPEATS:
-            notes["watermark"] = f"skipped: {out_w}x{out_h} is too small"
-        else:
-            final = _watermark.embed_watermark(final)
-            notes["watermark"] = f"{_watermark.PAYLOAD.decode()} (dwtDctSvd)"
-        return final
+        return _watermark.mark_if_wanted(final, self.params.watermark, notes)
 
 
 def _policy_refusal(exc: Any) -> bool:

@@ -13,6 +13,10 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ...stages.script import Script
 
 # --------------------------------------------------------------------------------------------------------------------
 # Prompts
@@ -659,3 +663,23 @@ def scene_list(headline: str, sentences: Sequence[str], scenes: int) -> list:
     if scenes <= 1:
         return []
     return [Scene(sentences=idx, image_prompt=prompt) for idx, prompt in split_scenes(headline, sentences, scenes)]
+
+
+def make_script(headline: str, sentences: list[str], *, language: str, scenes: int, words_target: int, model: str,
+                title: str | None = None, prompt: str | None = None, notes: dict | None = None) -> Script:
+    """The `Script` every built-in script provider returns: title, image prompt and scenes derived the same way
+    unless the provider has its own (a model's title or image prompt)."""
+    from ...stages.script import Script
+
+    return Script(
+        headline=headline,
+        title=title or short_title(headline),
+        sentences=sentences,
+        image_prompt=prompt or image_prompt(headline, " ".join(sentences)),
+        negative_prompt=DEFAULT_NEGATIVE_PROMPT,
+        language=language,
+        scenes=scene_list(headline, sentences, scenes),
+        words_target=words_target,
+        model=model,
+        notes=notes or {},
+    )

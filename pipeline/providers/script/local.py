@@ -383,15 +383,7 @@ class LocalScript(ScriptProvider):
             time.perf_counter() - started,
         )
         progress(1.0, f"script written ({_text.count_words(text)} words)")
-        return Script(
-            headline=headline,
-            title=_text.short_title(headline),
-            sentences=sentences,
-            image_prompt=_text.image_prompt(headline, text),
-            negative_prompt=_text.DEFAULT_NEGATIVE_PROMPT,
-            language=p.language,
-            scenes=_text.scene_list(headline, sentences, p.scenes),
-            words_target=p.words,
-            model=self.model_label(),
+        return _text.make_script(
+            headline, sentences, language=p.language, scenes=p.scenes, words_target=p.words, model=self.model_label()
         )
 

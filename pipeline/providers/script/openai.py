@@ -150,16 +150,9 @@ class OpenAIScript(OpenAICompatible, ScriptProvider):
         else:
             image_prompt = _text.image_prompt(headline, text)
         progress(1.0, f"script written ({_text.count_words(text)} words)")
-        return Script(
-            headline=headline,
-            title=title,
-            sentences=sentences,
-            image_prompt=image_prompt,
-            negative_prompt=_text.DEFAULT_NEGATIVE_PROMPT,
-            language=p.language,
-            scenes=_text.scene_list(headline, sentences, p.scenes),
-            words_target=p.words,
-            model=f"{response_model} via {self.url}",
+        return _text.make_script(
+            headline, sentences, language=p.language, scenes=p.scenes, words_target=p.words,
+            model=f"{response_model} via {self.url}", title=title, prompt=image_prompt,
         )
 
     def _parse(self, content: str, fmt: str, headline: str, prompt: str, complete: bool) -> Draft | None:

@@ -156,15 +156,8 @@ class TextScript(ScriptProvider):
         text = " ".join(sentences)
         words = _text.count_words(text)
         progress(1.0, f"script read ({words} words)")
-        return Script(
-            headline=headline,
-            title=_text.short_title(headline),
-            sentences=sentences,
-            image_prompt=_text.image_prompt(headline, text),
-            negative_prompt=_text.DEFAULT_NEGATIVE_PROMPT,
-            language=p.language,
-            scenes=_text.scene_list(headline, sentences, p.scenes),
-            words_target=words,
+        return _text.make_script(
+            headline, sentences, language=p.language, scenes=p.scenes, words_target=words,
             model="written by the user" + (f" (file sha256 {_sha256(data)[:12]})" if data is not None else ""),
             notes={"source": "file" if data is not None else "text"},
         )
