@@ -7,9 +7,7 @@ import base64
 import io
 import json
 import logging
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ from pipeline.providers import _openai
 from pipeline.providers.image import _watermark
 from pipeline.providers.image.openai_image import OpenAIImage, family_of, pick_size
 from pipeline.stages import Scene, Script
+from tests.fake_openai import FakeOpenAI, Reply
 
 KEY = "sk-test-Zq9SECRETkey0123456789abcdef"
 HEADLINE = "Breakthrough in Mars Project"
@@ -57,60 +56,11 @@ def images_response(data: bytes | None = None, revised: str | None = "A revised 
     return {"created": 1700000000, "data": [entry]}
 
 
-Reply = tuple[int, dict[str, Any]]
-
-
-class FakeImages:
-    """/v1/images/generations on 127.0.0.1 (random port). `answer(request_json, n)` decides each reply; every request
-    (GETs too: there must be none) is recorded with its path and headers."""
+class FakeImages(FakeOpenAI):
+    """The fake API serving only /v1/images/generations."""
 
     def __init__(self, answer: Callable[[dict[str, Any], int], Reply]):
-        self.answer = answer
-        self.requests: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                with server.lock:
-                    server.requests.append({"method": "GET", "path": self.path, "headers": {}, "json": None})
-                self._send(404, {"error": {"message": "no"}})
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-                headers = {name.lower(): value for name, value in self.headers.items()}
-                with server.lock:
-                    server.requests.append({"method": "POST", "path": self.path, "headers": headers, "json": body})
-                    n = len(server.requests)
-                if self.path != "/v1/images/generations":
-                    return self._send(404, {"error": {"message": f"no route {self.path}"}})
-                self._send(*server.answer(body, n))
-
-            def _send(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):  # keep test output quiet
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(answer, route="/v1/images/generations")
 
 
 def ok(**kw) -> Callable[[dict[str, Any], int], Reply]:

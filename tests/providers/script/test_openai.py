@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from pipeline.errors import NewsreelError
 from pipeline.providers import _openai
 from pipeline.providers.script._text import count_words
 from pipeline.providers.script.openai import OpenAIScript
+from tests.fake_openai import FakeOpenAI, Reply
 
 KEY = "sk-test-Zq9SECRETkey0123456789abcdef"
 HEADLINE = "Breakthrough in Mars Project"
@@ -51,56 +50,11 @@ def draft_json(
     return json.dumps({"title": title, "sentences": list(sentences), "image_prompt": image_prompt})
 
 
-Reply = tuple[int, dict[str, Any], dict[str, str]]  # status, JSON body, extra headers
-
-
-class FakeServer:
-    """An OpenAI-compatible /v1/chat/completions on 127.0.0.1 (random port). `answer(request_json, n)` decides each
-    reply; every request is recorded with its headers."""
-
-    def __init__(self, answer: Callable[[dict[str, Any], int], Reply]):
-        self.answer = answer
-        self.requests: list[dict[str, Any]] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-                headers = {name.lower(): value for name, value in self.headers.items()}
-                server.requests.append({"path": self.path, "headers": headers, "json": body})
-                status, payload, extra = server.answer(body, len(server.requests))
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in extra.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                try:
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout test)
-                    pass
-
-            def log_message(self, *args):  # keep test output quiet
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+class FakeServer(FakeOpenAI):
+    """The fake API answering chat completions (any path), with the response formats the provider asked for."""
 
     def formats(self) -> list[str]:
         return [r["json"].get("response_format", {}).get("type", "text") for r in self.requests]
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture(autouse=True)
