@@ -93,6 +93,35 @@ class Provider:
     needs: ClassVar[Needs] = Needs()
     Params: ClassVar[type[Params]] = Params
 
+    # Capabilities: what the core may know about a provider, declared here. The core asks these; it never tests a
+    # provider's name. A provider that declares nothing gets the safe defaults below.
+    #: It does no work itself: at plan time `delegate(params)` names the provider that really runs (image `auto`).
+    delegates: ClassVar[bool] = False
+    #: The run-level options (RUN_OPTIONS in pipeline/runner.py: seed, width, height, language, fps, target_seconds,
+    #: words) this provider takes; the runner fills each one into the Params field of the same name. None are filled
+    #: unless declared here.
+    run_options: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def delegate(cls, params: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
+        """For `delegates = True`: (the provider to use instead, its parameters, a one-line notice for the user)."""
+        raise NotImplementedError(f"{cls.stage} provider '{cls.name}' declares delegates=True but no delegate()")
+
+    @classmethod
+    def param_choices(cls) -> dict[str, list[str]]:
+        """Values a form may offer for some parameters (e.g. the shipped style names); {} when there are none."""
+        return {}
+
+    def uses_gpu(self) -> bool:
+        """Whether this provider, with its parameters, will put work on a GPU (batch engines cap such stages)."""
+        return self.needs.gpu != "no"
+
+    def provenance(self) -> dict[str, Any]:
+        """Facts this provider adds to the run's provenance (run.json and the C2PA manifest), beyond its name,
+        version, parameters and `identity()`: e.g. the visible label it draws, its prompt templates' hashes. JSON
+        values only."""
+        return {}
+
     def __init__(
         self,
         params: BaseModel | dict[str, Any] | None = None,
