@@ -68,9 +68,5 @@ class MakeOptions(BaseModel):
             value = getattr(self, option)
             if value is not None:
                 params.setdefault(stage, {})[key] = value
-        image_asks_for_sd = {"model", "init_image", "strength"} & set(params.get("image", {}))
         settings = load_settings(config_file, seed=self.seed, aspect=self.aspect, language=self.lang, providers=providers)
-        if settings.providers.image == "auto" and image_asks_for_sd:
-            # Asking for a model or img2img means Stable Diffusion, not a fallback to the slate.
-            settings.providers.image = "diffusers"
         return build_plan(settings, params)

@@ -103,8 +103,9 @@ class Provider:
     run_options: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
-    def delegate(cls, params: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
-        """For `delegates = True`: (the provider to use instead, its parameters, a one-line notice for the user)."""
+    def delegate(cls, params: dict[str, Any], asked: frozenset[str] = frozenset()) -> tuple[str, dict[str, Any], str]:
+        """For `delegates = True`: (the provider to use instead, its parameters, a one-line notice for the user).
+        `params` merges the configuration and the request; `asked` names the ones this run's request set itself."""
         raise NotImplementedError(f"{cls.stage} provider '{cls.name}' declares delegates=True but no delegate()")
 
     @classmethod

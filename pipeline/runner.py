@@ -28,7 +28,7 @@ from .provider import Provider
 from .stages import STAGES
 from .stages.script import check_headline
 
-# Run-level options a provider receives when its Params model declares a field of that name.
+# Run-level options a provider receives when it declares them (`Provider.run_options`) and its Params has the field.
 RUN_OPTIONS = ("seed", "width", "height", "language", "fps", "target_seconds", "words")
 
 
@@ -63,6 +63,7 @@ class StageRecord(BaseModel):
     identity: dict[str, Any]
     digest: str
     notes: dict[str, Any] = {}
+    provenance: dict[str, Any] = {}  # what the provider says about itself for provenance (Provider.provenance())
 
 
 @dataclass
@@ -107,8 +108,8 @@ def build_plan(settings: Settings, overrides: dict[str, dict[str, Any]] | None =
         cls = provider_class(stage, choice[stage])
         params = {**getattr(settings, stage), **overrides.get(stage, {})}
         # A delegating provider (image `auto`) picks the real one now, so keys and run.json name what really ran.
-        if hasattr(cls, "delegate"):
-            name, params, notice = cls.delegate(params)
+        if cls.delegates:
+            name, params, notice = cls.delegate(params, frozenset(overrides.get(stage, {})))
             cls = provider_class(stage, name)
             notices.append(notice)
         classes[stage], explicit[stage] = cls, params
@@ -128,7 +129,7 @@ def build_plan(settings: Settings, overrides: dict[str, dict[str, Any]] | None =
 
 def _params_for(cls: type[Provider], run_options: dict[str, Any], explicit: dict[str, Any]) -> dict[str, Any]:
     fields = cls.Params.model_fields
-    filled = {k: v for k, v in run_options.items() if k in fields}
+    filled = {k: v for k, v in run_options.items() if k in cls.run_options and k in fields}
     return {**filled, **explicit}
 
 
@@ -187,6 +188,7 @@ def run(
             identity=identity,
             digest=entry.meta["digest"],
             notes=entry.meta.get("notes", {}),
+            provenance=provider.provenance(),
         )
         emit(Event(stage=name, kind="done", fraction=1.0, hit=hit, seconds=seconds))
 

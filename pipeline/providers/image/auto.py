@@ -18,11 +18,17 @@ class AutoImage(ImageProvider):
     name = "auto"
     summary = "Stable Diffusion (diffusers) when its model is on this machine, otherwise the slate backdrop"
     needs = Needs()
+    delegates = True
 
     @classmethod
-    def delegate(cls, params: dict[str, Any]) -> tuple[str, dict[str, Any], str]:
+    def delegate(cls, params: dict[str, Any], asked: frozenset[str] = frozenset()) -> tuple[str, dict[str, Any], str]:
         """(provider to use, its parameters, a one-line notice)."""
         from ...plugins import provider_class
+
+        if {"model", "init_image", "strength"} & asked:
+            # Asking for a model or img2img means Stable Diffusion, not a fallback to the slate: diffusers' own
+            # pre-flight then says what is missing.
+            return "diffusers", params, "image: Stable Diffusion (diffusers), because its parameters were given"
 
         try:
             diffusers = provider_class("image", "diffusers")

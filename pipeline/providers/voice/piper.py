@@ -134,6 +134,7 @@ def _word_start_samples(id_map: dict, ids: list[int], per_id) -> list[int]:
 
 class PiperVoice(VoiceProvider):
     name = "piper"
+    run_options = frozenset({'seed', 'language', 'target_seconds'})
     version = "1"
     summary = "Piper neural voice (offline, ONNX; CC0 US-English joe voice by default), words timed by Whisper"
     needs = Needs(packages=("piper", "onnxruntime", "faster_whisper"), extra="piper")
