@@ -48,12 +48,14 @@ class Artifact(BaseModel):
     def from_json(cls, data: dict[str, Any], root: Path | None = None):
         return cls.model_validate(data, context={"root": root})
 
-    def digest(self, root: Path) -> str:
-        """sha256 of the artifact's fields and the bytes of its files: what downstream cache keys depend on."""
+    def digest(self, root: Path, file_hashes: dict[Path, str] | None = None) -> str:
+        """sha256 of the artifact's fields and the bytes of its files: what downstream cache keys depend on.
+        `file_hashes`: sha256 hex digests the caller already has (the cache's seal), so no file is read twice."""
+        known = file_hashes or {}
         h = hashlib.sha256(canonical_json(self.to_json(root)).encode())
         for path in sorted(self.files()):
             h.update(path.relative_to(root).as_posix().encode())
-            h.update(file_sha256(path).encode())
+            h.update((known.get(path) or file_sha256(path)).encode())
         return h.hexdigest()
 
 

@@ -122,6 +122,8 @@ def make(
         elif event.kind == "done":
             progress.update(task, completed=1.0, status="cached" if event.hit else "done")
             progress.stop_task(task)
+        elif event.kind == "notice":
+            progress.console.print(f"note: {event.message}", style="yellow", markup=False, highlight=False, soft_wrap=True)
 
     with progress:
         result = run(headline, plan, out, force=options.force, no_cache=options.no_cache, on_event=on_event)
@@ -193,8 +195,13 @@ def doctor(config: Optional[Path] = ConfigOpt) -> None:
     for font in (FONT_REGULAR, FONT_BOLD):
         row(f"font {font.name}", font.is_file(), str(font) if font.is_file() else "missing: restore assets/fonts from the repository")
     try:
-        Cache(settings.cache_dir)._writable()
-        row("cache", True, str(settings.cache_dir))
+        cache = Cache(settings.cache_dir)
+        cache._writable()
+        checked, bad = cache.verify(hashes=False)  # sizes and metadata only: fast; `cache verify` reads every byte
+        if bad:
+            row("cache", False, f"{len(bad)} of {checked} entries damaged in {settings.cache_dir} (newsreel cache verify --repair removes them)")
+        else:
+            row("cache", True, f"{settings.cache_dir} ({checked} entries, sizes checked)")
     except NewsreelError as exc:
         row("cache", False, exc.one_line())
     console.print(table)
@@ -208,18 +215,32 @@ def cache_ls(config: Optional[Path] = ConfigOpt) -> None:
     from .cache import Cache
     from .config import load_settings
 
-    cache = Cache(load_settings(config).cache_dir)
+    settings = load_settings(config)
+    cache = Cache(settings.cache_dir)
     table = Table(title=str(cache.root), title_justify="left")
     for column in ("key", "stage", "provider", "age", "size", "built in"):
         table.add_column(column)
     total = 0
-    for entry in sorted(cache.entries(), key=lambda e: e.meta.get("created", 0)):
+    entries = cache.entries()
+    for entry in sorted(entries, key=lambda e: e.meta.get("created", 0)):
         size = entry.size
         total += size
+        if entry.problem:
+            table.add_row(entry.key[:12], "?", "?", "", _size(size), "", style="red")
+            continue
         age = time.time() - entry.meta.get("created", 0)
-        table.add_row(entry.key[:12], entry.meta.get("stage", "?"), entry.meta.get("provider", "?"), _age(age), _size(size), f"{entry.meta.get('seconds', 0):.1f}s")
+        table.add_row(entry.key[:12], escape(str(entry.meta.get("stage", "?"))), escape(str(entry.meta.get("provider", "?"))), _age(age), _size(size), f"{entry.meta.get('seconds', 0):.1f}s")
     console.print(table)
-    console.print(f"{len(table.rows)} entries, {_size(total)}")
+    console.print(f"{len(entries)} entries, {_size(total)}", highlight=False)
+    # Converted models live beside the entries by default and are often the biggest thing in the cache folder.
+    models = settings.models_dir or settings.cache_dir / "models"
+    if models.is_dir():
+        from .cache import tree_size
+
+        console.print(f"converted models: {_size(tree_size(models))} in {models} (not entries; delete the folder to reconvert)", markup=False, highlight=False)
+    unusable = sum(1 for e in entries if e.problem)
+    if unusable:
+        console.print(f"{unusable} entries are unusable (newsreel cache verify --repair, or cache prune, removes them)", style="red", markup=False)
 
 
 @cache_app.command("prune")
@@ -248,8 +269,30 @@ def cache_prune(
         return True
 
     cache = Cache(load_settings(config).cache_dir)
+    sizes = {e.key: e.size for e in cache.entries()}
     removed = cache.prune(keep=lambda e: not doomed(e))
-    console.print(f"removed {len(removed)} entries, {_size(sum(0 for _ in removed))} left behind")
+    unusable = sum(1 for e in removed if e.problem)
+    note = f" ({unusable} with unreadable metadata)" if unusable else ""
+    console.print(f"removed {len(removed)} entries{note}, {_size(sum(sizes.get(e.key, 0) for e in removed))} freed", markup=False, highlight=False)
+
+
+@cache_app.command("verify")
+def cache_verify(
+    repair: bool = typer.Option(False, "--repair", help="Remove the damaged entries (the next run rebuilds them)."),
+    config: Optional[Path] = ConfigOpt,
+) -> None:
+    """Check every cache entry's files against the sizes and hashes sealed with it. Exit 1 when any is damaged."""
+    from .cache import Cache
+    from .config import load_settings
+
+    cache = Cache(load_settings(config).cache_dir)
+    checked, bad = cache.verify(repair=repair)
+    for entry, why in bad:
+        stage = entry.meta.get("stage", "?")
+        console.print(f"{'removed' if repair else 'damaged'}: {entry.key[:12]} ({stage}): {why}", markup=False, highlight=False)
+    console.print(f"{checked} entries checked, {len(bad)} damaged{', removed' if repair and bad else ''}", markup=False, highlight=False)
+    if bad:
+        raise SystemExit(1)  # not typer.Exit: main() runs the app with standalone_mode=False
 
 
 @config_app.command("show")

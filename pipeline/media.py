@@ -182,6 +182,7 @@ def run_ffmpeg(
         text=True,
         encoding="utf-8",
         errors="replace",
+        preexec_fn=die_with_parent,
     )
 
     def drain() -> None:
@@ -225,6 +226,26 @@ def run_ffmpeg(
     if proc.returncode != 0:
         raise FfmpegError(proc.returncode, lines[-STDERR_TAIL_LINES:], cmd)
     return lines
+
+
+def _prctl() -> Callable[..., int] | None:
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux
+        return None
+
+
+_PRCTL = _prctl()  # resolved before any fork: the child may only call it
+
+
+def die_with_parent() -> None:
+    """preexec_fn for long-running children (ffmpeg, helper processes): the kernel sends them SIGKILL when the
+    thread that started them dies, so a `kill -9` of newsreel never leaves an encoder running. Callers start the
+    child from the thread that waits for it."""
+    if _PRCTL is not None:
+        _PRCTL(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
 
 
 PIPE_BYTES = 1 << 20  # ask Linux for a 1 MiB pipe to ffmpeg's stdin (64 KiB by default): fewer switches per frame

@@ -4,12 +4,11 @@ events, and writes the run folder with run.json. The CLI, batch engines and the 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
-import os
 import shutil
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -20,7 +19,8 @@ from pydantic import BaseModel, ConfigDict
 
 from . import __version__
 from .artifacts import Artifact
-from .cache import Cache, cache_key
+from . import run_folder
+from .cache import Cache, DamagedEntry, cache_key
 from .config import SECRET_FIELDS, Settings
 from .errors import NewsreelError
 from .plugins import check_stage, provider_class
@@ -149,13 +149,36 @@ def run(
         check_stage(stage)
     emit = on_event or (lambda event: None)
     out = Path(out)
-    _check_writable(out)
+    run_folder.check_destination(out)
     cache = Cache(plan.settings.cache_dir)
     started = time.perf_counter()
     # Cheap pre-flight of every provider (binaries, packages, voices, keys) so a missing piece is reported
     # before any stage spends minutes on work.
     for provider in plan.providers.values():
         provider.check()
+    # What killed runs left behind goes now, not a day later; live work elsewhere holds its locks and stays.
+    cache.clean()
+    run_folder.clean_abandoned(out.parent)
+    try:
+        return _run(headline, plan, out, cache, started, force, no_cache, emit, stage_lock)
+    except (OSError, NewsreelError) as exc:
+        full = _disk_full(exc, {"cache": cache.root, "output": out.parent})
+        if full is None:
+            raise
+        raise full from None
+
+
+def _run(
+    headline: str,
+    plan: Plan,
+    out: Path,
+    cache: Cache,
+    started: float,
+    force: set[str],
+    no_cache: bool,
+    emit: EventSink,
+    stage_lock: StageLock | None,
+) -> RunResult:
 
     artifacts: dict[str, Artifact] = {}
     digests: dict[str, str] = {"headline": headline_digest(headline)}
@@ -167,9 +190,17 @@ def run(
         key = stage_key(name, provider, digests, identity)
         emit(Event(stage=name, kind="start"))
         t0 = time.perf_counter()
-        found = None if (no_cache or name in force) else cache.get(key, stage.output)
+        rebuild = no_cache or name in force
+        found = None
+        if not rebuild:
+            try:
+                found = cache.get(key, stage.output)
+            except DamagedEntry as damaged:
+                # Never serve (or sign) bytes that do not match their seal: say so, move it away, build it again.
+                emit(Event(stage=name, kind="notice", message=f"{name}: the cached result was damaged ({damaged.reason}); rebuilding it"))
+                cache.discard(damaged)
         if found is None:
-            artifact, entry = _build(cache, key, name, stage.inputs, provider, artifacts, headline, emit, stage_lock)
+            artifact, entry = _build(cache, key, name, stage.inputs, provider, artifacts, headline, emit, stage_lock, replace=rebuild)
             hit = False
         else:
             artifact, entry = found
@@ -208,19 +239,22 @@ def run(
     from .provenance import SIDECAR, seal
 
     record["files"] = sorted([*files, SIDECAR, "run.json"])
-    sealed = seal(
-        out,
-        files,
-        record,
-        artifacts,
-        key=plan.settings.c2pa_key,
-        cert=plan.settings.c2pa_cert,
-        cache_dir=plan.settings.cache_dir,
-    )
-    record["provenance"] = sealed.summary
-    files = sealed.files
-    files["run.json"] = (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode()
-    _export(out, files)
+    # The run folder is assembled beside its destination and renamed into place only when complete.
+    with run_folder.assembling(out) as part:
+        sealed = seal(
+            part,
+            files,
+            record,
+            artifacts,
+            key=plan.settings.c2pa_key,
+            cert=plan.settings.c2pa_cert,
+            cache_dir=plan.settings.cache_dir,
+        )
+        record["provenance"] = sealed.summary
+        files = sealed.files
+        files["run.json"] = (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode()
+        _export(part, files)
+        run_folder.publish(part, out)
     return RunResult(out=out, record=record, artifacts=artifacts)
 
 
@@ -234,6 +268,8 @@ def _build(
     headline: str,
     emit: EventSink,
     stage_lock: StageLock | None = None,
+    *,
+    replace: bool = False,
 ) -> tuple[Artifact, Any]:
     inputs: dict[str, Any] = {i: (headline if i == "headline" else artifacts[i]) for i in input_names}
 
@@ -253,7 +289,7 @@ def _build(
             "identity": provider.identity(),
             "notes": _notes(artifact),
         }
-        return cache.put(key, workdir, artifact, meta)
+        return cache.put(key, workdir, artifact, meta, replace=replace)
 
 
 def _notes(artifact: Artifact) -> dict[str, Any]:
@@ -284,28 +320,60 @@ def stage_key(name: str, provider: Provider, digests: Mapping[str, str], identit
     return cache_key(name, provider.name, provider.version, material, {i: digests[i] for i in STAGES[name].inputs})
 
 
-def _check_writable(out: Path) -> None:
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".newsreel-write-test-{uuid.uuid4().hex[:6]}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise NewsreelError(f"cannot write to the output folder {out}: {exc.strerror}", "choose a writable folder with --out") from None
-
-
-def _export(out: Path, files: dict[str, Path | bytes]) -> None:
-    """Copy each file out of the cache under a temp name, then rename: a reader never sees half a file."""
+def _export(folder: Path, files: dict[str, Path | bytes]) -> None:
+    """Write each file into the (private, not yet published) run folder: copies out of the cache, or bytes."""
     for name, source in files.items():
-        tmp = out / f".{name}.{uuid.uuid4().hex[:8]}.part"
+        if isinstance(source, bytes):
+            (folder / name).write_bytes(source)
+        else:
+            shutil.copyfile(source, folder / name)
+
+
+def _disk_full(exc: BaseException, places: dict[str, Path]) -> NewsreelError | None:
+    """A one-line error naming the full place when `exc` came from a full disk (ENOSPC anywhere in its chain, or a
+    provider's own error while the cache's or the output's device has no room left); None otherwise."""
+    errnos = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+    chain, seen = [], exc
+    while seen is not None and len(chain) < 8:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    saw_enospc = any(isinstance(e, OSError) and e.errno in errnos for e in chain) or any(
+        "no space left on device" in str(e).lower() for e in chain
+    )
+    free = {what: _free_bytes(path) for what, path in places.items()}
+    named = None
+    for e in chain:
+        if not (isinstance(e, OSError) and e.errno in errnos):
+            continue
+        # A failed copy names its source in `filename` and the file it was writing, on the full disk, in `filename2`.
+        written = e.filename2 or e.filename
+        for what, path in places.items():
+            if written and str(written).startswith(str(path)):
+                named = what
+    full = named or min(free, key=lambda w: free[w] if free[w] is not None else float("inf"))
+    if not saw_enospc and (free[full] is None or free[full] >= 1 << 20):
+        return None
+    where = places[full]
+    left = f"{free[full] / 1e6:.1f} MB free" if free[full] is not None else "no room"
+    if full == "cache":
+        return NewsreelError(
+            f"the cache folder {where} is full ({left} on its disk)",
+            "free space there (newsreel cache prune --older-than 30 removes old entries) or set cache_dir to a "
+            "folder on a disk with room; a 60 s video needs about 50 MB",
+        )
+    return NewsreelError(
+        f"the output folder {where} is full ({left} on its disk); nothing was written there",
+        "free space there or choose --out on a disk with room; a 60 s video's run folder needs about 20 MB",
+    )
+
+
+def _free_bytes(path: Path) -> int | None:
+    for candidate in (path, *path.parents):
         try:
-            if isinstance(source, bytes):
-                tmp.write_bytes(source)
-            else:
-                shutil.copyfile(source, tmp)
-            os.replace(tmp, out / name)
-        finally:
-            tmp.unlink(missing_ok=True)
+            return shutil.disk_usage(candidate).free
+        except OSError:
+            continue
+    return None
 
 
 def make_video(

@@ -286,7 +286,7 @@ def _decode(path, size: tuple[int, int], max_frames: int, before: list[str], aft
     """Decoded luma frames (list of [h, w] uint8 arrays), or an error string."""
     import numpy as np
 
-    from .media import ffmpeg_exe
+    from .media import die_with_parent, ffmpeg_exe
 
     # Rotation metadata is ignored: the mark lives in the coded frame, and probe reports the coded size.
     w, h = size
@@ -294,7 +294,7 @@ def _decode(path, size: tuple[int, int], max_frames: int, before: list[str], aft
            "-i", os.fspath(path), "-map", "0:v:0", *after, "-frames:v", str(max_frames), "-fps_mode", "passthrough",
            "-f", "rawvideo", "-pix_fmt", "gray", "pipe:1"]
     try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False)
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False, preexec_fn=die_with_parent)
     except (OSError, subprocess.SubprocessError) as exc:
         return f"ffmpeg could not decode the video ({type(exc).__name__})"
     data = proc.stdout

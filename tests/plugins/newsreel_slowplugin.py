@@ -19,7 +19,7 @@ from pipeline.stages import ComposeProvider, Video
 
 class GatedCompose(ComposeProvider):
     name = "gated"
-    run_options = frozenset({'width', 'height', 'fps'})
+    run_options = frozenset({"width", "height", "fps"})
     summary = "test: waits for a gate file, then writes a small text 'video'"
 
     class Params(Params):

@@ -38,7 +38,7 @@ def _count(stage: str) -> None:
 
 class EchoScript(ScriptProvider):
     name = "echo"
-    run_options = frozenset({'seed', 'words'})
+    run_options = frozenset({"seed", "words"})
     summary = "test: the headline, three times"
 
     class Params(Params):
@@ -55,7 +55,7 @@ class EchoScript(ScriptProvider):
 
 class FlatImage(ImageProvider):
     name = "flat"
-    run_options = frozenset({'seed', 'width', 'height'})
+    run_options = frozenset({"seed", "width", "height"})
     summary = "test: a flat PNG"
 
     class Params(Params):
@@ -117,7 +117,7 @@ class PlainCaptions(CaptionsProvider):
 
 class ListingCompose(ComposeProvider):
     name = "listing"
-    run_options = frozenset({'width', 'height', 'fps'})
+    run_options = frozenset({"width", "height", "fps"})
     summary = "test: a text file naming its inputs"
 
     class Params(Params):

@@ -465,7 +465,7 @@ def write_subtitles(
 
 class SubtitleCaptions(CaptionsProvider):
     name = "subtitles"
-    run_options = frozenset({'width', 'height', 'language'})
+    run_options = frozenset({"width", "height", "language"})
     version = "2"
     summary = "phrase, sentence, word or karaoke cues from the narration's word times; SRT, WebVTT, styled ASS"
     needs = Needs(packages=("pysubs2",))

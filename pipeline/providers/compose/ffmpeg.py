@@ -70,7 +70,7 @@ Engine = Literal["warp", "zoompan", "perspective"]
 
 class FfmpegCompose(ComposeProvider):
     name = "ffmpeg"
-    run_options = frozenset({'width', 'height', 'fps'})
+    run_options = frozenset({"width", "height", "fps"})
     version = "4"
     summary = "smooth sub-pixel zoom/pan, news graphics (lower third, ticker, bug, label), captions, H.264 in one pass"
     needs = Needs(packages=("imageio_ffmpeg", "pysubs2", "jinja2", "numpy", "PIL"))

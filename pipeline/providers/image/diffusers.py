@@ -483,7 +483,7 @@ def _apply_low_memory(pipe: Any, device: str) -> None:
 
 class DiffusersImage(ImageProvider):
     name = "diffusers"
-    run_options = frozenset({'seed', 'width', 'height'})
+    run_options = frozenset({"seed", "width", "height"})
     version = "1"
     summary = "Stable Diffusion (1.x, 2.x, XL, Turbo) on this machine through diffusers; watermarked"
     needs = Needs(gpu="optional", packages=("torch", "diffusers", "transformers"), extra="diffusers")

@@ -155,7 +155,7 @@ class OpenAIImageParams(Params):
 
 class OpenAIImage(OpenAICompatible, ImageProvider):
     name = "openai-image"
-    run_options = frozenset({'seed', 'width', 'height'})
+    run_options = frozenset({"seed", "width", "height"})
     version = "1"
     summary = "OpenAI Images API (DALL-E 3, DALL-E 2, gpt-image-1) or a compatible base_url; watermarked"
     needs = Needs(network=True, api_key=API_KEY, packages=("openai", "PIL"), extra="openai")

@@ -34,7 +34,7 @@ PALETTES: tuple[tuple[str, float, float, float, float], ...] = (
 
 class SlateImage(ImageProvider):
     name = "slate"
-    run_options = frozenset({'seed', 'width', 'height'})
+    run_options = frozenset({"seed", "width", "height"})
     version = "1"
     summary = "designed news-studio backdrop (globe, light rays, bokeh), drawn offline in under a second"
     needs = Needs(packages=("numpy", "PIL"))

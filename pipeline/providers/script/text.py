@@ -68,7 +68,7 @@ def narration_sentences(text: str) -> list[str]:
 
 class TextScript(ScriptProvider):
     name = "text"
-    run_options = frozenset({'language'})
+    run_options = frozenset({"language"})
     version = "1"
     summary = "Your own narration, any language: --set script.file=story.txt (UTF-8) or script.text=\"...\""
     needs = Needs()

@@ -350,7 +350,7 @@ def word_sample_spans(starts: list[int | None], samples, end_limit: int, sample_
 
 class EspeakVoice(VoiceProvider):
     name = "espeak"
-    run_options = frozenset({'language', 'target_seconds'})
+    run_options = frozenset({"language", "target_seconds"})
     version = "2"  # 2: CJK words are characters; words start at their sound
     summary = "espeak-ng (from PyPI, offline): robotic but instant, with exact word times"
     needs = Needs(packages=("espeakng_loader", "pyttsx3"))

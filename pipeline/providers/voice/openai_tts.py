@@ -43,7 +43,7 @@ SILENCE_FRACTION = 0.01
 
 class OpenAITTSVoice(OpenAICompatible, VoiceProvider):
     name = "openai-tts"
-    run_options = frozenset({'language', 'target_seconds'})
+    run_options = frozenset({"language", "target_seconds"})
     version = "1"
     summary = "OpenAI speech API (or a compatible base_url), words timed by Whisper"
     needs = Needs(network=True, api_key=API_KEY, packages=("openai", "faster_whisper"), extra="openai-tts")

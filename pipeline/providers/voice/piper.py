@@ -37,6 +37,7 @@ from pydantic import Field
 
 from ... import align
 from ...errors import NewsreelError
+from ...media import die_with_parent
 from ...provider import Needs, Params, ProgressFn, operational, server_resource
 from ...stages.script import Script
 from ...stages.voice import Narration, VoiceProvider
@@ -96,6 +97,7 @@ def phonemize(config_path: Path, sentences: list[str], timeout: float = 300.0) -
             timeout=timeout,
             env=env,
             check=False,
+            preexec_fn=die_with_parent,
         )
     except subprocess.TimeoutExpired:
         raise NewsreelError(f"piper's phonemizer took longer than {timeout:.0f} s", "try a shorter script") from None
@@ -134,7 +136,7 @@ def _word_start_samples(id_map: dict, ids: list[int], per_id) -> list[int]:
 
 class PiperVoice(VoiceProvider):
     name = "piper"
-    run_options = frozenset({'seed', 'language', 'target_seconds'})
+    run_options = frozenset({"seed", "language", "target_seconds"})
     version = "1"
     summary = "Piper neural voice (offline, ONNX; CC0 US-English joe voice by default), words timed by Whisper"
     needs = Needs(packages=("piper", "onnxruntime", "faster_whisper"), extra="piper")
