@@ -31,6 +31,7 @@ from typing import Any
 from pydantic import Field
 
 from ...errors import NewsreelError
+from ...hashing import sha256_file
 from ...provider import Needs, ProgressFn
 from ...provider import Params as BaseParams
 from ...stages.script import Script, ScriptProvider, check_headline
@@ -109,14 +110,6 @@ def _quiet_transformers() -> Iterator[None]:
         hf_logging.set_verbosity(verbosity)
         if bars:
             hf_logging.enable_progress_bar()
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _passage_seed(seed: int, passage: int) -> int:
@@ -198,7 +191,7 @@ class LocalScript(ScriptProvider):
                 return self._sha256
         except (OSError, ValueError, KeyError, TypeError):
             pass
-        digest = _sha256(gguf)
+        digest = sha256_file(gguf)
         try:
             self.models_dir.mkdir(parents=True, exist_ok=True)
             tmp = record.with_name(f".{record.name}.{uuid.uuid4().hex}")
