@@ -8,9 +8,11 @@ reads the signed copy back, and renames it over `video.mp4`. The manifest (C2PA,
 - that it is AI-generated: a `c2pa.created` action with the IPTC digital source type `trainedAlgorithmicMedia`,
   then a `c2pa.edited` action for the compose step (motion, captions, graphics, the visible label, the encode);
 - how: one assertion per stage (`org.newsreel.script`, `.image`, `.voice`, `.captions`, `.compose`) with the
-  provider, its version and parameters, the model identity, the prompts and seeds, the cache key, and the sha256 of
-  every file the stage exported; `org.newsreel.label` says whether the on-screen "AI-GENERATED" label is on,
-  `org.newsreel.watermark` whether the frames carry the invisible video watermark.
+  provider, its version and parameters, the model identity, the prompts and seeds, the cache key, the sha256 of
+  every file the stage exported, and what the provider says about itself (`Provider.provenance()`, recorded in
+  run.json: e.g. its prompt templates' hashes); `org.newsreel.label` says whether the on-screen "AI-GENERATED"
+  label is on, as the compose provider reports it (unknown when it does not), `org.newsreel.watermark` whether the
+  frames carry the invisible video watermark (the compose stage's notes). Nothing here knows a provider by name.
 
 The C2PA binding (`c2pa.hash.bmff`) hashes the MP4's boxes, so changing any media byte breaks the manifest. The
 sidecar holds the same assertions plus the sha256 of the signed file, so the run folder can be checked too.
@@ -33,11 +35,9 @@ from __future__ import annotations
 
 from .identity import ALGS, SigningIdentity, key_dir, local_ca, local_identity, signing_identity
 from .manifest import (
-    BUILTIN_SCRIPT_PROVIDERS,
     GENERATOR,
     IPTC,
     NS,
-    SCRIPT_TEMPLATES,
     SIDECAR,
     SIDECAR_FORMAT,
     TRAINED,
@@ -52,7 +52,6 @@ from .verify import EXIT_CODES, ManifestCheck, SidecarCheck, Status, Verdict, fo
 
 __all__ = [
     "ALGS",
-    "BUILTIN_SCRIPT_PROVIDERS",
     "C2PA_BMFF_UUID",
     "CONTENT_CHANGED",
     "EXIT_CODES",
@@ -61,7 +60,6 @@ __all__ = [
     "NOT_TRUSTED",
     "NO_NETWORK",
     "NS",
-    "SCRIPT_TEMPLATES",
     "SIDECAR",
     "SIDECAR_FORMAT",
     "TRAINED",

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from .. import __version__
-from ..hashing import sha256_file
 
 GENERATOR = "newsreel"
 NS = "org.newsreel"  # prefix of our own assertion labels
@@ -15,65 +14,50 @@ SIDECAR = "provenance.json"
 SIDECAR_FORMAT = "newsreel-provenance/1"
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 TRAINED = IPTC + "trainedAlgorithmicMedia"
-SCRIPT_TEMPLATES = ("script_prompt.j2", "script_continue.j2")  # the prompts the built-in script providers render
-BUILTIN_SCRIPT_PROVIDERS = ("local", "openai")
+UNREPORTED_LABEL = {"visible": None, "text": None, "note": "the compose provider does not report a visible label"}
 
 
 def _stage_files(stage: str, artifact: Any) -> tuple[str, ...]:
-    """The run-folder files a stage exported (its contract's `exports`), or the usual names without the artifact."""
-    if artifact is not None:
-        from ..stages import STAGES
+    """The run-folder files a stage exported, as its contract's `exports` names them; none without the artifact
+    (a guess could claim a file the stage never made)."""
+    from ..stages import STAGES
 
-        if stage in STAGES:
-            try:
-                return tuple(STAGES[stage].exports(artifact))
-            except Exception:  # noqa: BLE001, S110 - an artifact that cannot say: fall back to the usual names
-                pass
-    return {
-        "script": ("script.json",),
-        "image": ("image.png",),
-        "voice": ("narration.wav",),
-        "captions": ("captions.srt", "captions.vtt", "captions.ass"),
-        "compose": ("video.mp4", "poster.jpg"),
-    }.get(stage, ())
+    if artifact is None or stage not in STAGES:
+        return ()
+    return tuple(STAGES[stage].exports(artifact))
+
+
+def _facts(rec: dict[str, Any]) -> dict[str, Any]:
+    """What a stage's provider said about itself (`Provider.provenance()`, recorded by the runner in run.json)."""
+    facts = rec.get("provenance")
+    return facts if isinstance(facts, dict) else {}
 
 
 def label_state(record: dict[str, Any]) -> dict[str, Any]:
-    """Whether the visible on-screen label is on, from the compose stage's parameters: a non-empty `label` is on;
-    `label` set to null, "" or false (or `label_visible: false`) is off; no `label` parameter is unknown."""
-    params = (record.get("stages", {}).get("compose") or {}).get("params") or {}
-    if params.get("label_visible") is False:
+    """Whether the visible on-screen label is on, as the compose provider says through its provenance facts
+    (`{"visible_label": {"visible": bool, "text": str | None}}`): visible with text is on, not visible is off;
+    a provider that says nothing (or half of it) leaves it unknown, which the manifest states as such."""
+    said = _facts(record.get("stages", {}).get("compose") or {}).get("visible_label")
+    if not isinstance(said, dict) or not isinstance(said.get("visible"), bool):
+        return dict(UNREPORTED_LABEL)
+    if not said["visible"]:
         return {"visible": False, "text": None}
-    if "label" not in params:
-        return {"visible": None, "text": None, "note": "the compose provider does not report a visible label"}
-    text = params.get("label")
+    text = said.get("text")
     if isinstance(text, str) and text.strip():
         return {"visible": True, "text": text}
-    return {"visible": False, "text": None}
+    return {**UNREPORTED_LABEL, "note": "the compose provider reports a visible label but not its text"}
 
 
 def watermark_state(record: dict[str, Any]) -> dict[str, Any]:
-    """Whether the compose stage marked the frames: its notes["watermark"] (the method name), or a `watermark`
-    parameter."""
+    """Whether the compose stage marked the frames, from that run's notes["watermark"]: the method name when it did,
+    false when it was told not to."""
     compose = record.get("stages", {}).get("compose") or {}
     note = (compose.get("notes") or {}).get("watermark")
-    param = (compose.get("params") or {}).get("watermark")
     if note:
         return {"embedded": True, "method": note if isinstance(note, str) else str(note), "payload": "newsreel"}
-    if param is False:
+    if note is False:
         return {"embedded": False, "note": "turned off"}
     return {"embedded": False, "note": "the compose stage does not report marking the frames"}
-
-
-def _templates_digest() -> dict[str, str]:
-    from ..assets import TEMPLATES_DIR
-
-    out = {}
-    for name in SCRIPT_TEMPLATES:
-        path = TEMPLATES_DIR / name
-        if path.is_file():
-            out[name] = sha256_file(path)
-    return out
 
 
 def stage_assertions(record: dict[str, Any], artifacts: dict[str, Any], hashes: dict[str, str]) -> list[dict]:
@@ -95,8 +79,6 @@ def stage_assertions(record: dict[str, Any], artifacts: dict[str, Any], hashes: 
             if art is not None:
                 data["written_by"] = getattr(art, "model", "") or None
                 data["title"] = getattr(art, "title", None)
-            if rec.get("provider") in BUILTIN_SCRIPT_PROVIDERS:
-                data["prompt_templates_sha256"] = _templates_digest()
         elif stage == "image" and art is not None:
             data["images"] = [
                 {"prompt": im.prompt, "seed": im.seed, "width": im.width, "height": im.height,
@@ -116,6 +98,10 @@ def stage_assertions(record: dict[str, Any], artifacts: dict[str, Any], hashes: 
             if art is not None:
                 data["frame"] = {"width": art.width, "height": art.height, "fps": art.fps,
                                  "seconds": round(float(art.duration), 3)}
+        # Then what the provider says about itself (its prompt templates, the label it draws, ...); what newsreel
+        # measured or recorded itself above is never overwritten by a provider's word.
+        for name, value in _facts(rec).items():
+            data.setdefault(name, value)
         out.append({"label": f"{NS}.{stage}", "data": data})
     return out
 

@@ -139,6 +139,10 @@ class LocalScript(ScriptProvider):
         key["templates_sha256"] = _text.templates_sha256()
         return key
 
+    def provenance(self) -> dict[str, Any]:
+        """The prompts it renders: the first passage, the continuations, and the image prompt (via make_script)."""
+        return _text.templates_provenance("script_prompt.j2", "script_continue.j2", "image_prompt.j2")
+
     # ---------------------------------------------------------------------------------------------------------------
     # Pre-flight and identity
 

@@ -146,6 +146,10 @@ class TextScript(ScriptProvider):
             key["file_sha256"] = sha256_bytes(data or b"")
         return key
 
+    def provenance(self) -> dict[str, Any]:
+        """The narration is the user's; the one prompt it renders is the image prompt (via make_script)."""
+        return _text.templates_provenance("image_prompt.j2")
+
     def run(self, *, headline: str, workdir: Path, progress: ProgressFn) -> Script:
         headline = check_headline(headline)
         p = self.params
