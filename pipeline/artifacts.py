@@ -13,6 +13,8 @@ from typing import Annotated, Any, Iterator
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, SerializationInfo, ValidationInfo
 
+from .hashing import sha256_file
+
 
 def _resolve(path: Path, info: ValidationInfo) -> Path:
     root = (info.context or {}).get("root")
@@ -55,7 +57,7 @@ class Artifact(BaseModel):
         h = hashlib.sha256(canonical_json(self.to_json(root)).encode())
         for path in sorted(self.files()):
             h.update(path.relative_to(root).as_posix().encode())
-            h.update((known.get(path) or file_sha256(path)).encode())
+            h.update((known.get(path) or sha256_file(path)).encode())
         return h.hexdigest()
 
 
@@ -77,10 +79,3 @@ def canonical_json(value: Any) -> str:
     """One spelling for equal values: sorted keys, no whitespace, UTF-8 kept."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()

@@ -20,7 +20,6 @@ does not match what was sealed is ever served, so nothing that does not match is
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import shutil
@@ -32,7 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .artifacts import Artifact, canonical_json, file_sha256
+from .artifacts import Artifact, canonical_json
+from .hashing import sha256_bytes, sha256_file
 from .errors import NewsreelError
 from .owner_lock import UNLOCKED_GRACE, OwnerLock, age
 
@@ -42,7 +42,7 @@ RETIRED_GRACE = 3600.0  # seconds a replaced object stays for readers that resol
 
 def cache_key(stage: str, provider: str, version: str, params: dict[str, Any], inputs: dict[str, str]) -> str:
     material = {"stage": stage, "provider": f"{provider}@{version}", "params": params, "inputs": inputs}
-    return hashlib.sha256(canonical_json(material).encode()).hexdigest()
+    return sha256_bytes(canonical_json(material).encode())
 
 
 class DamagedEntry(Exception):
@@ -138,7 +138,7 @@ class Cache:
                 raise damaged("meta.json's file seal is malformed", stage)
             if size != expected[0]:
                 raise damaged(f"{rel} has {size} bytes, {expected[0]} were sealed", stage)
-            if hashes and file_sha256(file) != expected[1]:
+            if hashes and sha256_file(file) != expected[1]:
                 raise damaged(f"{rel} does not match its sealed hash", stage)
         artifact = None
         if artifact_type is not None:
@@ -174,7 +174,7 @@ class Cache:
             if not f.is_file() or tmp not in f.parents:
                 raise RuntimeError(f"provider returned a file outside its work folder or missing: {f}")
         _write_json(tmp / "artifact.json", artifact.to_json(root=tmp))
-        seal = {f.relative_to(tmp).as_posix(): [f.stat().st_size, file_sha256(f)] for f in sorted(tmp.rglob("*")) if f.is_file()}
+        seal = {f.relative_to(tmp).as_posix(): [f.stat().st_size, sha256_file(f)] for f in sorted(tmp.rglob("*")) if f.is_file()}
         seal.pop("meta.json", None)
         file_hashes = {tmp / rel: digest for rel, (_, digest) in seal.items()}
         meta = {**meta, "key": key, "created": time.time(), "digest": artifact.digest(tmp, file_hashes), SEAL: seal}

@@ -5,7 +5,6 @@ events, and writes the run folder with run.json. The CLI, batch engines and the 
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import shutil
 import time
@@ -23,6 +22,7 @@ from . import run_folder
 from .cache import Cache, DamagedEntry, cache_key
 from .config import SECRET_FIELDS, Settings
 from .errors import NewsreelError
+from .hashing import sha256_bytes
 from .plugins import check_stage, provider_class
 from .provider import Provider
 from .stages import STAGES
@@ -303,7 +303,7 @@ def _notes(artifact: Artifact) -> dict[str, Any]:
 
 def headline_digest(headline: str) -> str:
     """What the headline enters the cache keys as (the input of the script stage)."""
-    return hashlib.sha256(headline.encode()).hexdigest()
+    return sha256_bytes(headline.encode())
 
 
 def stage_key(name: str, provider: Provider, digests: Mapping[str, str], identity: dict[str, Any] | None = None) -> str:

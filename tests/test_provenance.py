@@ -228,9 +228,11 @@ def marked_clip(path: Path, seconds: float = 2.0) -> Path:
 
 
 def sealed_record(method: str) -> dict:
+    """A run.json record as the runner writes it for an ffmpeg compose (its label reported through provenance())."""
     return {"headline": HEADLINE, "created": "2026-01-01T00:00:00Z",
             "stages": {"compose": {"provider": "ffmpeg", "version": "2", "params": {"label": "AI-GENERATED"},
-                                   "key": "k", "digest": "d", "identity": {}, "notes": {"watermark": method}}}}
+                                   "key": "k", "digest": "d", "identity": {}, "notes": {"watermark": method},
+                                   "provenance": {"visible_label": {"visible": True, "text": "AI-GENERATED"}}}}}
 
 
 @pytest.mark.slow
@@ -400,16 +402,138 @@ def test_a_compose_output_that_is_not_an_mp4_is_left_unsigned(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "params, expected",
+    "said, expected",
     [
-        ({"label": "AI-GENERATED"}, {"visible": True, "text": "AI-GENERATED"}),
-        ({"label": None}, {"visible": False, "text": None}),
-        ({"label": "AI-GENERATED", "label_visible": False}, {"visible": False, "text": None}),
+        ({"visible_label": {"visible": True, "text": "AI-GENERATED"}}, {"visible": True, "text": "AI-GENERATED"}),
+        ({"visible_label": {"visible": False, "text": None}}, {"visible": False, "text": None}),
+        ({"visible_label": {"visible": False, "text": "AI"}}, {"visible": False, "text": None}),
         ({}, {"visible": None, "text": None, "note": "the compose provider does not report a visible label"}),
+        ({"visible_label": "on"}, {"visible": None, "text": None,
+                                   "note": "the compose provider does not report a visible label"}),
+        ({"visible_label": {"visible": True, "text": " "}},
+         {"visible": None, "text": None, "note": "the compose provider reports a visible label but not its text"}),
     ],
 )
-def test_visible_label_state_comes_from_the_compose_parameters(params, expected):
-    assert provenance.label_state({"stages": {"compose": {"params": params}}}) == expected
+def test_visible_label_state_is_what_the_compose_provider_reports(said, expected):
+    # The compose stage's parameters say nothing: only the provider's own provenance facts count.
+    record = {"stages": {"compose": {"params": {"label": "IGNORED", "label_visible": True}, "provenance": said}}}
+    assert provenance.label_state(record) == expected
+
+
+def test_ffmpeg_reports_the_label_it_draws_and_the_script_providers_their_templates():
+    from pipeline.assets import TEMPLATES_DIR
+    from pipeline.providers.compose.ffmpeg import FfmpegCompose
+    from pipeline.providers.script.local import LocalScript
+    from pipeline.providers.script.openai import OpenAIScript
+    from pipeline.providers.script.text import TextScript
+
+    said = FfmpegCompose({"label": "  SYNTHETIC   VIDEO "}).provenance()
+    assert said == {"visible_label": {"visible": True, "text": "SYNTHETIC VIDEO"}}
+    assert provenance.label_state({"stages": {"compose": {"provenance": said}}})["text"] == "SYNTHETIC VIDEO"
+
+    def templates(provider):
+        return provider.provenance()["prompt_templates_sha256"]
+
+    digest = {n: sha256(TEMPLATES_DIR / n) for n in ("script_prompt.j2", "script_continue.j2", "image_prompt.j2")}
+    assert templates(LocalScript()) == digest
+    assert templates(OpenAIScript({"model": "m", "base_url": "http://127.0.0.1:9/v1"})) == {
+        n: digest[n] for n in ("script_prompt.j2", "image_prompt.j2")}
+    assert templates(TextScript({"text": "Our own words."})) == {"image_prompt.j2": digest["image_prompt.j2"]}
+
+
+def test_watermark_state_comes_from_the_compose_notes():
+    def state(notes):
+        return provenance.watermark_state({"stages": {"compose": {"notes": notes, "params": {"watermark": False}}}})
+
+    assert state({"watermark": "newsreel-dct-1"}) == {"embedded": True, "method": "newsreel-dct-1",
+                                                       "payload": "newsreel"}
+    assert state({"watermark": False}) == {"embedded": False, "note": "turned off"}
+    assert state({}) == {"embedded": False, "note": "the compose stage does not report marking the frames"}
+
+
+# A third-party compose package: it copies an MP4 it is given (so the run is signed like a real one); `labelled`
+# declares the label it says it draws through provenance(), `copy` declares nothing.
+THIRD_PARTY = """\
+import shutil
+
+from pipeline.stages.compose import Video
+from newsreel_testplugin import ListingCompose
+
+
+class CopyCompose(ListingCompose):
+    name = "copy"
+
+    class Params(ListingCompose.Params):
+        source: str
+
+    def run(self, *, script, image, voice, captions, workdir, progress):
+        shutil.copyfile(self.params.source, workdir / "video.mp4")
+        p = self.params
+        return Video(path=workdir / "video.mp4", duration=voice.duration, width=p.width, height=p.height, fps=p.fps)
+
+
+class LabelledCompose(CopyCompose):
+    name = "labelled"
+
+    class Params(CopyCompose.Params):
+        banner: str = "SYNTHETIC MEDIA"
+
+    def provenance(self):
+        return {"visible_label": {"visible": True, "text": self.params.banner}, "renderer": "copies its source"}
+"""
+
+
+@pytest.fixture(scope="module")
+def third_party(env):
+    from pipeline import plugins
+
+    site = env / "site"
+    (site / "newsreel_thirdparty.py").write_text(THIRD_PARTY)
+    dist = site / "newsreel_thirdparty-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: newsreel-thirdparty\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[newsreel.providers]\ncompose.copy = newsreel_thirdparty:CopyCompose\n"
+                                           "compose.labelled = newsreel_thirdparty:LabelledCompose\n")
+    plugins._entry_points.cache_clear()
+    return env
+
+
+@pytest.mark.parametrize(
+    "compose, said, label",
+    [
+        ("labelled", {"visible_label": {"visible": True, "text": "MADE BY A MACHINE"}, "renderer": "copies its source"},
+         {"visible": True, "text": "MADE BY A MACHINE"}),
+        ("copy", {}, {"visible": None, "text": None, "note": "the compose provider does not report a visible label"}),
+    ],
+)
+def test_a_third_party_compose_says_its_label_through_provenance(run, third_party, compose, said, label):
+    import c2pa
+
+    from pipeline import make_video
+
+    params = {"source": str(run.artifacts["compose"].path)}  # an unsigned MP4 from the module's run
+    if compose == "labelled":
+        params["banner"] = "MADE BY A MACHINE"
+    done = make_video(HEADLINE, out=third_party / compose, providers={**PROVIDERS, "compose": compose},
+                      params={"compose": params})
+    assert done.record["stages"]["compose"]["provenance"] == said  # the runner recorded what the provider said
+    v = provenance.verify(done.video, watermark=False)
+    assert v.status == "verified", v.summary
+    assert v.manifest.visible_label == label
+    shown = "on ('MADE BY A MACHINE')" if label["visible"] else "unknown"
+    assert f"visible label: {shown}" in provenance.format_verdict(v)
+    with open(done.video, "rb") as f, c2pa.Reader("video/mp4", f) as reader:
+        assertions = {a["label"]: a["data"] for a in reader.get_active_manifest()["assertions"]}
+    composed = assertions["org.newsreel.compose"]
+    assert composed["provider"] == compose and composed["visible_label"] == label
+    assert composed.get("renderer") == said.get("renderer")  # any fact the provider states joins its assertion
+    assert composed["files"] == {}  # the video is hashed by its C2PA binding; no poster or thumbnail was exported
+    assert assertions["org.newsreel.label"] == label
+    edited = assertions["c2pa.actions.v2"]["actions"][1]["description"]
+    expected = "the visible label 'MADE BY A MACHINE'" if label["visible"] else "no visible AI label"
+    assert expected in edited
+    script = assertions["org.newsreel.script"]
+    assert "prompt_templates_sha256" not in script  # the test plugin's echo script renders no template
 
 
 def test_cli_verify_exit_codes_and_json(run, tmp_path):

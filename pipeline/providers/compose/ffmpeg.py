@@ -182,6 +182,11 @@ class FfmpegCompose(ComposeProvider):
                 pass
         return out
 
+    def provenance(self) -> dict[str, Any]:
+        """The visible label it draws over every frame: `label` is required and never blank, so it is always on. The
+        invisible watermark is reported per run, in the video's notes."""
+        return {"visible_label": {"visible": True, "text": self.params.label}}
+
     def key_params(self) -> dict[str, Any]:
         """The cache key holds the content of the style's templates and of the logo, not their paths: editing a
         user style or logo renders again, and the same files in another folder hit the cache."""

@@ -59,6 +59,16 @@ def templates_sha256() -> str:
     return digest.hexdigest()
 
 
+def templates_provenance(*names: str) -> dict[str, dict[str, str]]:
+    """A script provider's provenance facts (`Provider.provenance()`): the sha256 of each prompt template it renders,
+    {"prompt_templates_sha256": {name: sha256}}; a template missing from the install is left out."""
+    from ...assets import TEMPLATES_DIR
+    from ...hashing import sha256_file
+
+    found = {name: TEMPLATES_DIR / name for name in names}
+    return {"prompt_templates_sha256": {name: sha256_file(path) for name, path in found.items() if path.is_file()}}
+
+
 def render(template: str, **values: object) -> str:
     """Render `templates/<template>` with `values`; surrounding whitespace stripped."""
     return _environment().get_template(template).render(**values).strip()

@@ -31,6 +31,7 @@ from typing import Any
 from pydantic import Field
 
 from ...errors import NewsreelError
+from ...hashing import sha256_file
 from ...provider import Needs, ProgressFn
 from ...provider import Params as BaseParams
 from ...stages.script import Script, ScriptProvider, check_headline
@@ -111,14 +112,6 @@ def _quiet_transformers() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _passage_seed(seed: int, passage: int) -> int:
     digest = hashlib.sha256(f"newsreel-script-local:{seed}:{passage}".encode()).digest()
     return int.from_bytes(digest[:8], "big") % (2**63)
@@ -145,6 +138,10 @@ class LocalScript(ScriptProvider):
         key = super().key_params()
         key["templates_sha256"] = _text.templates_sha256()
         return key
+
+    def provenance(self) -> dict[str, Any]:
+        """The prompts it renders: the first passage, the continuations, and the image prompt (via make_script)."""
+        return _text.templates_provenance("script_prompt.j2", "script_continue.j2", "image_prompt.j2")
 
     # ---------------------------------------------------------------------------------------------------------------
     # Pre-flight and identity
@@ -198,7 +195,7 @@ class LocalScript(ScriptProvider):
                 return self._sha256
         except (OSError, ValueError, KeyError, TypeError):
             pass
-        digest = _sha256(gguf)
+        digest = sha256_file(gguf)
         try:
             self.models_dir.mkdir(parents=True, exist_ok=True)
             tmp = record.with_name(f".{record.name}.{uuid.uuid4().hex}")

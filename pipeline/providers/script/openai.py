@@ -95,6 +95,10 @@ class OpenAIScript(OpenAICompatible, ScriptProvider):
         key["templates_sha256"] = _text.templates_sha256()
         return key
 
+    def provenance(self) -> dict[str, Any]:
+        """The prompts it renders: the request, and the image prompt when the model gives none or for scenes."""
+        return _text.templates_provenance("script_prompt.j2", "image_prompt.j2")
+
     def check(self) -> None:
         missing = self.missing_packages()
         if missing:

@@ -14,7 +14,6 @@ file in another folder hits the cache.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 from pydantic import Field
 
 from ...errors import NewsreelError
+from ...hashing import sha256_bytes
 from ...provider import Needs, ProgressFn, server_resource
 from ...provider import Params as BaseParams
 from ...stages.script import Script, ScriptProvider, check_headline
@@ -31,10 +31,6 @@ from . import _text
 MAX_WORDS = 3000  # the model providers' largest word budget; longer text is an article, not a news spot
 MAX_FILE_BYTES = 1 << 20
 EXAMPLE = "--provider script=text --set script.file=story.txt"
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _unspaced(ch: str) -> bool:
@@ -147,8 +143,12 @@ class TextScript(ScriptProvider):
         if self.params.file is not None:
             _, data = self._read()
             key["file"] = "file"
-            key["file_sha256"] = _sha256(data or b"")
+            key["file_sha256"] = sha256_bytes(data or b"")
         return key
+
+    def provenance(self) -> dict[str, Any]:
+        """The narration is the user's; the one prompt it renders is the image prompt (via make_script)."""
+        return _text.templates_provenance("image_prompt.j2")
 
     def run(self, *, headline: str, workdir: Path, progress: ProgressFn) -> Script:
         headline = check_headline(headline)
@@ -159,6 +159,6 @@ class TextScript(ScriptProvider):
         progress(1.0, f"script read ({words} words)")
         return _text.make_script(
             headline, sentences, language=p.language, scenes=p.scenes, words_target=words,
-            model="written by the user" + (f" (file sha256 {_sha256(data)[:12]})" if data is not None else ""),
+            model="written by the user" + (f" (file sha256 {sha256_bytes(data)[:12]})" if data is not None else ""),
             notes={"source": "file" if data is not None else "text"},
         )
