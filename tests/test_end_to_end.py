@@ -169,7 +169,10 @@ def test_second_identical_run_is_all_hits_fast_and_torch_free(first_run, env):
     record = json.loads((root / "again" / "run.json").read_text())
     assert [r["hit"] for r in record["stages"].values()] == [True] * 5
     assert "TORCH_IMPORTED=False" in proc.stderr
-    assert seconds < 3.0, seconds
+    assert "Stable Diffusion" not in proc.stderr  # the image note is for runs that paint the image, not for hits
+    # A ratio measured in this test run, so a busy machine slows both sides alike; the absolute target (under 3 s)
+    # is benchmarks/cache.py's.
+    assert seconds < 0.1 * first_run[2], (seconds, first_run[2])
     # Same media out of the cache; the C2PA signature itself is salted anew on every export.
     unsigned = lambda folder: json.loads((folder / "provenance.json").read_text())["video"]["unsigned_sha256"]  # noqa: E731
     assert unsigned(root / "again") == unsigned(first_run[0])
