@@ -27,7 +27,9 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 		echo "note: chromium is not installed; the browser test will be skipped outside CI"
 
+# The layer contracts (pyproject.toml [tool.importlinter]) first: a broken boundary fails in seconds.
 test: setup browser
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 bench: setup
