@@ -40,6 +40,7 @@ BUILTINS: dict[str, str] = {
     "voice.openai-tts": "pipeline.providers.voice.openai_tts:OpenAITTSVoice",
     "captions.subtitles": "pipeline.providers.captions.subtitles:SubtitleCaptions",
     "compose.ffmpeg": "pipeline.providers.compose.ffmpeg:FfmpegCompose",
+    "compose.moviepy": "pipeline.providers.compose.moviepy:MoviepyCompose",
 }
 
 REINSTALL_HINT = "a plugin you just added? reinstall its package: pip install -e ."
