@@ -4,14 +4,18 @@ Pick it to change how the video looks with a few lines of Python: every element 
 one `CompositeVideoClip` (`MoviepyCompose.clips`), so an effect is a clip transform, a position function or one
 more clip. A provider of your own can start from it:
 
-    class GrainyCompose(MoviepyCompose):
-        name = "grainy"
-        def clips(self, script, image, captions, plan, workdir):
-            return super().clips(script, image, captions, plan, workdir).with_effects([vfx.LumContrast(0, 40)])
+    from moviepy import vfx
 
-and register it as `compose.grainy` in your package's `newsreel.providers` entry points. It makes the same video as
-the `ffmpeg` provider from the same inputs, and is slower (about 7x: MoviePy blends every layer of every frame with
-Pillow; benchmarks/compose.py measures it):
+    class PunchyCompose(MoviepyCompose):
+        name = "punchy"
+
+        def clips(self, script, image, captions, plan, workdir):
+            video = super().clips(script, image, captions, plan, workdir)
+            return video.with_effects([vfx.LumContrast(contrast=0.3)])
+
+registered as `compose.punchy` in your package's `newsreel.providers` entry points. It makes the same video as the
+`ffmpeg` provider from the same inputs, and is slower (about 5x at 720p: MoviePy blends every layer of every frame
+with Pillow; benchmarks/compose.py measures it):
 
 - backgrounds: one clip per scene, each a slow camera move (the `ffmpeg` provider's presets and ease, `_motion.py`),
   drawn per frame by an OpenCV affine warp (sub-pixel), crossfading into the next scene;
@@ -58,7 +62,8 @@ SPRITE_FILES = (".sprites.ass", ".sprites-black.rgb", ".sprites-white.rgb")  # s
 class MoviepyCompose(ComposeProvider):
     name = "moviepy"
     version = "1"
-    summary = "MoviePy clips to add Python effects to: zoom/pan, captions, graphics, label; no ticker; ~7x slower than ffmpeg"
+    summary = ("MoviePy clips to add Python effects to: zoom/pan, captions, graphics, label; no ticker; "
+               "~5x slower than ffmpeg")
     needs = Needs(packages=("moviepy", "cv2", "imageio_ffmpeg", "pysubs2", "jinja2", "numpy", "PIL"), extra="moviepy")
     run_options = frozenset({"width", "height", "fps"})
 
@@ -224,7 +229,8 @@ class MoviepyCompose(ComposeProvider):
             _remove([*scratch, partial, final, poster, thumbnail])
             raise NewsreelError(
                 f"ffmpeg could not render the video: {exc.summary(4)}",
-                "check that the background images and narration are valid files (clear their cache entries to redo them)",
+                "check that the background images and narration are valid files "
+                "(clear their cache entries to redo them)",
             ) from exc
         except BaseException:
             _remove([*scratch, partial, final, poster, thumbnail])
@@ -249,7 +255,8 @@ class MoviepyCompose(ComposeProvider):
         layers = background_clips([Path(i.path) for i in image.images], plan, p.width, p.height)
         if logo is not None:  # the channel bug, under the graphics and captions as in the `ffmpeg` provider
             bug = _graphics.write_logo(logo, layout.bug["w"], layout.bug["h"], BUG_OPACITY, workdir / ".bug.png")
-            layers.append(ImageClip(_rgba(bug), duration=plan.duration).with_position((layout.bug["x"], layout.bug["y"])))
+            position = (layout.bug["x"], layout.bug["y"])
+            layers.append(ImageClip(_rgba(bug), duration=plan.duration).with_position(position))
         for sprite in draw_sprites(burned, p.width, p.height, workdir):
             start, end = sprite.start, min(sprite.end, plan.duration)
             if end <= start:

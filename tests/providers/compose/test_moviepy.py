@@ -63,8 +63,8 @@ def crops(video: Path, box: tuple[int, int, int, int], tmp: Path) -> np.ndarray:
     """The (x, y, w, h) region of every frame, decoded as RGB: shape (frames, h, w, 3)."""
     x, y, w, h = box
     raw = tmp / "crops.rgb"
-    run_ffmpeg(["-y", "-i", os.fspath(video), "-vf", f"format=rgb24,crop={w}:{h}:{x}:{y}", "-f", "rawvideo", "-pix_fmt", "rgb24",
-                os.fspath(raw)], loglevel="error")
+    run_ffmpeg(["-y", "-i", os.fspath(video), "-vf", f"format=rgb24,crop={w}:{h}:{x}:{y}", "-f", "rawvideo",
+                "-pix_fmt", "rgb24", os.fspath(raw)], loglevel="error")
     return np.fromfile(raw, np.uint8).reshape(-1, h, w, 3).astype(np.float32)
 
 
@@ -77,7 +77,8 @@ def test_registered_with_its_capabilities():
     assert MoviepyCompose.run_options == {"width", "height", "fps"}
     assert "slower" in MoviepyCompose.summary
     assert MoviepyCompose().provenance() == {"visible_label": {"visible": True, "text": "AI-GENERATED"}}
-    assert MoviepyCompose({"label": " made  by ai "}).provenance() == {"visible_label": {"visible": True, "text": "MADE BY AI"}}
+    shouting = MoviepyCompose({"label": " made  by ai "}).provenance()
+    assert shouting == {"visible_label": {"visible": True, "text": "MADE BY AI"}}
 
 
 @pytest.mark.parametrize("params, needle", [
