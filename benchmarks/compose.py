@@ -13,7 +13,9 @@ is reported), in the same run so the ratios share the machine's state:
   moving picture with no drawing at all, so the table separates the encoder's share of the gap from ours;
 - ours: the compose provider, per engine (warp is the default);
 - moviepy: a CompositeVideoClip of the same content (a slow push-in on the image, PIL-rendered caption and
-  graphics images as ImageClips, no ImageMagick), the way the peer projects render.
+  graphics images as ImageClips, no ImageMagick), the way the peer projects render;
+- moviepy provider: newsreel's own `compose.moviepy` (MoviePy clips, libass-drawn graphics) on the same inputs, with
+  the same graphics but the ticker, which it does not draw; runs as often as the moviepy row.
 
 Prints a markdown table for BENCHMARKS.md with wall seconds, times real time, ratios, CPU seconds (this process
 and its children: steadier than wall time on a busy machine) and the load average before and after.
@@ -91,6 +93,21 @@ def render_ours(inputs, root: Path, width: int, height: int, engine: str) -> Pat
     params = {"width": width, "height": height, "engine": engine, "encoder": "libx264", **GRAPHICS}
     video = FfmpegCompose(params).run(script=script, image=image, voice=voice, captions=captions, workdir=work,
                                       progress=lambda f, m: None)
+    return video.path
+
+
+def render_moviepy_provider(inputs, root: Path, width: int, height: int) -> Path:
+    import shutil
+
+    from pipeline.providers.compose.moviepy import MoviepyCompose
+
+    script, image, voice, captions = inputs
+    work = root / "moviepy-provider"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    params = {"width": width, "height": height, **{k: v for k, v in GRAPHICS.items() if k != "ticker"}}
+    video = MoviepyCompose(params).run(script=script, image=image, voice=voice, captions=captions, workdir=work,
+                                       progress=lambda f, m: None)
     return video.path
 
 
@@ -221,7 +238,8 @@ def render_moviepy(inputs, root: Path, width: int, height: int, duration: float)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--moviepy-runs", type=int, default=None, help="default: --runs; 0 skips moviepy")
+    parser.add_argument("--moviepy-runs", type=int, default=None,
+                        help="default: --runs; for both moviepy rows; 0 skips them")
     parser.add_argument("--sizes", default="1280x720,1080x1920")
     parser.add_argument("--engines", default="warp,zoompan,perspective")
     args = parser.parse_args()
@@ -247,6 +265,7 @@ def main() -> None:
                 results[e] = []
             if moviepy_runs:
                 results["moviepy"] = []
+                results["moviepy-provider"] = []
             for run in range(max(args.runs, moviepy_runs)):
                 if run < args.runs:
                     inp = (inputs, root, width, height)
@@ -257,6 +276,7 @@ def main() -> None:
                 if run < moviepy_runs:
                     inp = (inputs, root, width, height)
                     results["moviepy"].append(timed(lambda a=inp, d=duration: render_moviepy(*a, d)))
+                    results["moviepy-provider"].append(timed(lambda a=inp: render_moviepy_provider(*a)))
                 print(f"{size} run {run + 1}: " + ", ".join(f"{k} {v[-1][0]:.1f} s" for k, v in results.items() if len(v) > run),
                       file=sys.stderr, flush=True)
             frames.unlink(missing_ok=True)
@@ -275,10 +295,16 @@ def main() -> None:
         mp = med.get("moviepy", (None, None))[0]
         for name, (wall, cpu) in med.items():
             label = {"floor": "floor (bare encode of the still)", "moviepy": "moviepy CompositeVideoClip",
-                     "encoder": "x264 alone on our finished frames (raw, from RAM)"}.get(
+                     "encoder": "x264 alone on our finished frames (raw, from RAM)",
+                     "moviepy-provider": "compose provider moviepy (no ticker)"}.get(
                 name, f"ours, engine {name}" + (" (default)" if name == "warp" else ""))
-            ratio_mp = f"{mp / wall:.1f}x" if mp and name not in ("moviepy", "floor", "encoder") else ""
+            peer = name in ("moviepy", "moviepy-provider", "floor", "encoder")
+            ratio_mp = f"{mp / wall:.1f}x" if mp and not peer else ""
             print(f"| {size} | {label} | {wall:.1f} | {duration / wall:.1f}x | {wall / floor:.2f} | {ratio_mp} | {cpu:.1f} |")
+    for size, _, med in rows:
+        if "moviepy-provider" in med:  # the ffmpeg row also draws the ticker: this ratio errs on the low side
+            ratio = med["moviepy-provider"][0] / med[engines[0]][0]
+            print(f"\n{size}: compose provider moviepy / ffmpeg (engine {engines[0]}): {ratio:.1f}x")
 
 
 if __name__ == "__main__":
