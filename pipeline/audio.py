@@ -95,7 +95,16 @@ def check_music(music: str | os.PathLike) -> tuple[Path, float]:
     longer than an hour. "default" (or "bundled") is the track shipped in assets/music."""
     path = DEFAULT_MUSIC if is_bundled_music(music) else Path(music).expanduser()
     if not path.is_file():
-        raise NewsreelError(f"the music file {path} does not exist", "pass an audio file (mp3, m4a, wav, ogg, flac)")
+        # Say what it is: a folder, a device or a pipe is not "missing" (and ffprobe would wait forever on a pipe).
+        if path.is_dir():
+            problem = f"the music {path} is a folder, not an audio file"
+        elif path.exists():
+            problem = f"the music {path} is a device or a pipe, not an audio file"
+        else:
+            problem = f"the music file {path} does not exist"
+        raise NewsreelError(problem, "pass an audio file (mp3, m4a, wav, ogg, flac)")
+    if not os.access(path, os.R_OK):
+        raise NewsreelError(f"the music file {path} cannot be read (permission denied)", "check its permissions")
     try:
         info = probe(path)
     except FfmpegError as exc:

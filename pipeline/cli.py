@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, NoReturn, Optional
 
 import typer
-from rich.console import Console
-from rich.markup import escape
+from rich.cells import cell_len, set_cell_size
+from rich.console import Console, Group
+from rich.padding import Padding
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from . import __version__
 from .errors import NewsreelError
@@ -99,14 +104,17 @@ def make(
     plan = options.plan(config)
     headline = options.headline
     out = out or default_out(headline)
-    for notice in plan.notices:
-        err_console.print(f"note: {notice}", style="dim", soft_wrap=True, markup=False)
+    # A delegating provider's notice (image `auto`: "the slate backdrop, because ...") matters only on a run that
+    # builds that stage: a cached stage was made long ago and the note would repeat on every run.
+    chosen = plan.settings.providers.model_dump()
+    delegated = {stage for stage, prov in plan.providers.items() if prov.name != chosen.get(stage)}
+    pending_notices = list(plan.notices)
 
     progress = Progress(
         SpinnerColumn(),
-        TextColumn("{task.description:<9}"),
+        TextColumn("{task.description:<9}", markup=False),
         BarColumn(),
-        TextColumn("{task.fields[status]}"),
+        TextColumn("{task.fields[status]}", markup=False),  # provider messages may quote the headline
         TimeElapsedColumn(),
         console=err_console,
         transient=False,
@@ -114,6 +122,8 @@ def make(
     tasks: dict[str, Any] = {}
 
     def on_event(event: Event) -> None:
+        if not progress.live.is_started:  # started by the first event, so a refusal before any stage stays one line
+            progress.start()
         if event.stage not in tasks:
             tasks[event.stage] = progress.add_task(event.stage, total=1.0, status="")
         task = tasks[event.stage]
@@ -122,20 +132,41 @@ def make(
         elif event.kind == "done":
             progress.update(task, completed=1.0, status="cached" if event.hit else "done")
             progress.stop_task(task)
-        elif event.kind == "notice":
-            progress.console.print(f"note: {event.message}", style="yellow", markup=False, highlight=False, soft_wrap=True)
+            if not event.hit and event.stage in delegated:
+                while pending_notices:
+                    _print_note(pending_notices.pop(0))
+        elif event.kind == "notice":  # e.g. a damaged cache entry being rebuilt: always worth a whole line
+            err_console.print(f"note: {_printable(event.message)}", style="yellow", markup=False, highlight=False, soft_wrap=True)
 
-    with progress:
+    finished = False
+    try:
         result = run(headline, plan, out, force=options.force, no_cache=options.no_cache, on_event=on_event)
+        finished = True
+    finally:
+        if finished or err_console.is_terminal:
+            progress.stop()
+        else:  # a log or a script reading stderr gets the one error line: no final progress table, no blank line
+            progress.live.transient = True
+            progress.live.stop()
 
-    table = Table(title=f"newsreel {__version__}: {result.out}", title_justify="left")
+    table = Table(title=Text(f"newsreel {__version__}: {result.out}"), title_justify="left")
     for column in ("stage", "provider", "cache", "seconds"):
         table.add_column(column)
     for stage, rec in result.record["stages"].items():
-        table.add_row(stage, rec["provider"], "hit" if rec["hit"] else "miss", f"{rec['seconds']:.2f}")
+        table.add_row(stage, Text(rec["provider"]), "hit" if rec["hit"] else "miss", f"{rec['seconds']:.2f}")
     table.add_row("total", "", "", f"{result.record['seconds']:.2f}")
     console.print(table)
-    console.print(f"video: {result.video}")
+    console.print(f"video: {result.video}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _print_note(notice: str) -> None:
+    """One line on stderr. On a terminal the note is cut to its width (`newsreel doctor` shows it whole); a log
+    gets all of it."""
+    line = f"note: {_printable(notice)}"
+    more = "… (details: newsreel doctor)"
+    if err_console.is_terminal and cell_len(line) > err_console.width > cell_len(more) + 20:
+        line = set_cell_size(line, err_console.width - cell_len(more)).rstrip() + more
+    err_console.print(line, style="dim", soft_wrap=True, markup=False, highlight=False)
 
 
 @app.command()
@@ -145,18 +176,41 @@ def providers() -> None:
     from .plugins import all_providers
 
     defaults = ProviderChoice().model_dump()
-    table = Table()
-    for column in ("stage", "provider", "version", "needs", "usable", "about"):
-        table.add_column(column)
+    # One block per provider: a heading line (name, version, needs) and the summary wrapped under it, so the
+    # listing stays readable in an 80-column terminal (a six-column table wrapped every cell into a tall strip).
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True, style="bold")  # the stage, once per group
+    grid.add_column(overflow="fold")
+    shown_stage = None
     for stage, name, cls in all_providers():
-        label = name + (" (default)" if defaults.get(stage) == name else "")
+        head = Text(name, style="bold")
+        if defaults.get(stage) == name:
+            head.append(" (default)")
         if isinstance(cls, NewsreelError):
-            table.add_row(stage, label, "?", "?", "[red]broken[/red]", cls.one_line())
-            continue
-        missing = cls.missing_packages()
-        usable = "yes" if not missing else f"needs {', '.join(missing)}"
-        table.add_row(stage, label, cls.version, escape(cls.needs.describe()), usable, escape(cls.summary))
-    console.print(table)
+            head.append("  broken", style="red")
+            body = Text(cls.one_line())
+        else:
+            missing = cls.missing_packages()
+            head.append(f"  v{cls.version}  {cls.needs.describe()}", style="dim")
+            if missing:
+                head.append(f"  not usable: needs {', '.join(missing)}", style="yellow")
+            body = Text(cls.summary)
+        grid.add_row(stage if stage != shown_stage else "", Group(head, Padding(body, (0, 0, 0, 2))))
+        shown_stage = stage
+    console.print(grid)
+    for notice in _current_notices(None):
+        console.print(Text(f"note: {_printable(notice)}"), highlight=False)  # wrapped to the terminal like the rest
+
+
+def _current_notices(config: Optional[Path]) -> list[str]:
+    """What the configured delegating providers (image `auto`) would choose on this machine, one line each."""
+    from .config import load_settings
+    from .runner import build_plan
+
+    try:
+        return build_plan(load_settings(config)).notices
+    except NewsreelError:  # a broken config: `doctor` reports it; the listing still shows what is installed
+        return []
 
 
 @app.command()
@@ -175,7 +229,8 @@ def doctor(config: Optional[Path] = ConfigOpt) -> None:
     def row(name: str, ok: bool, detail: str) -> None:
         nonlocal problems
         problems += not ok
-        table.add_row(name, f"[green]ok[/green] {detail}" if ok else f"[red]problem[/red] {detail}")
+        verdict = Text("ok ", style="green") if ok else Text("problem ", style="red")
+        table.add_row(Text(name), verdict + Text(_printable(detail)))  # Text: paths and messages are not markup
 
     row("python", sys.version_info >= (3, 11), sys.version.split()[0])
     try:
@@ -192,6 +247,8 @@ def doctor(config: Optional[Path] = ConfigOpt) -> None:
             row(f"{stage}: {prov.name}", True, prov.summary)
         except NewsreelError as exc:
             row(f"{stage}: {prov.name}", False, exc.one_line())
+    for notice in plan.notices:  # why a delegating provider (image `auto`) chose what it did, in full
+        table.add_row("note", Text(_printable(notice)))
     for font in (FONT_REGULAR, FONT_BOLD):
         row(f"font {font.name}", font.is_file(), str(font) if font.is_file() else "missing: restore assets/fonts from the repository")
     try:
@@ -229,7 +286,7 @@ def cache_ls(config: Optional[Path] = ConfigOpt) -> None:
             table.add_row(entry.key[:12], "?", "?", "", _size(size), "", style="red")
             continue
         age = time.time() - entry.meta.get("created", 0)
-        table.add_row(entry.key[:12], escape(str(entry.meta.get("stage", "?"))), escape(str(entry.meta.get("provider", "?"))), _age(age), _size(size), f"{entry.meta.get('seconds', 0):.1f}s")
+        table.add_row(entry.key[:12], Text(str(entry.meta.get("stage", "?"))), Text(str(entry.meta.get("provider", "?"))), _age(age), _size(size), f"{entry.meta.get('seconds', 0):.1f}s")
     console.print(table)
     console.print(f"{len(entries)} entries, {_size(total)}", highlight=False)
     # Converted models live beside the entries by default and are often the biggest thing in the cache folder.
@@ -412,26 +469,147 @@ def _size(n: int) -> str:
     return f"{n:.1f}TB"
 
 
+def _printable(text: str) -> str:
+    """`text` as one line a terminal shows as it reads: whitespace runs become one space; control characters, bidi
+    controls and lone surrogates (undecodable command-line bytes) become escapes like \\x1b, \\u202e, \\udcff."""
+    text = " ".join(text.split())
+    return "".join(ch if ch.isprintable() or ch == " " else _escape_char(ch) for ch in text)
+
+
+def _escape_char(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def _error(message: str, code: int = 2) -> NoReturn:
+    """The CLI's one way to fail: one line on stderr, never parsed as rich markup, then exit."""
+    err_console.print(Text.assemble(("error:", "bold red"), " ", _printable(message)), highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
+def _is_usage_error(exc: BaseException) -> bool:
+    # typer vendors its own copy of click (typer._click) whose classes are not click's; match either by name.
+    return any(c.__name__ == "ClickException" and c.__module__.endswith("exceptions") for c in type(exc).__mro__)
+
+
+def _usage_message(exc: Any) -> str:
+    """A click/typer usage error as one line naming the problem and where the fix is ("" for: show the help)."""
+    try:
+        return _describe_usage_error(exc)
+    except Exception:  # typer's internals moved: its own message is still one line
+        return f"{exc.format_message()} (see newsreel --help)"
+
+
+def _describe_usage_error(exc: Any) -> str:
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else _command_from_argv()
+    see = f"see {command} --help"
+    kind = {c.__name__ for c in type(exc).__mro__}
+    param = getattr(exc, "param", None)
+    name = "/".join(getattr(param, "opts", None) or [])
+    if param is not None and getattr(param, "param_type_name", "") == "argument":  # as the help shows it: HEADLINE
+        name = str(getattr(param, "metavar", None) or param.name).upper()
+    if "NoArgsIsHelpError" in kind:
+        return ""
+    if "NoSuchOption" in kind:
+        option = exc.option_name
+        setting = option.lstrip("-").replace("-", "_")
+        from .config import Settings
+
+        if setting in Settings.model_fields:
+            return (f"{command} has no option {option} ({setting} is a setting: put {setting} = ... in newsreel.toml "
+                    f"or set NEWSREEL_{setting.upper()}; {see})")
+        close = sorted(getattr(exc, "possibilities", None) or [])
+        guess = f"; did you mean {' or '.join(close)}?" if close else ""
+        return f"{command} has no option {option} ({see}{guess})"
+    if "MissingParameter" in kind:
+        return f"{command} needs its {name or 'argument'} ({see})"
+    if "BadParameter" in kind:
+        problem = _pydantic_problem(exc.__cause__) or str(exc.message).rstrip(".")
+        return f"{name or 'a value'}: {problem} ({see})"
+    message = str(exc.format_message()).rstrip(".")
+    return f"{message[:1].lower()}{message[1:]} ({see})"
+
+
+def _command_from_argv() -> str:
+    """"newsreel make" when argv names a command (errors raised while parsing its options carry no context)."""
+    commands = getattr(typer.main.get_command(app), "commands", {})
+    word = sys.argv[1] if len(sys.argv) > 1 else ""
+    return f"newsreel {word}" if word in commands else "newsreel"
+
+
+def _pydantic_problem(cause: BaseException | None) -> str:
+    """typer converts values with pydantic; its first error, said with the value given ('abc' is not ...)."""
+    errors = getattr(cause, "errors", None)
+    if not callable(errors):
+        return ""
+    try:
+        err = errors()[0]
+    except Exception:  # not a pydantic ValidationError after all
+        return ""
+    value = f"'{err.get('input')}'"
+    if err.get("type") == "int_parsing":
+        return f"{value} is not a valid integer"
+    if err.get("type") == "float_parsing":
+        return f"{value} is not a valid number"
+    message = str(err.get("msg", "")).rstrip(".")
+    if message.startswith("Input should"):
+        return f"{value} should{message.removeprefix('Input should')}"
+    return f"{value}: {message}"
+
+
+# OSErrors a user causes and fixes (a full disk, a folder they may not write): one line, not a traceback.
+_USER_OS_ERRORS = {
+    errno.ENOSPC: "free some disk space (newsreel cache prune --older-than 30 removes old cache entries)",
+    errno.EDQUOT: "free some space in your quota (newsreel cache prune --older-than 30 removes old cache entries)",
+    errno.EACCES: "check that folder's permissions, or choose another with --out or NEWSREEL_CACHE_DIR",
+    errno.EPERM: "check that folder's permissions, or choose another with --out or NEWSREEL_CACHE_DIR",
+    errno.EROFS: "that file system is read-only: choose a writable folder with --out or NEWSREEL_CACHE_DIR",
+}
+
+
+def _os_error_message(exc: OSError) -> str | None:
+    hint = _USER_OS_ERRORS.get(exc.errno or 0)
+    if hint is None:
+        return None
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or exc}{where} ({hint})"
+
+
 def main() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        # A path made of undecodable bytes (surrogateescape) must print as escapes, not end in UnicodeEncodeError.
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(OSError, ValueError):  # a closed or unusual stream: keep it as it is
+                reconfigure(errors="backslashreplace")
     try:
         # Without standalone mode click returns (not raises) the exit code of typer.Exit and of a Ctrl-C.
-        code = app(standalone_mode=False)
+        code = app(prog_name="newsreel", standalone_mode=False)
         if isinstance(code, int) and code:
             if code == 130:
                 err_console.print("interrupted: nothing half-written was kept")
             sys.exit(code)
     except NewsreelError as exc:
-        err_console.print(f"[bold red]error:[/bold red] {exc.one_line()}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _error(exc.one_line())
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         err_console.print("interrupted: nothing half-written was kept")
         sys.exit(130)
-    except Exception as exc:  # click usage errors come through here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except BrokenPipeError:  # `newsreel providers | head`: the reader left; nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the flush at exit cannot fail again
+        sys.exit(1)
+    except OSError as exc:
+        message = _os_error_message(exc)
+        if message is None:
+            raise
+        _error(message)
+    except Exception as exc:  # click/typer usage errors come through here in non-standalone mode
+        if not _is_usage_error(exc):
+            raise  # a bug: show the traceback
+        message = _usage_message(exc)
+        if not message:  # no arguments at all: the help is the answer
             exc.show()
             sys.exit(exc.exit_code)
-        raise
+        _error(message)

@@ -6,10 +6,12 @@ command line does, and a queued job can be stored and resumed. `plan()` turns it
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .config import Aspect, load_settings
 from .errors import NewsreelError
@@ -44,6 +46,25 @@ class MakeOptions(BaseModel):
     force: list[str] = []
     no_cache: bool = False
 
+    @model_validator(mode="before")
+    @classmethod
+    def _unicode_text(cls, data: Any) -> Any:
+        # A lone surrogate (undecodable bytes on the command line, "\ud800" in JSON) cannot be written to run.json
+        # or a file name; refuse it here, naming the option. The headline's own check says it for the headline.
+        if isinstance(data, dict):
+            where = _first(_has_lone_surrogate, {k: v for k, v in data.items() if k != "headline"})
+            if where is not None:
+                raise NewsreelError(
+                    f"the option {where} is not valid Unicode text (it holds a lone surrogate, e.g. from bytes that "
+                    "are not UTF-8)",
+                    "pass UTF-8 text; a file whose name is not UTF-8 needs renaming",
+                )
+            # JSON's NaN, Infinity and 1e999 parse to floats no parameter means, and run.json could not hold them.
+            where = _first(_not_finite, data)
+            if where is not None:
+                raise NewsreelError(f"the option {where} is not a finite number", "give an ordinary number")
+        return data
+
     @classmethod
     def parse(cls, data: dict[str, Any]) -> "MakeOptions":
         """Validate; a problem becomes a one-line NewsreelError naming the option."""
@@ -57,7 +78,8 @@ class MakeOptions(BaseModel):
                 raise NewsreelError(f"unknown option '{where}'", f"options are: {known}") from None
             if err["type"] == "missing":
                 raise NewsreelError(f"the option '{where}' is required", 'e.g. {"headline": "Breakthrough in Mars Project"}') from None
-            raise NewsreelError(f"bad option {where}: {err['msg']}", "fix that value") from None
+            hint = _HINTS.get(where, "fix that value")
+            raise NewsreelError(f"bad option {where}: {_said_with_value(err)}", hint) from None
 
     def plan(self, config_file: Path | None = None) -> Plan:
         for stage in [*self.providers, *self.params, *self.force]:
@@ -70,3 +92,50 @@ class MakeOptions(BaseModel):
                 params.setdefault(stage, {})[key] = value
         settings = load_settings(config_file, seed=self.seed, aspect=self.aspect, language=self.lang, providers=providers)
         return build_plan(settings, params)
+
+
+_HINTS = {
+    "seed": f"a seed is a whole number from 0 to {2**32 - 1}",
+    "aspect": "use 16:9, 9:16 or 1:1",
+    "strength": "0 keeps the init image, 1 ignores it",
+}
+
+
+def _said_with_value(err: Any) -> str:
+    """pydantic's message with the value that was given: "-1 should be greater than or equal to 0"."""
+    message = str(err["msg"]).rstrip(".")
+    value = err.get("input")
+    if not message.startswith("Input should") or not isinstance(value, (str, int, float)):
+        return message
+    if isinstance(value, int) and abs(value) >= 10**30:
+        shown = "a number that large"  # and str() of a 5000-digit int raises
+    else:
+        shown = repr(value)[:60]
+    return shown + message.removeprefix("Input")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    return isinstance(value, str) and any("\ud800" <= ch <= "\udfff" for ch in value)
+
+
+def _not_finite(value: Any) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+def _first(bad: Callable[[Any], bool], value: Any, where: str = "") -> str | None:
+    """The dotted path of the first value (or dict key) in `value` that is `bad`, else None."""
+    if bad(value):
+        return where or "value"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if bad(key):
+                return where or "options"  # the key itself stays out of the message
+            found = _first(bad, item, f"{where}.{key}" if where else str(key))
+            if found is not None:
+                return found
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            found = _first(bad, item, where)
+            if found is not None:
+                return found
+    return None

@@ -17,10 +17,33 @@ from ..provider import ProgressFn, Provider
 MAX_HEADLINE_CHARS = 300
 
 
+# Bidi embeddings, overrides and isolates: they reorder what is displayed, so a title could read differently from
+# its text (the "Trojan Source" trick). A right-to-left headline needs none of them.
+BIDI_CONTROLS = frozenset(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
+_CONTROL_NAMES = {"\n": "a line break", "\r": "a carriage return", "\t": "a tab", "\x1b": "an escape"}
+
+
 def check_headline(text: str) -> str:
     """A headline is one line of printable text, 1-300 characters. It is data, never instructions."""
-    if any(unicodedata.category(ch) == "Cc" for ch in text):
-        raise NewsreelError("the headline contains control characters (newlines, tabs, escapes)", "pass one line of plain text")
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category == "Cs":  # what undecodable bytes on the command line (surrogateescape) or a JSON "\ud800" become
+            raise NewsreelError(
+                f"the headline is not valid Unicode text (it holds the lone surrogate U+{ord(ch):04X}, e.g. from bytes "
+                "that are not UTF-8)",
+                "pass the headline as UTF-8 text",
+            )
+        if category == "Cc":
+            what = _CONTROL_NAMES.get(ch, "a control character")
+            raise NewsreelError(
+                f"the headline contains control characters (U+{ord(ch):04X}, {what})", "pass one line of plain text"
+            )
+        if ch in BIDI_CONTROLS:
+            raise NewsreelError(
+                f"the headline contains the bidi control U+{ord(ch):04X} ({unicodedata.name(ch)}), which can make a "
+                "title read differently from its text",
+                "remove it: right-to-left headlines need no control characters",
+            )
     text = re.sub(r"\s+", " ", text).strip()
     if not text:
         raise NewsreelError("the headline is empty", 'pass the headline in quotes, e.g. newsreel make "Breakthrough in Mars Project"')

@@ -27,7 +27,9 @@ import json
 import logging
 import math
 import os
+import re
 import threading
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,17 +184,32 @@ def _check_init_image(path: str) -> str:
     from PIL import Image, UnidentifiedImageError
 
     file = Path(path).expanduser()
+    if file.is_dir():
+        raise NewsreelError(f"init image {path} is a folder, not an image", "pass a PNG, JPEG or WebP file")
     if not file.is_file():
-        raise NewsreelError(f"init image {path} does not exist", "check the path given as init_image")
+        what = "does not exist" if not file.exists() else "is not a regular file (a device or a pipe)"
+        raise NewsreelError(f"init image {path} {what}", "check the path given as init_image")
+    too_large = "scale it down first; it is resized to the generation size anyway"
     try:
-        with Image.open(file) as image:
+        # The size is checked below against a tighter limit than Pillow's, so its bomb warning would only add lines.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(file)
+        with image:
             width, height = image.size
             if width * height > MAX_INIT_PIXELS:
                 raise NewsreelError(
-                    f"init image {path} is {width}x{height} ({width * height / 1e6:.0f} megapixels); the limit is 50",
-                    "scale it down first; it is resized to the generation size anyway",
+                    f"init image {path} is too large: {width}x{height} pixels ({width * height / 1e6:.0f} megapixels); "
+                    f"the limit is {MAX_INIT_PIXELS / 1e6:.0f} megapixels",
+                    too_large,
                 )
             image.verify()
+    except Image.DecompressionBombError as exc:  # past Pillow's own limit Image.open refuses before we see the size
+        pixels = re.search(r"\((\d+) pixels\)", str(exc))
+        count = f"{int(pixels.group(1)) / 1e6:.0f} megapixels" if pixels else "more pixels than Pillow will open"
+        raise NewsreelError(
+            f"init image {path} is too large: {count}; the limit is {MAX_INIT_PIXELS / 1e6:.0f} megapixels", too_large
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise NewsreelError(
             f"init image {path} cannot be read as an image ({exc})", "use a PNG, JPEG or WebP file"
