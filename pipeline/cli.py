@@ -52,7 +52,7 @@ def _parse_pairs(pairs: list[str], what: str, example: str) -> list[tuple[str, s
 def _json_or_text(value: str) -> Any:
     try:
         return json.loads(value)
-    except json.JSONDecodeError:
+    except ValueError:  # not JSON (JSONDecodeError), or a number past Python's 4300-digit limit: plain text
         return value
 
 

@@ -25,9 +25,10 @@ def no_progress(fraction: float, message: str = "") -> None:  # noqa: ARG001 - a
 
 
 class Params(BaseModel):
-    """Base of every provider's parameters model: unknown keys are errors, not silently ignored."""
+    """Base of every provider's parameters model: unknown keys are errors, not silently ignored; NaN and infinity
+    are refused (they would poison cache keys and every comparison)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def operational(default: Any, **kwargs: Any) -> Any:

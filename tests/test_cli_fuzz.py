@@ -228,3 +228,13 @@ def test_a_provider_bug_still_shows_its_traceback(newsreel, isolated_config):
         newsreel("make", "explode", "--out", str(fresh_out(isolated_config)), *FAST)
     tmp = isolated_config / "cache" / "tmp"
     assert not tmp.exists() or not any(tmp.iterdir())
+
+
+@pytest.mark.parametrize("value", ["9" * 5000, "nan", "-Infinity", "1e999"])
+def test_numbers_python_or_json_cannot_hold_are_refused_in_one_line(newsreel, isolated_config, value):
+    # A 5000-digit number is past Python's int-to-text limit (json.loads raises ValueError, not JSONDecodeError);
+    # NaN and infinity would poison cache keys. Both reach a provider parameter only as a refusal.
+    out = fresh_out(isolated_config)
+    result = newsreel("make", "Numbers", "--out", str(out), *FAST, "--set", f"script.seed={value}")
+    assert_clean(result, out, isolated_config / "cache")
+    assert result.code == 2 and ("script provider 'echo': bad parameter seed" in result.err or "params.script.seed is not a finite number" in result.err)
