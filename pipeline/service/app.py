@@ -30,6 +30,7 @@ from ..errors import NewsreelError
 from ..stages import STAGES
 from .config import ServiceConfig
 from .executor import Executor, Hub
+from .intake import ApiError, check_plain_data, parse_json_body, refuse_server_resources
 from .security import SESSION_COOKIE, BodyTooLarge, Guard, error_response, session_value
 from .store import FINISHED, Job, JobStore
 from .uploads import UPLOAD_REF, Limits, UploadProblem, save_upload, upload_refs
@@ -52,12 +53,6 @@ MEDIA_TYPES = {
 }
 EXTRA_FILES = ("provenance.json", "thumbnail.jpg")  # files a run folder may hold beyond run.json's list
 PAGE_SIZE = 20
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, hint: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status, self.message, self.hint, self.headers = status, message, hint, headers
 
 
 # -- response models (they document the API at /docs and /openapi.json) -------------------------------------------
@@ -148,31 +143,6 @@ def job_view(job: Job) -> JobView:
             files=files,
         ),
     )
-
-
-def refuse_server_resources(options: Any, plan: Any) -> None:
-    """422 when a request names a file, folder or address on this machine in a provider parameter (see
-    `provider.server_resource`): a client could otherwise read the server's files into a video, or send the
-    server's API key to a URL of its choosing. Uploads ("upload:ID") are fine."""
-    from ..jobs import SHORTCUTS
-    from ..provider import names_server_resource
-
-    given: list[tuple[str, str, str, Any]] = [
-        (f"params.{stage}.{key}", stage, key, value)
-        for stage, values in options.params.items() for key, value in values.items()
-    ]
-    given += [(option, stage, key, getattr(options, option)) for option, (stage, key) in SHORTCUTS.items()]
-    for where, stage, key, value in given:
-        if value is None or (isinstance(value, str) and UPLOAD_REF.match(value)):
-            continue
-        provider = plan.providers.get(stage)
-        if provider is not None and names_server_resource(type(provider.params), key, value):
-            raise ApiError(
-                422,
-                f"{where} names a file or address on the server, which clients may not choose",
-                "upload the file (POST /api/uploads) and pass its 'ref', or ask the operator to set it in the "
-                "server's config (or start the server with --allow-server-paths for trusted clients)",
-            )
 
 
 def _visible_files(job: Job) -> list[str]:
@@ -271,6 +241,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         return job
 
     def create_job(data: Any) -> Job:
+        check_plain_data(data)  # JSON bodies were checked as they parsed; form fields come here too
         if not isinstance(data, dict):
             raise ApiError(422, "the request body must be a JSON object of options", 'e.g. {"headline": "Breakthrough in Mars Project"}')
         if "headline" not in data or data["headline"] is None:
@@ -284,6 +255,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
                 "init_image must be an upload, not a path on the server",
                 "POST the picture to /api/uploads (kind=image) and pass the 'ref' it returns as init_image",
             )
+        if not config.allow_server_paths:
+            refuse_server_resources(options, config.config_file)  # before the plan opens any file it names
         public = options.model_dump(mode="json", exclude_defaults=True)
         public["headline"] = options.headline
         for where, upload_id in upload_refs(public):
@@ -295,8 +268,6 @@ def create_app(config: ServiceConfig) -> FastAPI:
         from .uploads import resolve_uploads
 
         plan = MakeOptions.parse(resolve_uploads(public, store)).plan(config.config_file)  # unknown providers, bad params
-        if not config.allow_server_paths:
-            refuse_server_resources(options, plan)
         job = store.add(options.headline, public, config.run_root, list(plan.notices), config.max_queued)
         if job is None:
             raise ApiError(
@@ -309,16 +280,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         return job
 
     async def read_json(request: Request) -> Any:
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype != "application/json":
-            raise ApiError(415, f"the request body must be JSON, not '{ctype or 'nothing'}'", "send it with the header Content-Type: application/json")
-        body = await request.body()
-        if not body.strip():
-            raise ApiError(400, "the request body is empty", 'send a JSON object, e.g. {"headline": "..."}')
-        try:
-            return json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ApiError(400, f"the request body is not valid JSON ({exc.__class__.__name__}: {str(exc)[:80]})", "send a JSON object") from None
+        return parse_json_body(request.headers.get("content-type", ""), await request.body())
 
     # -- the API ---------------------------------------------------------------------------------------------------
 
@@ -624,8 +586,9 @@ def _provenance(record: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _form_choices(config: ServiceConfig) -> dict[str, Any]:
-    """What the form offers, from what is installed and configured; fields the configured providers do not take
-    are left out rather than failing the job."""
+    """What the form offers, from what is installed and configured, asked of the providers' declarations (their
+    Params fields and `param_choices()`), never of their names; fields the configured providers do not take are
+    left out rather than failing the job."""
     from ..config import load_settings
     from ..plugins import provider_class, provider_names
 
@@ -639,17 +602,27 @@ def _form_choices(config: ServiceConfig) -> dict[str, Any]:
         takes["voice"] = "voice" in voice_cls.Params.model_fields
         compose_cls = provider_class("compose", choice["compose"])
         if "style" in compose_cls.Params.model_fields:
-            from ..providers.compose._graphics import shipped_styles
-
-            styles = shipped_styles()
+            styles = list(compose_cls.param_choices().get("style", []))
             takes["style"] = bool(styles)
     except NewsreelError:
         pass
     image_providers = provider_names("image")
-    takes["init_image"] = "diffusers" in image_providers
+    takes["init_image"] = any("init_image" in cls.Params.model_fields for cls in _loadable("image", image_providers))
     from ..config import FRAME_SIZES
 
     return {"aspects": list(FRAME_SIZES), "image_providers": image_providers, "styles": styles, "takes": takes, "defaults": choice}
+
+
+def _loadable(stage: str, names: list[str]) -> list[Any]:
+    from ..plugins import provider_class
+
+    found = []
+    for name in names:
+        try:
+            found.append(provider_class(stage, name))
+        except NewsreelError:
+            pass  # a provider that does not load offers nothing
+    return found
 
 
 async def _form_to_options(form: Any, config: ServiceConfig, store: JobStore, limits: Limits) -> dict[str, Any]:
