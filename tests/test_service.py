@@ -863,7 +863,7 @@ def test_every_path_like_provider_parameter_is_a_server_path(test_plugin):
 def test_form_choices_come_from_provider_declarations(isolated_config, test_plugin, tmp_path):
     from pipeline.plugins import provider_class
     from pipeline.service import ServiceConfig
-    from pipeline.service.app import _form_choices
+    from pipeline.service.pages import _form_choices
 
     toml = tmp_path / "newsreel.toml"
     toml.write_text('[providers]\ncompose = "ffmpeg"\nvoice = "espeak"\n')

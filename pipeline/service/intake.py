@@ -9,10 +9,14 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import NewsreelError
-from .uploads import UPLOAD_REF
+from .store import Job
+from .uploads import UPLOAD_REF, resolve_uploads, upload_refs
+
+if TYPE_CHECKING:
+    from .state import ServiceState
 
 # A job's options are at most a few levels deep ({"params": {"compose": {"style": ...}}}); much deeper bodies are
 # no job, and past a few hundred levels the parser, pydantic and the JSON encoder hit Python's recursion limit.
@@ -25,6 +29,48 @@ class ApiError(Exception):
     def __init__(self, status: int, message: str, hint: str, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status, self.message, self.hint, self.headers = status, message, hint, headers
+
+
+def create_job(svc: ServiceState, data: Any) -> Job:
+    """Queue a job from request options (a JSON body's or the page form's): every check before the plan, the plan
+    (unknown providers, bad parameters), then the queue (429 when full). The one way both the API and the form
+    queue a job."""
+    config, store = svc.config, svc.store
+    check_plain_data(data)  # JSON bodies were checked as they parsed; form fields come here too
+    if not isinstance(data, dict):
+        raise ApiError(422, "the request body must be a JSON object of options", 'e.g. {"headline": "Breakthrough in Mars Project"}')
+    if "headline" not in data or data["headline"] is None:
+        raise ApiError(422, "the request has no headline", 'send {"headline": "...", ...}: one line of text, at most 300 characters')
+    from ..jobs import MakeOptions
+
+    options = MakeOptions.parse(data)  # NewsreelError -> 422 with the option's name
+    if options.init_image is not None and not UPLOAD_REF.match(options.init_image):
+        raise ApiError(
+            422,
+            "init_image must be an upload, not a path on the server",
+            "POST the picture to /api/uploads (kind=image) and pass the 'ref' it returns as init_image",
+        )
+    if not config.allow_server_paths:
+        refuse_server_resources(options, config.config_file)  # before the plan opens any file it names
+    public = options.model_dump(mode="json", exclude_defaults=True)
+    public["headline"] = options.headline
+    for where, upload_id in upload_refs(public):
+        upload = store.get_upload(upload_id)
+        if upload is None:
+            raise ApiError(422, f"{where} names an upload that does not exist (upload:{upload_id})", "upload the file again with POST /api/uploads")
+        if where == "init_image" and upload.kind != "image":
+            raise ApiError(422, f"init_image names a {upload.kind} upload, not an image", "upload a picture with kind=image")
+    plan = MakeOptions.parse(resolve_uploads(public, store)).plan(config.config_file)  # unknown providers, bad params
+    job = store.add(options.headline, public, config.run_root, list(plan.notices), config.max_queued)
+    if job is None:
+        raise ApiError(
+            429,
+            f"the queue is full: {config.max_queued} jobs are waiting",
+            "wait for some to finish, or cancel some with DELETE /api/jobs/{id}",
+            headers={"Retry-After": "30"},
+        )
+    svc.executor.wake()
+    return job
 
 
 def parse_json_body(content_type: str, body: bytes) -> Any:
