@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import importlib.util
 import re
-from pathlib import Path
-from typing import Any, Callable, ClassVar, Literal
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import Annotated, Any, Callable, ClassVar, Literal, get_args, get_origin
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.fields import FieldInfo
 
 from .errors import NewsreelError
 
@@ -40,11 +42,33 @@ def operational(default: Any, **kwargs: Any) -> Any:
     return Field(default, json_schema_extra=extra, **kwargs)
 
 
+@dataclass(frozen=True)
+class ServerResource:
+    """Marker for a parameter that names a file, folder or address on the machine that runs the provider (a model
+    folder, a logo, a music file, an API base URL). Declare such a parameter with the types below, never plain
+    `str`: the web service refuses these values from clients (they could read the server's files into a video or
+    send its API key elsewhere) before anything is opened, unless its operator allows them; an uploaded file's
+    reference ("upload:ID") is fine. The protection comes with the type, so a third-party provider gets it by
+    declaring its fields this way. `plain_names`: a plain name (letters, digits, - and _, e.g. a shipped style
+    "news") is not a resource; anything else (a path, a URL) is."""
+
+    plain_names: bool = False
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict[str, Any]:
+        schema = handler(core_schema)
+        schema["server_resource"] = "names" if self.plain_names else "always"
+        return schema
+
+
+#: A file, folder or address on the server, e.g. `logo: ServerPath | None = None`.
+ServerPath = Annotated[str, ServerResource()]
+#: A plain name (a shipped style, "default") or else a file or folder on the server, e.g. `style: ServerPathOrName`.
+ServerPathOrName = Annotated[str, ServerResource(plain_names=True)]
+
+
 def server_resource(default: Any = None, *, names: bool = False, **kwargs: Any) -> Any:
-    """A parameter that names a file, folder or address on the machine that runs the provider (a model folder, a
-    logo, a music file, an API base URL). The web service refuses such values from clients (they could read the
-    server's files or send its API key elsewhere) unless its operator allows them; an uploaded file's reference
-    is fine. names=True: a plain name (letters, digits, - and _, e.g. a shipped style "news") is not a resource."""
+    """The older spelling of a ServerPath (names=False) or ServerPathOrName (names=True) field, as a Field(...) on a
+    plain `str` annotation. Still honoured; new code declares the type instead."""
     extra = {**kwargs.pop("json_schema_extra", {}), "server_resource": "names" if names else "always"}
     return Field(default, json_schema_extra=extra, **kwargs)
 
@@ -52,11 +76,35 @@ def server_resource(default: Any = None, *, names: bool = False, **kwargs: Any) 
 PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
+def _marker_in(annotation: Any) -> str | None:
+    """'always' / 'names' when a ServerResource marker or a pathlib type sits anywhere in the annotation
+    (inside Optional, unions, lists, nested Annotated); None otherwise."""
+    stack, kinds = [annotation], set()
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ServerResource):
+            kinds.add("names" if current.plain_names else "always")
+        elif get_origin(current) is None and isinstance(current, type) and issubclass(current, PurePath):
+            kinds.add("always")  # a Path parameter is a path on the server whether or not its author marked it
+        else:
+            stack.extend(get_args(current))  # Annotated's metadata, a union's members, a list's item type
+    return "always" if "always" in kinds else ("names" if kinds else None)
+
+
+def server_resource_kind(field: FieldInfo) -> str | None:
+    """How a parameter names something on the server: 'always' (any value but None), 'names' (any value but a
+    plain name), or None (it does not): from its ServerResource marker or Path type, or server_resource()."""
+    kinds = {_marker_in(field.annotation), *(_marker_in(m) for m in field.metadata)}
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    kinds.add(extra.get("server_resource"))  # type: ignore[arg-type]
+    return "always" if "always" in kinds else ("names" if "names" in kinds else None)
+
+
 def names_server_resource(params_model: type[BaseModel], key: str, value: Any) -> bool:
-    """Whether `value` for parameter `key` of `params_model` names something on the server (see server_resource)."""
+    """Whether `value` for parameter `key` of `params_model` names something on the server (see ServerResource).
+    Looks only at the declaration and the value: nothing is opened or resolved."""
     field = params_model.model_fields.get(key)
-    extra = field.json_schema_extra if field is not None and isinstance(field.json_schema_extra, dict) else {}
-    kind = extra.get("server_resource")
+    kind = server_resource_kind(field) if field is not None else None
     if kind is None or value is None:
         return False
     return not (kind == "names" and isinstance(value, str) and PLAIN_NAME.fullmatch(value))

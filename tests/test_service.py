@@ -167,6 +167,22 @@ def wait_state(client, job_id: str, *states: str, timeout: float = 30.0) -> dict
     return wait_for(lambda: (j := job_state(client, job_id))["state"] in states and j, timeout, what=f"job {job_id} -> {states}")
 
 
+def all_jobs(client) -> list[dict]:
+    """Every job the server knows, page by page."""
+    jobs, url = [], "/api/jobs?limit=100"
+    while url:
+        page = client.get(url).json()
+        jobs += page["jobs"]
+        url = page["next"]
+    return jobs
+
+
+def jobs_titled(client, headline: str) -> list[dict]:
+    """The jobs with this headline: a test that refuses a job looks for its own headline, not at the whole list,
+    which holds other tests' jobs changing state."""
+    return [j for j in all_jobs(client) if j["headline"] == headline]
+
+
 def fast_job(headline: str, **extra) -> dict:
     return {"headline": headline, "providers": dict(TEST_PROVIDERS), **extra}
 
@@ -184,6 +200,18 @@ def assert_error(r, status: int, *words: str) -> dict:
     for word in words:
         assert word in body["error"], (word, body)
     return body
+
+
+def huge_png_header(width: int = 20_000, height: int = 20_000) -> bytes:
+    """A PNG whose header claims a 1-bit width x height picture (400 megapixels by default) with no pixel data: tiny
+    on disk, and what Pillow reads when it opens a file."""
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
 
 
 def png_bytes(size=(16, 9), noise: bool = False) -> bytes:
@@ -345,15 +373,25 @@ BAD_JOBS = [
     ("unknown stage", b'{"headline": "x", "providers": {"sound": "x"}}', 422, "unknown stage 'sound'"),
     ("init image path", b'{"headline": "x", "init_image": "/etc/passwd"}', 422, "must be an upload"),
     ("missing upload", b'{"headline": "x", "init_image": "upload:0123456789abcdef"}', 422, "does not exist"),
+    # raw JSON that decodes to what no job holds: each used to end in a 500
+    ("lone surrogate", b'{"headline": "Mars \\ud800 rover"}', 400, "lone UTF-16 surrogate"),
+    ("surrogate in a key", b'{"headline": "x", "params": {"compose": {"\\udfff": 1}}}', 400, "surrogate"),
+    ("nested too deep", b'{"headline": "x", "params": {"image": {"a": ' + b"[" * 40 + b"]" * 40 + b"}}}", 400, "nested more than"),
+    ("nested past the parser", b'{"a": ' + b"[" * 30_000 + b"]" * 30_000 + b"}", 400, "nested more than"),
+    ("nested 100k deep", b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 413, "larger than"),
+    ("NaN", b'{"headline": "x", "seed": NaN}', 400, "NaN"),
+    ("infinite number", b'{"headline": "x", "params": {"image": {"strength": 1e999}}}', 400, "too large"),
+    ("endless digits", b'{"headline": "x", "seed": ' + b"7" * 5000 + b"}", 400, "not valid JSON"),
 ]
 
 
 @pytest.mark.parametrize("body,status,words", [b[1:] for b in BAD_JOBS], ids=[b[0] for b in BAD_JOBS])
 def test_bad_job_requests_say_what_to_fix(client, body, status, words):
-    before = client.get("/api/jobs").json()["total"]
+    before = {j["id"] for j in all_jobs(client)}
     r = client.post("/api/jobs", content=body, headers={"Content-Type": "application/json"})
     assert_error(r, status, words)
-    assert client.get("/api/jobs").json()["total"] == before  # nothing was queued
+    assert "\n" not in r.json()["error"]
+    assert [j for j in all_jobs(client) if j["id"] not in before] == []  # nothing was queued
 
 
 def test_other_bad_requests(service, client):
@@ -429,6 +467,8 @@ def test_upload_files_on_disk(service, client):
 
 
 def test_queue_limit_and_cancel(service, client):
+    health = lambda: client.get("/api/health").json()  # noqa: E731
+    wait_for(lambda: health()["queued"] == 0 and health()["running"] == 0, what="earlier tests' jobs to finish")
     gate = service.root / "never-opens"
     running = client.post("/api/jobs", json=gated_job("Held at compose", gate)).json()["id"]
     wait_for(lambda: job_state(client, running)["stages"]["compose"]["state"] == "running", what="compose running")
@@ -629,6 +669,7 @@ def test_form_page_and_docs(service, client):
     evil = client.post("/api/jobs", json=fast_job('<script>alert("x")</script> in the news')).json()["id"]
     for html in (client.get("/").text, client.get(f"/jobs/{evil}").text):
         assert '<script>alert("x")' not in html and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; in the news" in html
+    wait_state(client, evil, "done")  # no job of this test is left running for the next one
     docs = client.get("/docs")
     assert docs.status_code == 200 and "/api/jobs/{job_id}/events" in docs.text and "cdn" not in docs.text.lower()
     spec = client.get("/openapi.json").json()
@@ -648,12 +689,48 @@ def test_clients_cannot_name_files_or_addresses_on_the_server(client):
         ({"providers": {**TEST_PROVIDERS, "voice": "piper"}, "params": {"voice": {"model": "/srv/voices/x.onnx"}}},
          "params.voice.model"),
         ({"providers": {**TEST_PROVIDERS, "compose": "ffmpeg"}, "music": secret}, "music"),
+        ({"providers": {**TEST_PROVIDERS, "image": "diffusers"}, "params": {"image": {"single_file_config": "/srv/sd/cfg"}}},
+         "params.image.single_file_config"),
+        ({"providers": {**TEST_PROVIDERS, "image": "diffusers"}, "params": {"image": {"upscaler": "/srv/sd/x4"}}},
+         "params.image.upscaler"),
+        # `auto` hands its parameters to diffusers: refused as diffusers would be, before it decides anything
+        ({"providers": {**TEST_PROVIDERS, "image": "auto"}, "params": {"image": {"upscaler": "/srv/sd/x4"}}},
+         "params.image.upscaler"),
+        ({"providers": {**TEST_PROVIDERS, "image": "auto"}, "image_model": "/srv/sd/model.safetensors"}, "image_model"),
     ]
-    before = client.get("/api/jobs").json()
-    for extra, where in cases:
-        body = assert_error(client.post("/api/jobs", json={"headline": "x", **extra}), 422, where)
+    for i, (extra, where) in enumerate(cases):
+        headline = f"Server path refused {i}"
+        body = assert_error(client.post("/api/jobs", json={"headline": headline, **extra}), 422, where)
         assert "upload" in body["hint"]
-    assert client.get("/api/jobs").json() == before  # nothing was queued
+        assert jobs_titled(client, headline) == []  # nothing was queued
+    # a plain name is not a path: a shipped style is fine
+    ok = client.post("/api/jobs", json={"headline": "Shipped style by name", "providers": {**TEST_PROVIDERS, "compose": "ffmpeg"},
+                                        "params": {"compose": {"style": "news"}}})
+    assert ok.status_code == 201, ok.text
+    client.delete(f"/api/jobs/{ok.json()['id']}")  # a real render is not what this test is about
+    wait_state(client, ok.json()["id"], "cancelled", "failed", "done")
+
+
+def test_server_paths_are_refused_before_anything_is_opened(service, client):
+    """The refusal does not depend on the file: a missing one, one that exists but is no picture (/etc/passwd) and
+    a 400-megapixel PNG get the same answer, so a client learns nothing about the server's files, and nothing is
+    opened (the huge one used to crash the plan with a 500)."""
+    huge = service.root / "huge.png"
+    huge.write_bytes(huge_png_header())
+    paths = [str(service.root / "no-such-file.png"), "/etc/passwd", str(huge)]
+    cases = [("image", "diffusers", "init_image"), ("image", "auto", "init_image"), ("image", "diffusers", "upscaler"),
+             ("image", "diffusers", "single_file_config"), ("image", "diffusers", "model"), ("compose", "ffmpeg", "logo"),
+             ("compose", "ffmpeg", "music"), ("compose", "ffmpeg", "style"), ("script", "text", "file")]
+    for stage, provider, key in cases:
+        answers = set()
+        for path in paths:
+            job = {"headline": f"Refused {provider} {key}", "providers": {**TEST_PROVIDERS, stage: provider},
+                   "params": {stage: {key: path}}}
+            r = client.post("/api/jobs", json=job)
+            assert_error(r, 422, f"params.{stage}.{key} names a file or address on the server")
+            answers.add(r.text)
+        assert len(answers) == 1, (stage, provider, key, answers)
+        assert jobs_titled(client, f"Refused {provider} {key}") == []
 
 
 def test_server_resource_parameters_are_marked():
@@ -667,5 +744,151 @@ def test_server_resource_parameters_are_marked():
     assert not names_server_resource(compose, "ticker", "/etc/hostname")  # text, not a resource
     assert names_server_resource(provider_class("image", "diffusers").Params, "model", "stable-diffusion-v1-5/x")
     for stage, name, key in [("script", "text", "file"), ("script", "openai", "base_url"),
-                             ("voice", "openai-tts", "base_url"), ("voice", "piper", "align_model")]:
+                             ("voice", "openai-tts", "base_url"), ("voice", "piper", "align_model"),
+                             ("image", "diffusers", "single_file_config"), ("image", "diffusers", "upscaler")]:
         assert names_server_resource(provider_class(stage, name).Params, key, "x"), (stage, name, key)
+
+
+def test_the_server_path_types_protect_by_construction():
+    """A provider (a third party's too) gets the protection from the field's type: ServerPath, ServerPathOrName, or
+    any pathlib type, wherever it sits in the annotation; the older server_resource() spelling still works."""
+    from pathlib import Path as FsPath
+    from typing import Annotated
+
+    from pydantic import Field
+
+    from pipeline.provider import Params, ServerPath, ServerPathOrName, names_server_resource, server_resource
+
+    class ThirdParty(Params):
+        weights: ServerPath = "org/model"
+        overlay: ServerPath | None = None
+        preset: ServerPathOrName = "calm"
+        extra_files: list[ServerPath] = []
+        described: Annotated[ServerPath | None, Field(description="a folder")] = None
+        where: FsPath | None = None
+        legacy: str | None = server_resource()
+        caption: str = "text, not a place"
+
+    for key in ("weights", "overlay", "extra_files", "described", "where", "legacy"):
+        assert names_server_resource(ThirdParty, key, "anything"), key
+        assert not names_server_resource(ThirdParty, key, None), key
+    assert names_server_resource(ThirdParty, "extra_files", ["a"])
+    assert not names_server_resource(ThirdParty, "preset", "calm") and names_server_resource(ThirdParty, "preset", "./calm")
+    assert names_server_resource(ThirdParty, "preset", "calm\n")  # a plain name is the whole value
+    assert not names_server_resource(ThirdParty, "caption", "/etc/passwd")
+    assert ThirdParty.model_json_schema()["properties"]["weights"]["server_resource"] == "always"
+
+
+# -- every provider's path-like parameter is declared as one -----------------------------------------------------------
+
+PATH_WORDS = ("path", "file", "dir", "folder", "model", "config", "url", "logo", "music", "image", "upscaler", "checkpoint")
+# (stage, provider, parameter): why this path-like name is not a path on the server.
+NOT_SERVER_PATHS = {
+    ("script", "openai", "model"): "a model name the (guarded) base_url serves",
+    ("image", "openai-image", "model"): "a model name the (guarded) base_url serves",
+    ("voice", "openai-tts", "model"): "a model name the (guarded) base_url serves",
+    ("image", "diffusers", "init_image_sha256"): "computed from the init image's bytes; a client's value is replaced",
+}
+
+
+def path_like_unmarked(stage: str, name: str, params: type) -> list[str]:
+    """Parameters of `params` that look like they name a file, folder or address (by name or a pathlib type, among
+    those that can hold a string) but are not declared as server paths and not in NOT_SERVER_PATHS."""
+    from pathlib import PurePath
+    from typing import Any, get_args, get_origin
+
+    from pipeline.provider import server_resource_kind
+
+    def kinds(annotation) -> set:
+        found, stack = set(), [annotation]
+        while stack:
+            t = stack.pop()
+            if t is Any or t is str:
+                found.add("str")
+            elif get_origin(t) is None and isinstance(t, type) and issubclass(t, PurePath):
+                found.add("path")
+            elif get_origin(t) is not None and str(get_origin(t)).endswith("Literal"):
+                continue  # fixed choices, not a place
+            else:
+                stack.extend(a for a in get_args(t) if not isinstance(a, (str, int, float, bool)))
+        return found
+
+    unmarked = []
+    for key, field in params.model_fields.items():
+        holds = kinds(field.annotation)
+        looks = "path" in holds or ("str" in holds and any(word in key.lower() for word in PATH_WORDS))
+        if looks and server_resource_kind(field) is None and (stage, name, key) not in NOT_SERVER_PATHS:
+            unmarked.append(key)
+    return unmarked
+
+
+def test_every_path_like_provider_parameter_is_a_server_path(test_plugin):
+    """Walks every installed provider's Params (built-ins, the test plugins) and fails on a parameter that looks
+    like it names a file, folder or address but is not declared with a server-path type: the web service would let
+    clients set it."""
+    import newsreel_slowplugin
+
+    from pipeline.plugins import all_providers
+
+    found = [(stage, name, cls) for stage, name, cls in all_providers() if isinstance(cls, type)]
+    found.append(("compose", "gated", newsreel_slowplugin.GatedCompose))
+    names = {(stage, name) for stage, name, _ in found}
+    assert {("image", "diffusers"), ("compose", "ffmpeg"), ("script", "echo"), ("compose", "listing")} <= names
+    unmarked = {f"{stage}.{name}.{key}" for stage, name, cls in found for key in path_like_unmarked(stage, name, cls.Params)}
+    assert unmarked == set(), "declare these as ServerPath / ServerPathOrName (pipeline/provider.py)"
+    for stage, name, key in NOT_SERVER_PATHS:  # the allow-list names parameters that exist
+        cls = next(c for s, n, c in found if (s, n) == (stage, name))
+        assert key in cls.Params.model_fields, (stage, name, key)
+
+    # the check itself catches an undeclared path
+    from pathlib import Path as FsPath
+    from typing import Any, Literal
+
+    from pipeline.provider import Params, ServerPath
+
+    class Careless(Params):
+        logo_file: str | None = None
+        checkpoint: Any = None
+        where: FsPath | None = None  # a pathlib type is a server path by itself (pipeline/provider.py)
+        model: ServerPath = "x"
+        image_count: int = 1
+        image_style: Literal["photo", "drawing"] = "photo"
+
+    assert path_like_unmarked("image", "careless", Careless) == ["logo_file", "checkpoint"]
+
+
+# -- the form asks the providers, not their names ----------------------------------------------------------------------
+
+
+def test_form_choices_come_from_provider_declarations(isolated_config, test_plugin, tmp_path):
+    from pipeline.plugins import provider_class
+    from pipeline.service import ServiceConfig
+    from pipeline.service.pages import _form_choices
+
+    toml = tmp_path / "newsreel.toml"
+    toml.write_text('[providers]\ncompose = "ffmpeg"\nvoice = "espeak"\n')
+    choices = _form_choices(ServiceConfig(data_dir=tmp_path / "d", config_file=toml))
+    declared = provider_class("compose", "ffmpeg").param_choices()["style"]
+    assert "news" in declared and choices["styles"] == declared and choices["takes"]["style"]
+    assert choices["takes"]["voice"]  # espeak's Params has `voice`
+    # diffusers is installed and its Params has init_image; the test plugin's image provider is listed too
+    assert choices["takes"]["init_image"] and "flat" in choices["image_providers"]
+
+    toml.write_text("[providers]\n" + "".join(f'{k} = "{v}"\n' for k, v in TEST_PROVIDERS.items()))
+    plain = _form_choices(ServiceConfig(data_dir=tmp_path / "d", config_file=toml))
+    assert plain["styles"] == [] and not plain["takes"]["style"] and not plain["takes"]["voice"]  # listing, beep take neither
+
+
+def test_service_code_names_no_provider():
+    """The service asks providers' declarations (Params fields, param_choices, delegates); it never imports a
+    provider module or tests a provider's name."""
+    import re
+
+    from pipeline.plugins import all_providers
+
+    names = {name for _, name, _ in all_providers()}
+    for path in sorted((REPO / "pipeline" / "service").glob("*.py")):
+        source = path.read_text()
+        assert not re.search(r"(from|import)\s+(\.\.|pipeline\.)providers\b|providers\.(script|image|voice|captions|compose)\b", source), path.name
+        quoted = {name for name in names if f'"{name}"' in source or f"'{name}'" in source}
+        assert quoted == set(), (path.name, quoted)

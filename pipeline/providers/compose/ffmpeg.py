@@ -33,7 +33,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ... import assets
 from ...errors import NewsreelError
-from ...provider import Needs, Params, ProgressFn, operational, server_resource
+from ...provider import Needs, Params, ProgressFn, ServerPath, ServerPathOrName, operational
 from ...stages.captions import Captions
 from ...stages.compose import ComposeProvider, Video
 from ...stages.image import Backgrounds
@@ -88,17 +88,17 @@ class FfmpegCompose(ComposeProvider):
         motion: str = "auto"  # auto | a preset | presets separated by commas, cycled over the scenes
         crossfade: float = Field(0.5, ge=0.0, le=3.0)  # seconds
         tail_seconds: float = Field(0.6, ge=0.0, le=10.0)
-        style: str = server_resource("news", names=True)  # a shipped style's name, or the folder of a copy of one
+        style: ServerPathOrName = "news"  # a shipped style's name, or the folder of a copy of one
         label: str = Field("AI-GENERATED", min_length=1, max_length=40)
         breaking: bool = False
         ticker: str | None = Field(None, max_length=500)
         bug: bool = True
-        logo: str | None = server_resource()  # a PNG for the bug; None = newsreel's own (assets/logo.png)
+        logo: ServerPath | None = None  # a PNG for the bug; None = newsreel's own (assets/logo.png)
         intro: bool = False
         intro_seconds: float = Field(2.5, ge=0.5, le=10.0)
         outro: bool = False
         outro_seconds: float = Field(3.0, ge=0.5, le=10.0)
-        music: str | None = server_resource(names=True)  # "default" (the bundled bed, assets/music) or an audio file
+        music: ServerPathOrName | None = None  # "default" (the bundled bed, assets/music) or an audio file
         music_gain_db: float = Field(-18.0, ge=-40.0, le=0.0)  # the music's loudness relative to the voice's
         duck: bool = True  # lower the music while the voice speaks
         loudness: float = Field(-16.0, ge=-31.0, le=-9.0)  # integrated LUFS of the finished soundtrack
@@ -142,6 +142,11 @@ class FfmpegCompose(ComposeProvider):
         def _frame_size(self):
             check_frame_size(self.width, self.height)
             return self
+
+    @classmethod
+    def param_choices(cls) -> dict[str, list[str]]:
+        """The shipped styles, for forms (the web page's style menu)."""
+        return {"style": _graphics.shipped_styles()}
 
     # ---------------------------------------------------------------------------------------------------------------
 

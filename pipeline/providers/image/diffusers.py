@@ -40,7 +40,7 @@ from pydantic import Field, field_validator, model_validator
 from ...errors import NewsreelError
 from ...hashing import sha256_bytes
 from ...hashing import sha256_file as _sha256  # one module-level name, so a test can count the hashing
-from ...provider import Needs, Params, ProgressFn, operational, server_resource
+from ...provider import Needs, Params, ProgressFn, ServerPath, operational
 from ...stages.image import BackgroundImage, Backgrounds, ImageProvider
 from ...stages.script import Script
 from . import _watermark
@@ -86,8 +86,8 @@ _SCHEDULER_SPELLINGS = {name.replace("-", ""): name for name in SCHEDULERS} | {"
 class DiffusersParams(Params):
     """Parameters of the `diffusers` image provider (every one of them is part of the cache key)."""
 
-    model: str = server_resource(DEFAULT_MODEL)  # Hugging Face id, diffusers folder, or .safetensors/.ckpt file
-    single_file_config: str | None = None  # for a single checkpoint: diffusers folder or HF id with its configs
+    model: ServerPath = DEFAULT_MODEL  # Hugging Face id, diffusers folder, or .safetensors/.ckpt file
+    single_file_config: ServerPath | None = None  # for a single checkpoint: diffusers folder or HF id with its configs
     prompt_override: str | None = None  # used for every scene instead of the script's image prompts
     negative_prompt: str | None = None  # None: the script's
     seed: int = Field(0, ge=0)
@@ -98,11 +98,11 @@ class DiffusersParams(Params):
     gen_height: int | None = None
     width: int = Field(1280, ge=16)  # the video frame, filled in by the runner
     height: int = Field(720, ge=16)
-    upscaler: str | None = None  # SD x4 upscaler weights (HF id or folder); None: Lanczos only
+    upscaler: ServerPath | None = None  # SD x4 upscaler weights (HF id or folder); None: Lanczos only
     upscaler_steps: int = Field(20, ge=1)
     candidates: int = Field(1, ge=1, le=16)
     pick: int = Field(0, ge=0)  # which candidate becomes the background
-    init_image: str | None = server_resource()  # img2img: start from this picture
+    init_image: ServerPath | None = None  # img2img: start from this picture
     init_image_sha256: str | None = None  # computed from the file when the parameters are validated
     strength: float = 0.8  # img2img: 0 keeps the init image, 1 ignores it
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"

@@ -32,7 +32,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from ...errors import NewsreelError
-from ...provider import Needs, Params, ProgressFn, operational, server_resource
+from ...provider import Needs, Params, ProgressFn, ServerPath, operational
 from ...stages.image import BackgroundImage, Backgrounds, ImageProvider
 from ...stages.script import Script
 from .._openai import API_KEY, OpenAICompatible, plain_http_url, server_message
@@ -100,7 +100,7 @@ class OpenAIImageParams(Params):
     """Parameters of the `openai-image` provider."""
 
     model: str = Field(DEFAULT_MODEL, min_length=1)  # dall-e-3, dall-e-2, gpt-image-1, or what a base_url serves
-    base_url: str | None = server_resource()  # an OpenAI-compatible server (it receives the API key)
+    base_url: ServerPath | None = None  # an OpenAI-compatible server (it receives the API key)
     size: str | None = None  # "1792x1024", "auto" (gpt-image); None: the model's size nearest the frame's aspect
     quality: str | None = None  # dall-e-3: standard|hd; gpt-image: low|medium|high|auto; None: the server's default
     style: Literal["vivid", "natural"] | None = None  # dall-e-3 only; None: the server's default (vivid)

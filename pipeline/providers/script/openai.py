@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ...errors import NewsreelError
-from ...provider import Needs, ProgressFn, operational, server_resource
+from ...provider import Needs, ProgressFn, ServerPath, operational
 from ...provider import Params as BaseParams
 from ...stages.script import Script, ScriptProvider, check_headline
 from .._openai import API_KEY, OpenAICompatible, is_transient, plain_http_url
@@ -73,7 +73,7 @@ class OpenAIScript(OpenAICompatible, ScriptProvider):
 
     class Params(BaseParams):
         model: str = Field("gpt-4o-mini", min_length=1)
-        base_url: str | None = server_resource()  # where the server sends its API key
+        base_url: ServerPath | None = None  # where the server sends its API key
         seed: int = 0
         words: int = Field(150, ge=5, le=3000)
         language: str = "en"

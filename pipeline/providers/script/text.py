@@ -23,7 +23,7 @@ from pydantic import Field
 
 from ...errors import NewsreelError
 from ...hashing import sha256_bytes
-from ...provider import Needs, ProgressFn, server_resource
+from ...provider import Needs, ProgressFn, ServerPath
 from ...provider import Params as BaseParams
 from ...stages.script import Script, ScriptProvider, check_headline
 from . import _text
@@ -71,7 +71,7 @@ class TextScript(ScriptProvider):
 
     class Params(BaseParams):
         text: str | None = None  # the narration itself
-        file: str | None = server_resource()  # or a UTF-8 text file holding it (its content, not its path, is in the cache key)
+        file: ServerPath | None = None  # or a UTF-8 text file holding it (its content, not its path, is in the cache key)
         language: str = "en"  # recorded on the script: the voice and the caption font follow it
         scenes: int = Field(1, ge=1, le=20)  # backgrounds: consecutive runs of sentences, each with its own prompt
 

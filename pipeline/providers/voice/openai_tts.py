@@ -25,7 +25,7 @@ from pydantic import Field, field_validator
 from ... import align
 from ...errors import NewsreelError
 from ...media import FfmpegError, run_ffmpeg
-from ...provider import Needs, Params, ProgressFn, operational, server_resource
+from ...provider import Needs, Params, ProgressFn, ServerPath, operational
 from ...stages.script import Script
 from ...stages.voice import Narration, VoiceProvider
 from .._openai import API_KEY, OpenAICompatible, plain_http_url
@@ -58,12 +58,12 @@ class OpenAITTSVoice(OpenAICompatible, VoiceProvider):
         voice: str = Field("alloy", min_length=1)
         speed: float = Field(1.0, ge=0.25, le=4.0)
         instructions: str | None = None  # how to speak (gpt-4o-mini-tts only), e.g. "a calm news anchor"
-        base_url: str | None = server_resource()  # where the server sends its API key
+        base_url: ServerPath | None = None  # where the server sends its API key
         language: str = "en"
         sentence_pause: float = Field(0.25, ge=0.0, le=3.0)
         target_seconds: float = Field(60.0, gt=0)
         fit: bool = True
-        align_model: str | None = server_resource()
+        align_model: ServerPath | None = None
         min_alignment: float = Field(align.MIN_SCORE, ge=0.0, le=1.0)
         timeout: float = operational(60.0, gt=0, le=3600)
         max_retries: int = operational(4, ge=0, le=20)

