@@ -41,21 +41,26 @@ NAME_RE = re.compile(r"\w[\w.\-]{0,119}")  # one folder name: no path separators
 RESERVED_NAMES = {"batch.json"}
 NAME_KEYS = ("name", "out")
 MAX_PROBLEMS = 200  # bad lines listed in full; beyond this they are counted
+MAX_DEPTH = 32  # JSON nesting a line may have (options nest 3 deep; far deeper data cannot even be serialised back)
 
 # Bidirectional-text controls: shown as escapes in messages, so a line naming them cannot reorder what a terminal shows.
 _BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
+def escaped(text: str) -> str:
+    """`text` with every control character (newlines and tabs too), line separator, lone surrogate and bidi control
+    written as an escape (`\\n`, `\\x1b`, `\\udcff`, `\\u202e`): what a message quoting user text shows."""
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if ch in _BIDI_CONTROLS or unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp")
+        else ch
+        for ch in text
+    )
+
+
 def plain_text(text: str) -> str:
-    """`text` as one printable line: runs of whitespace (newlines included) become one space; other control
-    characters, lone surrogates and bidi controls become escapes (`\\x1b`, `\\udcff`, `\\u202e`)."""
-    out = []
-    for ch in " ".join(text.split()):
-        if ch in _BIDI_CONTROLS or unicodedata.category(ch) in ("Cc", "Cs"):
-            out.append(ch.encode("unicode_escape").decode("ascii"))
-        else:
-            out.append(ch)
-    return "".join(out)
+    """`text` as one printable line: runs of whitespace (newlines included) become one space, then `escaped`."""
+    return escaped(" ".join(text.split()))
 
 
 class Problem(NamedTuple):
@@ -147,16 +152,31 @@ def _lone_surrogate(data: Any) -> str | None:
     return None
 
 
+def _too_deep(data: Any) -> bool:
+    """Whether `data` nests lists and objects more than MAX_DEPTH levels deep (iterative, like _lone_surrogate)."""
+    stack = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth >= MAX_DEPTH:
+                return True
+            stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
+    return False
+
+
 def _json(text: str) -> tuple[Any, str | None]:
-    """(parsed value, None) or (None, why it is not JSON)."""
+    """(parsed value, None) or (None, why it is not JSON we take)."""
     try:
-        return json.loads(text), None
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         return None, f"{exc.msg} at column {exc.colno}"
     except RecursionError:
-        return None, "nested too deeply"
+        return None, f"nested more than {MAX_DEPTH} levels deep"
     except ValueError as exc:  # e.g. an integer of more digits than Python converts
         return None, str(exc).split(";")[0]
+    if _too_deep(value):
+        return None, f"nested more than {MAX_DEPTH} levels deep"
+    return value, None
 
 
 def _records(path: Path, fmt: Format) -> Iterator[_Raw]:
@@ -340,7 +360,7 @@ def _split(data: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
 def check_name(name: str) -> str:
     if name in RESERVED_NAMES or not NAME_RE.fullmatch(name):
         raise NewsreelError(
-            f"output name '{name}' is not a plain folder name",
+            f"output name '{escaped(name)}' is not a plain folder name",
             "use letters, digits, '-', '_' and '.', starting with a letter or digit",
         )
     return name
