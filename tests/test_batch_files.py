@@ -56,9 +56,14 @@ json_objects = st.dictionaries(keys, json_values, max_size=5).map(
 )
 good_objects = st.fixed_dictionaries(
     {"headline": headlines},
-    optional={"seed": st.integers(0, 99), "voice.pitch": st.integers(-9, 9), "aspect": st.sampled_from(["16:9", "1:1"]),
-              "force": st.sampled_from([["script"], "voice", []]), "name": st.from_regex(r"[a-z][a-z0-9-]{0,8}", fullmatch=True)},
-)  # fmt: skip
+    optional={
+        "seed": st.integers(0, 99),
+        "voice.pitch": st.integers(-9, 9),
+        "aspect": st.sampled_from(["16:9", "1:1"]),
+        "force": st.sampled_from([["script"], "voice", []]),
+        "name": st.from_regex(r"[a-z][a-z0-9-]{0,8}", fullmatch=True),
+    },
+)
 json_lines = st.one_of(
     good_objects.map(json.dumps),
     st.builds(lambda d, ascii_only: json.dumps(d, ensure_ascii=ascii_only), json_objects, st.booleans()),

@@ -23,8 +23,8 @@ def test_importing_and_validating_loads_no_ui_ray_or_torch(tmp_path):
         "    pass\n"  # (the default providers may be missing here; reading and planning ran either way)
         "print(sorted(m for m in ('rich', 'ray', 'torch') if m in sys.modules))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60,
-                          env={"PYTHONPATH": str(PACKAGE.parents[1]), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})  # fmt: skip
+    env = {"PYTHONPATH": str(PACKAGE.parents[1]), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
 
@@ -34,7 +34,8 @@ def test_batch_modules_import_no_private_names_from_each_other():
     for module in sorted(PACKAGE.glob("*.py")):
         for node in ast.walk(ast.parse(module.read_text())):
             if isinstance(node, ast.ImportFrom) and node.level >= 1:
-                private += [f"{module.name}: {a.name}" for a in node.names if a.name.startswith("_") and not a.name.endswith("__")]
+                names = [a.name for a in node.names if a.name.startswith("_") and not a.name.endswith("__")]
+                private += [f"{module.name}: {name}" for name in names]
             elif isinstance(node, ast.Import):
                 assert module.name == "ray_engine.py" or not any(a.name.split(".")[0] == "ray" for a in node.names)
     assert private == []
