@@ -24,7 +24,8 @@ def test_importing_and_validating_loads_no_ui_ray_or_torch(tmp_path):
         "print(sorted(m for m in ('rich', 'ray', 'torch') if m in sys.modules))\n"
     )
     env = {"PYTHONPATH": str(PACKAGE.parents[1]), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
+    command = [sys.executable, "-c", code]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
 
