@@ -53,7 +53,7 @@ def run(label: str, batch: Path, root: Path, engine: str, workers: int, concurre
     if engine == "ray":
         import ray
 
-        from pipeline.batch_ray import worker_env
+        from pipeline.batch.ray_engine import worker_env
 
         t0 = time.perf_counter()
         ray.init(

@@ -378,7 +378,7 @@ def batch(
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Make a video for every line of a file; every line is checked first. Run it again to resume."""
-    from .batch import cli_batch
+    from .cli_batch import cli_batch
 
     try:
         code = cli_batch(file, out=out, engine=engine, workers=workers, gpu_slots=gpu_slots, address=address, json_progress=json_progress, config=config)

@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline import plugins
-from pipeline.batch import BatchFileError, GpuGate, iter_items, run_batch, uses_gpu, validate
+from pipeline.batch import BatchFileError, GpuGate, cuda_available, iter_items, run_batch, runs_on_gpu, validate
 from pipeline.cli import app
 from tests.conftest import PLUGIN_DIR
 from tests.helpers import TEST_PROVIDERS, sigint_default, work_done
@@ -46,6 +46,9 @@ class LabImage(ImageProvider):
         device: str = "cpu"
         crash_on: str = ""
         barrier: str = ""  # a folder: wait until `parties` builds have arrived there
+
+    def uses_gpu(self):
+        return self.params.device != "cpu"
 
     def run(self, *, script, workdir, progress):
         from PIL import Image
@@ -365,7 +368,23 @@ def test_killed_batch_resumes_with_only_unfinished_work(batch_env, tmp_path, sig
     assert (out / "s3" / "video.mp4").read_text().startswith("Story Number 3|")
 
 
-def test_gpu_stages_never_exceed_the_gpu_slots(batch_env, tmp_path):
+@pytest.fixture
+def cuda_here(tmp_path, monkeypatch):
+    """A machine with a CUDA GPU as far as batch's probe can tell (the hardware is the boundary faked here): a `torch`
+    stand-in first on sys.path, which the spawned workers inherit. The parent never imports it."""
+    root = tmp_path / "cuda_here"
+    (root / "torch").mkdir(parents=True)
+    (root / "torch" / "__init__.py").write_text(
+        "class cuda:\n    @staticmethod\n    def is_available():\n        return True\n"
+    )
+    monkeypatch.syspath_prepend(str(root))
+    yield
+    if str(getattr(sys.modules.get("torch"), "__file__", "")).startswith(str(root)):
+        del sys.modules["torch"]
+    cuda_available.cache_clear()
+
+
+def test_gpu_stages_never_exceed_the_gpu_slots(batch_env, cuda_here, tmp_path):
     lines = ["headline,name,providers.image,image.device,image.delay"] + [
         f"Gpu Story {i},g{i},lab,cuda,0.4" for i in range(6)
     ]
@@ -406,12 +425,26 @@ def test_gpu_gate_only_holds_gpu_stages():
         class Params(ImageProvider.Params):
             device: str = "cuda"
 
+        def uses_gpu(self):
+            return self.params.device != "cpu"
+
+    class Plain(ImageProvider):  # declares no GPU need: the default uses_gpu() says no
+        name = "p"
+
+    def gpu_here():
+        return True
+
     sem = Sem()
-    gate = GpuGate(sem)
-    assert uses_gpu(Gpu()) and not uses_gpu(Gpu({"device": "cpu"}))
+    gate = GpuGate(sem, gpu_present=gpu_here)
+    assert runs_on_gpu(Gpu(), gpu_here) and not runs_on_gpu(Gpu({"device": "cpu"}), gpu_here)
+    assert not runs_on_gpu(Plain(), gpu_here)
     with gate("image", Gpu()):
         assert sem.held == 1
-    with gate("image", Gpu({"device": "cpu"})):
+    for provider in (Gpu({"device": "cpu"}), Plain()):
+        with gate("image", provider):
+            assert sem.held == 0
+    # a machine without a CUDA GPU caps nothing: the provider's work runs on its CPU
+    with GpuGate(sem, gpu_present=lambda: False)("image", Gpu()):
         assert sem.held == 0
     assert sem.held == 0
 
@@ -509,7 +542,7 @@ def test_ray_engine_runs_the_batch_on_a_local_instance(batch_env, tmp_path):
 
 
 def test_ray_workers_get_settings_but_never_secrets(monkeypatch):
-    from pipeline.batch_ray import worker_env
+    from pipeline.batch.ray_engine import worker_env
 
     monkeypatch.setenv("NEWSREEL_SEED", "5")
     monkeypatch.setenv("NEWSREEL_OPENAI_API_KEY", "sk-secret")

@@ -502,6 +502,10 @@ class DiffusersImage(ImageProvider):
 
     params: DiffusersParams
 
+    def uses_gpu(self) -> bool:
+        # Told to run on the CPU or Apple's GPU, it puts nothing on a CUDA GPU; `auto` and `cuda` use one if present.
+        return self.params.device not in ("cpu", "mps")
+
     def check(self) -> None:
         super().check()
         resolve_model(self.params.model)

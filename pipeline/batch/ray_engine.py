@@ -9,7 +9,8 @@ folder every node mounts (`NEWSREEL_CACHE_DIR=/shared/newsreel-cache`), and use 
 Entries are built under the cache's tmp/ and renamed into place, so two workers finishing the same key both succeed
 and one entry remains. With no address a local Ray instance is started (and stopped afterwards).
 
-This is the only module that imports `ray`.
+This is the only module that imports `ray`. It uses only the public pieces of the batch package
+(`BatchContext`, `Plans`, `run_item`, `may_use_gpu`).
 """
 
 from __future__ import annotations
@@ -19,15 +20,16 @@ import os
 import queue as queue_module
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .batch import BatchEvent, BatchItem, ItemResult, _Plans, may_use_gpu, run_item
-from .config import load_settings
-from .errors import NewsreelError
-from .jobs import MakeOptions
-
-if TYPE_CHECKING:
-    from .batch import _Context
+from ..config import load_settings
+from ..errors import NewsreelError
+from ..jobs import MakeOptions
+from .context import BatchContext
+from .events import BatchEvent
+from .gpu import may_use_gpu
+from .item import BatchItem, ItemResult, run_item
+from .plans import Plans
 
 LOCAL_CPUS = 2  # a local Ray instance's CPUs when --workers is not given
 
@@ -63,7 +65,7 @@ def _secret_vars() -> set[str]:
     its dashboard); on a cluster, set them on the nodes."""
     from pydantic import SecretStr
 
-    from .config import Settings
+    from ..config import Settings
 
     return {
         f"NEWSREEL_{name.upper()}"
@@ -80,7 +82,7 @@ def worker_env(cache_dir: str) -> dict[str, str]:
     return env
 
 
-def run_ray(items: Iterator[BatchItem], ctx: _Context) -> bool:
+def run_ray(items: Iterator[BatchItem], ctx: BatchContext) -> bool:
     """Run every item as a Ray task; returns True when interrupted (Ctrl-C)."""
     ray = _import_ray()
     from ray.util.queue import Queue
@@ -111,13 +113,13 @@ def run_ray(items: Iterator[BatchItem], ctx: _Context) -> bool:
             ray.shutdown()
 
 
-def _drive(ray: Any, Queue: Any, items: Iterator[BatchItem], ctx: _Context) -> bool:
+def _drive(ray: Any, Queue: Any, items: Iterator[BatchItem], ctx: BatchContext) -> bool:
     events = Queue(actor_options={"num_cpus": 0})
     resources = ray.cluster_resources()
     gpus = resources.get("GPU", 0) > 0
     depth = max(2, int(resources.get("CPU", 1)) * 2)  # tasks submitted ahead; the rest stay in the file
     task = ray.remote(max_calls=0)(_ray_task)  # 0: keep workers (and their models) for any number of items, GPU too
-    plans = _Plans(ctx.config_file, keep=True)  # only to see whether an item may use a GPU
+    plans = Plans(ctx.config_file, keep=True)  # only to see whether an item may use a GPU
     out_root, config = str(ctx.out), str(ctx.config_file) if ctx.config_file else None
     inflight: dict[Any, BatchItem] = {}
 
