@@ -38,11 +38,11 @@ from pipeline.align import (  # noqa: E402
     pauses,
     read_wav_mono,
     resolve_model,
-    script_words,
     snap_to_pauses,
 )
 from pipeline.providers.captions.subtitles import SubtitleCaptions  # noqa: E402
 from pipeline.stages.script import Script  # noqa: E402
+from pipeline.words import split_words as script_words  # noqa: E402
 
 TARGET = 60.0
 SCRIPTS: list[tuple[str, list[str]]] = [

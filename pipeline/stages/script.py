@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from ..artifacts import Artifact
 from ..errors import NewsreelError
 from ..provider import ProgressFn, Provider
+from ..words import count_words
 
 MAX_HEADLINE_CHARS = 300
 
@@ -68,7 +69,8 @@ class Script(Artifact):
 
     @property
     def word_count(self) -> int:
-        return len(self.text.split())
+        """Words as a narrator speaks them (`pipeline.words.count_words`: one per Chinese/Japanese character)."""
+        return count_words(self.text)
 
     def exports(self) -> dict[str, Path | bytes]:
         return {"script.json": json.dumps(self.to_json(), indent=2, ensure_ascii=False).encode() + b"\n"}

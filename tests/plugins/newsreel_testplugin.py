@@ -27,6 +27,7 @@ from pipeline.stages import (
     WordTiming,
 )
 from pipeline.stages.captions import Cue
+from pipeline.words import sentence_words
 
 
 def _count(stage: str) -> None:
@@ -89,7 +90,7 @@ class BeepVoice(VoiceProvider):
         step = self.params.seconds_per_word
         words = [
             WordTiming(word=w, start=i * step, end=i * step + step * 0.8, sentence=s)
-            for i, (s, w) in enumerate((s, w) for s, sentence in enumerate(script.sentences) for w in sentence.split())
+            for i, (w, s) in enumerate(sentence_words(script.sentences))
         ]
         duration = len(words) * step
         path = workdir / "voice.wav"
