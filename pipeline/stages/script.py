@@ -81,3 +81,19 @@ class ScriptProvider(Provider):
 
     def run(self, *, headline: str, workdir: Path, progress: ProgressFn) -> Script:
         raise NotImplementedError
+
+
+def broken_rule(script: Script, **_: object) -> str | None:
+    """The first rule of the script contract `script` breaks, in words, or None: every sentence and the title have
+    text, and the scenes take the sentences in order, each sentence exactly once, none of them empty."""
+    for k, sentence in enumerate(script.sentences, start=1):
+        if not sentence.strip():
+            return f"sentence {k} of {len(script.sentences)} is empty"
+    if not script.title.strip():
+        return "its title is empty"
+    covered = [i for scene in script.scenes for i in scene.sentences]
+    if covered != list(range(len(script.sentences))) or any(not scene.sentences for scene in script.scenes):
+        listed = [scene.sentences for scene in script.scenes]
+        return (f"its scenes list sentences {listed}; they must take sentences 0-{len(script.sentences) - 1} in order, "
+                "each once, every scene at least one")
+    return None

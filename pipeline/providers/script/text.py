@@ -2,11 +2,11 @@
 
 Give the narration inline (`--set script.text="..."`) or as a UTF-8 text file (`--set script.file=story.txt`),
 exactly one of the two. The text is split into sentences by `pipeline.words.split_sentences`, like the model
-providers' text (it knows abbreviations, decimals and the full stops of Chinese/Japanese 。！？ and Arabic/Urdu
-؟ ۔); paragraphs (blank lines) always end a sentence, and lines wrapped inside a paragraph are joined
-(`pipeline.words.join_lines`: without a space between two Chinese/Japanese characters). The words are the user's: nothing is added, cut or rephrased, so the video runs as
-long as the text takes to speak. The title is the headline; the image prompt is built from the headline and the
-text, as the other providers build it.
+providers' text (it knows abbreviations, decimals and the full stops of Chinese/Japanese 。！？ and
+Arabic/Urdu ؟ ۔); paragraphs (blank lines) always end a sentence, and lines wrapped inside a paragraph are
+joined (`pipeline.words.join_lines`: without a space between two Chinese/Japanese characters). The words are
+the user's: nothing is added, cut or rephrased, so the video runs as long as the text takes to speak. The title is
+the headline; the image prompt is built from the headline and the text, as the other providers build it.
 
 The cache key holds the file's content (sha256), not its path: editing the file writes a new script, and the same
 file in another folder hits the cache.
