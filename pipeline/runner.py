@@ -281,6 +281,8 @@ def _build(
             t0 = time.perf_counter()  # time the work, not the wait for the lock
             artifact = provider.run(**inputs, workdir=workdir, progress=progress)
             seconds = time.perf_counter() - t0
+        # A provider's broken promise fails its stage here, in one line, before anything is cached.
+        STAGES[name].check_output(provider, artifact, inputs)
         meta = {
             "stage": name,
             "provider": provider.name,

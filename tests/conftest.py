@@ -12,6 +12,7 @@ ENTRY_POINTS = """\
 script.echo = newsreel_testplugin:EchoScript
 image.flat = newsreel_testplugin:FlatImage
 voice.beep = newsreel_testplugin:BeepVoice
+voice.shuffled = newsreel_testplugin:ShuffledVoice
 captions.plain = newsreel_testplugin:PlainCaptions
 compose.listing = newsreel_testplugin:ListingCompose
 """

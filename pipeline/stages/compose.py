@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -46,3 +47,21 @@ class ComposeProvider(Provider):
         progress: ProgressFn,
     ) -> Video:
         raise NotImplementedError
+
+
+TIME_SLACK = 0.1  # seconds: a video's length is whole frames and whole audio packets
+
+
+def broken_rule(video: Video, *, voice: Narration, **_: object) -> str | None:
+    """The first rule of the compose contract `video` breaks, in words, or None: the video file has bytes, its
+    duration is positive and holds the whole narration, and its frame size and rate are positive. Cheap: no probe
+    (the file's size and the declared numbers only)."""
+    if video.path.stat().st_size == 0:
+        return f"its video file {video.path.name} is empty"
+    if not (math.isfinite(video.duration) and video.duration > 0):
+        return f"its duration is {video.duration} s; a video lasts a positive number of seconds"
+    if video.duration < voice.duration - TIME_SLACK:
+        return f"the video ({video.duration:.2f} s) is shorter than its narration ({voice.duration:.2f} s)"
+    if min(video.width, video.height, video.fps) <= 0:
+        return f"its frame is {video.width}x{video.height} at {video.fps} fps; all three must be positive"
+    return None

@@ -37,3 +37,23 @@ class ImageProvider(Provider):
 
     def run(self, *, script: Script, workdir: Path, progress: ProgressFn) -> Backgrounds:
         raise NotImplementedError
+
+
+def broken_rule(backgrounds: Backgrounds, *, script: Script, **_: object) -> str | None:
+    """The first rule of the image contract `backgrounds` breaks, in words, or None: one image per scene of the
+    script, each a picture file whose size is the width and height it declares. Cheap: reads image headers only."""
+    from PIL import Image, UnidentifiedImageError
+
+    if len(backgrounds.images) != len(script.scenes):
+        made, scenes = len(backgrounds.images), len(script.scenes)
+        return f"it made {made} images for {scenes} scenes; the contract is one per scene"
+    for k, image in enumerate(backgrounds.images, start=1):
+        try:
+            with Image.open(image.path) as picture:
+                size = picture.size
+        except (OSError, UnidentifiedImageError) as exc:
+            return f"image {k} ({image.path.name}) is not a picture file ({exc})"
+        if size != (image.width, image.height):
+            said = f"{image.width}x{image.height}"
+            return f"image {k} ({image.path.name}) is {size[0]}x{size[1]} pixels, but it says {said}"
+    return None

@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from ..artifacts import Artifact
 from ..errors import NewsreelError
 from ..provider import ProgressFn, Provider
+from ..words import count_words
 
 MAX_HEADLINE_CHARS = 300
 
@@ -91,7 +92,8 @@ class Script(Artifact):
 
     @property
     def word_count(self) -> int:
-        return len(self.text.split())
+        """Words as a narrator speaks them (`pipeline.words.count_words`: one per Chinese/Japanese character)."""
+        return count_words(self.text)
 
     def exports(self) -> dict[str, Path | bytes]:
         return {"script.json": json.dumps(self.to_json(), indent=2, ensure_ascii=False).encode() + b"\n"}
@@ -102,3 +104,19 @@ class ScriptProvider(Provider):
 
     def run(self, *, headline: str, workdir: Path, progress: ProgressFn) -> Script:
         raise NotImplementedError
+
+
+def broken_rule(script: Script, **_: object) -> str | None:
+    """The first rule of the script contract `script` breaks, in words, or None: every sentence and the title have
+    text, and the scenes take the sentences in order, each sentence exactly once, none of them empty."""
+    for k, sentence in enumerate(script.sentences, start=1):
+        if not sentence.strip():
+            return f"sentence {k} of {len(script.sentences)} is empty"
+    if not script.title.strip():
+        return "its title is empty"
+    covered = [i for scene in script.scenes for i in scene.sentences]
+    if covered != list(range(len(script.sentences))) or any(not scene.sentences for scene in script.scenes):
+        listed = [scene.sentences for scene in script.scenes]
+        return (f"its scenes list sentences {listed}; they must take sentences 0-{len(script.sentences) - 1} in order, "
+                "each once, every scene at least one")
+    return None

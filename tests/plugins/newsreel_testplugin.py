@@ -27,6 +27,7 @@ from pipeline.stages import (
     WordTiming,
 )
 from pipeline.stages.captions import Cue
+from pipeline.words import sentence_words
 
 
 def _count(stage: str) -> None:
@@ -56,7 +57,7 @@ class EchoScript(ScriptProvider):
 class FlatImage(ImageProvider):
     name = "flat"
     run_options = frozenset({"seed", "width", "height"})
-    summary = "test: a flat PNG"
+    summary = "test: a flat PNG per scene"
 
     class Params(Params):
         width: int = 1280
@@ -67,9 +68,12 @@ class FlatImage(ImageProvider):
         from PIL import Image
 
         _count("image")
-        path = workdir / "bg.png"
-        Image.new("RGB", (32, 18), (self.params.seed % 256, 80, 120)).save(path)
-        return Backgrounds(images=[BackgroundImage(path=path, width=32, height=18, prompt=script.image_prompt)])
+        images = []
+        for k, scene in enumerate(script.scenes):
+            path = workdir / ("bg.png" if k == 0 else f"bg-{k + 1}.png")
+            Image.new("RGB", (32, 18), (self.params.seed % 256, 80, 120)).save(path)
+            images.append(BackgroundImage(path=path, width=32, height=18, prompt=scene.image_prompt))
+        return Backgrounds(images=images)
 
 
 class BeepVoice(VoiceProvider):
@@ -89,7 +93,7 @@ class BeepVoice(VoiceProvider):
         step = self.params.seconds_per_word
         words = [
             WordTiming(word=w, start=i * step, end=i * step + step * 0.8, sentence=s)
-            for i, (s, w) in enumerate((s, w) for s, sentence in enumerate(script.sentences) for w in sentence.split())
+            for i, (w, s) in enumerate(sentence_words(script.sentences))
         ]
         duration = len(words) * step
         path = workdir / "voice.wav"
@@ -99,6 +103,21 @@ class BeepVoice(VoiceProvider):
             f.setframerate(8000)
             f.writeframes(struct.pack("<h", self.params.pitch) * int(duration * 8000))
         return Narration(path=path, duration=duration, sample_rate=8000, words=words, voice=f"beep {self.params.pitch}")
+
+
+class ShuffledVoice(BeepVoice):
+    """A broken voice, for the voice contract's tests: it times the script's second and third words swapped."""
+
+    name = "shuffled"
+    summary = "test: a voice that breaks its contract (words out of order)"
+
+    def run(self, *, script, workdir, progress):
+        narration = super().run(script=script, workdir=workdir, progress=progress)
+        words = list(narration.words)
+        if len(words) >= 3:
+            a, b = words[1], words[2]
+            words[1], words[2] = a.model_copy(update={"word": b.word}), b.model_copy(update={"word": a.word})
+        return narration.model_copy(update={"words": words})
 
 
 class PlainCaptions(CaptionsProvider):

@@ -18,7 +18,7 @@ Styles: `phrase` (the default: one or two lines broken at phrase boundaries and 
 sentences, split only where a sentence does not fit), `word` (one word at a time; the reading-speed ceiling
 cannot hold there) and `karaoke` (phrase cues whose ASS events carry `\\k` tags, so the spoken word lights up).
 
-Scripts: words are the script's words (`pipeline.align.word_spans`): in Chinese and Japanese a word is one
+Scripts: words are the script's words (`pipeline.words.split_words`): in Chinese and Japanese a word is one
 character with its punctuation, and words are joined without spaces there, so a line can break between any two
 characters but never before a closing mark. Widths count a CJK character as two columns. Right-to-left text
 (Arabic, Persian, Hebrew) is written in logical order; the ASS style's Encoding is -1, which tells libass to take
@@ -31,7 +31,6 @@ Sans Arabic for Arabic script, all shipped in assets/fonts with their licences.
 from __future__ import annotations
 
 import math
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,13 +38,13 @@ from typing import Any, Literal, Protocol
 
 from pydantic import Field
 
-from ...align import spaces_before
 from ...assets import FONT_FAMILY
-from ...fonts import caption_font, is_rtl
+from ...fonts import caption_font
 from ...provider import Needs, Params, ProgressFn
 from ...stages.captions import Captions, CaptionsProvider, Cue
 from ...stages.script import Script
 from ...stages.voice import Narration
+from ...words import display_width, is_rtl, spaces_before
 
 PAUSE_SPLIT = 0.35  # seconds of silence between two words that always ends a cue
 CLOSE_GAP = 0.2  # a gap shorter than this between two cues is closed (no flicker between them)
@@ -100,16 +99,6 @@ def default_max_line_chars(width: int, height: int, font_size: int | None = None
     size = font_size or default_font_size(width, height)
     fit = math.floor(LINE_WIDTH_FRACTION * width / (CHAR_WIDTH_PER_FONT_SIZE * WIDTH_HEADROOM * size))
     return max(8, min(MAX_LINE_CHARS, fit))
-
-
-def display_width(text: str) -> int:
-    """Columns a text takes: wide (CJK) characters count two, combining marks none."""
-    width = 0
-    for ch in text:
-        if unicodedata.combining(ch):
-            continue
-        width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
-    return width
 
 
 def ends_phrase(word: str) -> bool:

@@ -92,7 +92,8 @@ class TextFont:
 def text_font(text: str, language: str = "") -> TextFont:
     """The font for `text`: its letters decide the script (Chinese -> Droid Sans Fallback, Arabic -> Noto Sans
     Arabic), the language decides when it has none; exactly as the captions choose theirs."""
-    from ...fonts import caption_font, is_rtl
+    from ...fonts import caption_font
+    from ...words import is_rtl
 
     family, factor = caption_font(language or "en", text)
     return TextFont(family, factor, is_rtl(text))
@@ -162,7 +163,7 @@ def ink_extent(lines: list[str], ass_size: float, font: str) -> tuple[float, flo
 def _pieces(title: str) -> list[tuple[int, int]]:
     """Where a title may wrap: [start, end) spans of its words; Chinese and Japanese break between characters
     (never before a closing mark), as the captions do."""
-    from ...align import word_spans
+    from ...words import word_spans
 
     return word_spans(title)
 

@@ -1,5 +1,5 @@
 """Text helpers shared by the script providers: prompt rendering, cleaning model output into narration sentences,
-counting words, fitting a word budget, titles and image prompts.
+fitting a word budget, titles and image prompts. What a word and a sentence are is `pipeline.words`'s call.
 
 Nothing here imports torch or a model: it is plain string work, and unit-tested on its own.
 """
@@ -14,6 +14,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
+
+from ...words import count_words, is_ideograph, split_sentences
 
 if TYPE_CHECKING:
     from ...stages.script import Script
@@ -118,83 +120,6 @@ def language_name(code: str) -> str:
     """'en' -> 'English', 'pt-BR' -> 'Portuguese'; an unknown code is returned as given."""
     base = code.strip().replace("_", "-").split("-")[0].lower()
     return LANGUAGE_NAMES.get(base, code)
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Words and sentences
-
-# Scripts written without spaces between words: each character counts as a word (roughly a syllable when spoken).
-_CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_CJK_RE = re.compile(f"[{_CJK}]")
-
-
-def count_words(text: str) -> int:
-    """Words as a narrator speaks them: whitespace-separated tokens holding a letter or digit, plus one per
-    Chinese/Japanese character (those scripts put no spaces between words)."""
-    cjk = len(_CJK_RE.findall(text))
-    rest = _CJK_RE.sub(" ", text).split()
-    return cjk + sum(1 for tok in rest if any(ch.isalnum() for ch in tok))
-
-
-# Words that end in a full stop without ending a sentence (compared lower-case, without the dot). Words that are
-# also ordinary English words ("sat", "sun", "no") are left out or only count before a number.
-_ABBREVIATION_WORDS = (
-    "mr mrs ms mx dr prof sr jr st mt ft gen col lt sgt capt cmdr adm maj gov sen rep rev hon supt insp "
-    "inc ltd co corp llc plc bros dept univ assn approx vs v cf al etc "
-    "jan feb apr jun jul aug sep sept oct nov dec ave blvd rd hwy apt bldg mph km kg lb lbs oz "
-    "e.g i.e a.m p.m u.s u.k u.n e.u"
-)
-ABBREVIATIONS = frozenset(_ABBREVIATION_WORDS.split())
-ABBREVIATIONS_BEFORE_NUMBER = frozenset(("no", "nos", "vol", "fig", "figs", "p", "pp", "art", "sec", "ch", "ed"))
-
-_TERMINAL = re.compile(
-    r"""(?P<stop>[.!?\u2026]+|[\u3002\uff01\uff1f\u061f\u06d4]+)   # . ! ? … or 。！？ ؟ ۔
-        (?P<close>["'\u201c\u201d\u2018\u2019\u00bb)\]\u300d\u300f]*)  # closing quotes (German: “) and brackets
-        (?P<space>\s*)""",
-    re.VERBOSE,
-)
-_NO_SPACE_STOPS = set("\u3002\uff01\uff1f\u061f\u06d4")  # these end a sentence with or without a space after
-
-
-def _is_boundary(text: str, m: re.Match[str]) -> bool:
-    stop, space = m.group("stop"), m.group("space")
-    after = text[m.end() :]
-    if not after:
-        return True
-    if stop[-1] in _NO_SPACE_STOPS:
-        return True
-    if not space:  # "3.5", "U.S.A", "example.com", "?!" inside a word
-        return False
-    nxt = after[0]
-    if "." not in stop and "\u2026" not in stop:
-        return True  # ! and ? end sentences
-    if nxt.islower():  # "approx. five", "... and then"
-        return False
-    if stop != ".":
-        return True  # an ellipsis followed by a capital
-    before = re.search(r"(\S+)$", text[: m.start()])
-    spelled = (before.group(1) if before else "").lstrip("\"'(\u201c\u2018[\u00ab")
-    word = spelled.lower()
-    if word in ABBREVIATIONS or (word in ABBREVIATIONS_BEFORE_NUMBER and nxt.isdigit()):
-        return False
-    if re.fullmatch(r"(?:[a-z]\.)+[a-z]", word):  # U.S, e.g, i.e, D.C
-        return False
-    return not (len(spelled) == 1 and spelled.isupper())  # an initial: "J. K. Rowling"
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split text into sentences. Knows abbreviations (Dr., U.S., e.g.), decimals (3.5), ellipses, closing quotes,
-    and the full stops of Chinese/Japanese (。！？) and Arabic/Urdu (؟ ۔). Pieces without any letter are dropped."""
-    text = re.sub(r"\s+", " ", text).strip()
-    sentences: list[str] = []
-    start = 0
-    for m in _TERMINAL.finditer(text):
-        if _is_boundary(text, m):
-            end = m.end() - len(m.group("space"))
-            sentences.append(text[start:end].strip())
-            start = m.end()
-    sentences.append(text[start:].strip())
-    return [s for s in sentences if any(ch.isalpha() for ch in s)]
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -570,7 +495,7 @@ def short_title(headline: str, limit: int = 60) -> str:
     if len(title) <= limit:
         return title
     cut = title[: limit - 1]
-    if " " in cut and not _CJK_RE.search(cut[-1]):
+    if " " in cut and not is_ideograph(cut[-1]):
         cut = cut[: cut.rfind(" ")]
     return cut.rstrip(" ,;:-\u2013\u2014") + "\u2026"
 
@@ -614,7 +539,7 @@ def keywords(text: str, exclude: str = "", limit: int = 4) -> list[str]:
     for i, token in enumerate(re.findall(r"[^\W\d_][\w'\u2019-]*", text)):
         word = token.strip("'\u2019-")
         key = word.casefold()
-        if len(key) < 4 or len(key) > 24 or key in _STOPWORDS or key in excluded or _CJK_RE.search(key):
+        if len(key) < 4 or len(key) > 24 or key in _STOPWORDS or key in excluded or any(map(is_ideograph, key)):
             continue
         if key.endswith(("'s", "\u2019s", "ed", "ly")):
             continue  # possessives, past tenses and adverbs make poor picture subjects

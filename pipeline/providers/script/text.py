@@ -1,12 +1,12 @@
 """Script provider `text`: narration the user wrote, in any language, instead of a model's.
 
 Give the narration inline (`--set script.text="..."`) or as a UTF-8 text file (`--set script.file=story.txt`),
-exactly one of the two. The text is split into sentences by the same splitter the model providers use (it knows
-abbreviations, decimals and the full stops of Chinese/Japanese 。！？ and Arabic/Urdu ؟ ۔); paragraphs (blank
-lines) always end a sentence, and lines wrapped inside a paragraph are joined (without a space between two
-Chinese/Japanese characters). The words are the user's: nothing is added, cut or rephrased, so the video runs as
-long as the text takes to speak. The title is the headline; the image prompt is built from the headline and the
-text, as the other providers build it.
+exactly one of the two. The text is split into sentences by `pipeline.words.split_sentences`, like the model
+providers' text (it knows abbreviations, decimals and the full stops of Chinese/Japanese 。！？ and
+Arabic/Urdu ؟ ۔); paragraphs (blank lines) always end a sentence, and lines wrapped inside a paragraph are
+joined (`pipeline.words.join_lines`: without a space between two Chinese/Japanese characters). The words are
+the user's: nothing is added, cut or rephrased, so the video runs as long as the text takes to speak. The title is
+the headline; the image prompt is built from the headline and the text, as the other providers build it.
 
 The cache key holds the file's content (sha256), not its path: editing the file writes a new script, and the same
 file in another folder hits the cache.
@@ -15,7 +15,6 @@ file in another folder hits the cache.
 from __future__ import annotations
 
 import re
-import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -26,30 +25,12 @@ from ...hashing import sha256_bytes
 from ...provider import Needs, ProgressFn, ServerPath
 from ...provider import Params as BaseParams
 from ...stages.script import Script, ScriptProvider, check_headline
+from ...words import count_words, join_lines, split_sentences
 from . import _text
 
 MAX_WORDS = 3000  # the model providers' largest word budget; longer text is an article, not a news spot
 MAX_FILE_BYTES = 1 << 20
 EXAMPLE = "--provider script=text --set script.file=story.txt"
-
-
-def _unspaced(ch: str) -> bool:
-    """A character of a script written without spaces between words: Chinese and Japanese characters and their
-    full-width punctuation (Korean, also wide, spaces its words)."""
-    hangul = "\uac00" <= ch <= "\ud7af" or "\u1100" <= ch <= "\u11ff" or "\u3130" <= ch <= "\u318f"
-    return unicodedata.east_asian_width(ch) in ("W", "F") and not hangul
-
-
-def _join_lines(paragraph: str) -> str:
-    """The lines of one paragraph as one line: joined with a space, or with nothing between two Chinese/Japanese
-    characters."""
-    out = ""
-    for line in (ln.strip() for ln in paragraph.splitlines()):
-        if not line:
-            continue
-        cjk_seam = out and _unspaced(out[-1]) and _unspaced(line[0])
-        out = f"{out}{line}" if cjk_seam or not out else f"{out} {line}"
-    return out
 
 
 def narration_sentences(text: str) -> list[str]:
@@ -58,7 +39,7 @@ def narration_sentences(text: str) -> list[str]:
     text = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", text.replace("\t", " "))
     sentences: list[str] = []
     for paragraph in re.split(r"\n\s*\n", text):
-        sentences.extend(_text.split_sentences(_join_lines(paragraph)))
+        sentences.extend(split_sentences(join_lines(paragraph.splitlines())))
     return sentences
 
 
@@ -125,7 +106,7 @@ class TextScript(ScriptProvider):
                 f"script provider 'text': {where} has no words",
                 "write the narration in it, one or more sentences",
             )
-        words = _text.count_words(" ".join(sentences))
+        words = count_words(" ".join(sentences))
         if words > MAX_WORDS:
             raise NewsreelError(
                 f"script provider 'text': {where} has {words} words; the limit is {MAX_WORDS}",
@@ -155,7 +136,7 @@ class TextScript(ScriptProvider):
         p = self.params
         sentences, data = self._sentences()
         text = " ".join(sentences)
-        words = _text.count_words(text)
+        words = count_words(text)
         progress(1.0, f"script read ({words} words)")
         return _text.make_script(
             headline, sentences, language=p.language, scenes=p.scenes, words_target=words,

@@ -20,7 +20,7 @@ What espeak does with the text, seen in espeak-ng 1.52:
   them before synthesis (same number of code points, so positions still line up) and never speak them;
 - Chinese (voice `cmn`): about one WORD event per Han character, pointing at it (length 1); some characters get
   none (in 环保 only 环 has one) and punctuation never does. So Chinese and Japanese script words are single
-  characters (`pipeline.align.word_spans`: punctuation attached, "GDP" and "5%" kept whole), and a character with no
+  characters (`pipeline.words.word_spans`: punctuation attached, "GDP" and "5%" kept whole), and a character with no
   event shares the time of the one before it. Arabic (`ar`): one event per space-separated word, as in English.
   Japanese (`ja`): every event points at the first character (espeak-ng reads Japanese poorly);
 - the `sample` field is the sample index from the start of the current espeak_Synth call; `audio_position` is the
@@ -46,11 +46,11 @@ from typing import Any
 
 from pydantic import Field
 
-from ...align import word_spans as align_word_spans
 from ...errors import NewsreelError
 from ...provider import Needs, Params, ProgressFn
 from ...stages.script import Script
 from ...stages.voice import Narration, VoiceProvider, WordTiming
+from ...words import word_spans
 
 INSTALL_HINT = "pip install espeakng-loader pyttsx3"
 DEFAULT_VOICE = "en-us"
@@ -245,12 +245,6 @@ def check_speakable(sentences: list[str], nothing: str) -> None:
                 f"sentence {idx + 1} has nothing {nothing}: {sentence!r}",
                 "give every sentence some words (emoji and symbols alone are not read)",
             )
-
-
-def word_spans(sentence: str) -> list[tuple[int, int]]:
-    """[start, end) code-point offsets of the script words of a sentence: str.split's words, and in Chinese and
-    Japanese one word per character (see `pipeline.align.word_spans`)."""
-    return align_word_spans(sentence)
 
 
 def assign_events(spans: list[tuple[int, int]], events: list[tuple[int, int, int]]) -> list[int | None]:

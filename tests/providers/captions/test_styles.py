@@ -15,9 +15,8 @@ import numpy as np
 import pysubs2
 import pytest
 
-from pipeline.align import script_words
 from pipeline.assets import FONTS_DIR
-from pipeline.fonts import FONTS, caption_font, is_rtl
+from pipeline.fonts import FONTS, caption_font
 from pipeline.media import run_ffmpeg
 from pipeline.providers.captions.subtitles import (
     HIGHLIGHT,
@@ -28,6 +27,7 @@ from pipeline.providers.captions.subtitles import (
 )
 from pipeline.stages.script import Script
 from pipeline.stages.voice import Narration, WordTiming
+from pipeline.words import is_rtl, split_words
 
 ENGLISH = [
     "Officials said on Tuesday that the new rover had reached the crater rim, and scientists expect the first "
@@ -53,7 +53,7 @@ def no_progress(fraction: float, message: str = "") -> None:
 def timed(sentences, *, char_seconds=0.055, word_gap=0.02, sentence_gap=0.4):
     words, t = [], 0.3
     for si, sentence in enumerate(sentences):
-        for w in script_words(sentence):
+        for w in split_words(sentence):
             d = 0.1 + char_seconds * display_width(w)
             words.append(TimedWord(w, round(t, 4), round(t + d, 4), si))
             t += d + word_gap

@@ -162,6 +162,18 @@ def test_conversion_is_kept_and_reloads_fast(models_dir, first_script, injection
 
 
 @pytest.mark.slow
+def test_its_scripts_keep_the_script_contract(first_script, injection_scripts, models_dir):
+    """The contract suite's checks on the scripts this module already wrote (running the suite's own inputs would
+    load the model once more; tests/stages/test_provider_contracts.py lists `local` as covered here)."""
+    from pipeline.stages import STAGES
+    from pipeline.stages.conformance import check_provider_object
+
+    check_provider_object(LocalScript({"seed": 0, "words": 60}, models_dir=models_dir))
+    STAGES["script"].check_output("local", first_script[0], {"headline": HEADLINE})
+    STAGES["script"].check_output("local", injection_scripts[0], {"headline": INJECTION})
+
+
+@pytest.mark.slow
 def test_same_headline_and_seed_give_the_same_script(injection_scripts):
     one, two, _ = injection_scripts
     assert two.to_json() == one.to_json()

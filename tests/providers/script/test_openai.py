@@ -16,8 +16,8 @@ pytest.importorskip("openai")
 
 from pipeline.errors import NewsreelError
 from pipeline.providers import _openai
-from pipeline.providers.script._text import count_words
 from pipeline.providers.script.openai import OpenAIScript
+from pipeline.words import count_words
 from tests.fake_openai import FakeOpenAI, Reply
 
 KEY = "sk-test-Zq9SECRETkey0123456789abcdef"

@@ -1,4 +1,5 @@
-"""The script providers' text helpers: cleaning model output, splitting sentences, budgets, prompts."""
+"""The script providers' text helpers: cleaning model output, budgets, prompts. Sentence splitting and word
+counts: tests/test_words.py."""
 
 from __future__ import annotations
 
@@ -9,65 +10,14 @@ import pytest
 from pipeline.providers.script import _text
 from pipeline.providers.script._text import (
     clean_sentences,
-    count_words,
     fit_budget,
     is_near_duplicate,
     keywords,
     merge_new,
     render,
     short_title,
-    split_sentences,
 )
-
-# --------------------------------------------------------------------------------------------------------------------
-# Sentence splitting
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("One. Two! Three?", ["One.", "Two!", "Three?"]),
-        ("Dr. Smith met Mr. Jones. They talked.", ["Dr. Smith met Mr. Jones.", "They talked."]),
-        ("The U.S. economy grew 3.5 percent. Markets rose.", ["The U.S. economy grew 3.5 percent.", "Markets rose."]),
-        (
-            "Prices rose 2.75% in Jan. and fell later. Experts disagree.",
-            ["Prices rose 2.75% in Jan. and fell later.", "Experts disagree."],
-        ),
-        ("J. K. Rowling spoke. Fans cheered.", ["J. K. Rowling spoke.", "Fans cheered."]),
-        ('He said, "It works." Then he left.', ['He said, "It works."', "Then he left."]),
-        ("Wait... what happened? Nobody knows.", ["Wait... what happened?", "Nobody knows."]),
-        (
-            "It was approx. five meters. Then e.g. a car. Done.",
-            ["It was approx. five meters.", "Then e.g. a car.", "Done."],
-        ),
-        ("Visit example.com today. It is new.", ["Visit example.com today.", "It is new."]),
-        ("Really?! Yes.", ["Really?!", "Yes."]),
-        ("No. 5 won. Team No. 7 lost.", ["No. 5 won.", "Team No. 7 lost."]),
-        ("She said no. Then she left.", ["She said no.", "Then she left."]),
-        ("They sat in the sun. Then it rained.", ["They sat in the sun.", "Then it rained."]),
-        ("Smith et al. found it. The U.S. Senate agreed.", ["Smith et al. found it.", "The U.S. Senate agreed."]),
-        (
-            "中国发射了新的探测器。科学家很高兴！这是真的吗？是的",
-            ["中国发射了新的探测器。", "科学家很高兴！", "这是真的吗？", "是的"],
-        ),
-        ("هل هذا صحيح؟ نعم هو كذلك.", ["هل هذا صحيح؟", "نعم هو كذلك."]),
-        ("No final stop here", ["No final stop here"]),
-        ("  \n  ", []),
-        ("123. 456. Real sentence.", ["Real sentence."]),
-        ("(Rover) landed. [Yes] ok.", ["(Rover) landed.", "[Yes] ok."]),
-    ],
-)
-def test_split_sentences(text, expected):
-    assert split_sentences(text) == expected
-
-
-def test_split_sentences_keeps_every_character_of_the_sentences():
-    text = "Dr. A. B. Chu, Ph.D., said 3.14 is pi. The U.K. and the E.U. agreed at 5 p.m. Friday. Done!"
-    parts = split_sentences(text)
-    assert " ".join(parts) == text
-    assert parts[-1] == "Done!"
-    assert len(parts) == 3
-
+from pipeline.words import count_words
 
 # --------------------------------------------------------------------------------------------------------------------
 # Cleaning
@@ -250,14 +200,6 @@ def test_clean_speaker_label_before_markdown():
 
 # --------------------------------------------------------------------------------------------------------------------
 # Words, duplicates, budgets
-
-
-def test_count_words():
-    assert count_words("The rover landed on Mars.") == 5
-    assert count_words("It cost $2.5 billion — a record.") == 6  # the dash alone is no word
-    assert count_words("中国发射了探测器。") == 8
-    assert count_words("NASA 和 ESA 合作") == 5
-    assert count_words("") == 0
 
 
 def test_near_duplicates():

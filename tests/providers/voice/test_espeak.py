@@ -215,7 +215,7 @@ def test_language_picks_a_voice(tmp_path):
         script=script, workdir=tmp_path / "zh", progress=no_progress
     )
     assert narration.voice.startswith("espeak-ng cmn @")
-    # Chinese script words are characters, punctuation attached (pipeline.align.word_spans).
+    # Chinese script words are characters, punctuation attached (pipeline.words.word_spans).
     assert [w.word for w in narration.words] == ["今", "天", "天", "气", "很", "好。", "北", "京", "欢", "迎", "你。"]
     assert all(a.start < b.start for a, b in zip(narration.words, narration.words[1:]))
 
@@ -270,14 +270,14 @@ def test_cleaning_keeps_positions():
 
 
 def test_chinese_without_spaces_is_timed_character_by_character(tmp_path):
-    from pipeline.align import join_words, script_words
+    from pipeline.words import join_words, split_words
 
     sentences = ["北京市政府今天宣布了一项新的环保政策，市民普遍表示欢迎。", "专家说：“这是好消息。”"]
     script = make_script(sentences, language="zh")
     narration = EspeakVoice({"language": "zh", "fit": False}).run(script=script, workdir=tmp_path, progress=no_progress)
     words = [w.word for w in narration.words]
-    assert words == [w for s in sentences for w in script_words(s)]
-    assert join_words(words[: len(script_words(sentences[0]))]) == sentences[0]
+    assert words == [w for s in sentences for w in split_words(s)]
+    assert join_words(words[: len(split_words(sentences[0]))]) == sentences[0]
     assert "策，" in words and "“这" in words and "息。”" in words  # punctuation stays with its character
     starts = [w.start for w in narration.words]
     assert all(a < b for a, b in zip(starts, starts[1:]))
