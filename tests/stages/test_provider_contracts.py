@@ -126,6 +126,7 @@ CASES: list[tuple[str, str, tuple[str, ...], Any, str | None]] = [
     ("captions", "subtitles", ("en", "zh", "ar"), SMALL, None),
     ("captions", "plain", ("en",), {}, None),
     ("compose", "ffmpeg", ("en",), {**SMALL, "fps": 10, "preset": "ultrafast"}, None),
+    ("compose", "moviepy", ("en",), {**SMALL, "fps": 10, "preset": "ultrafast"}, None if has("moviepy") else "needs moviepy"),
     ("compose", "listing", ("en",), {}, None),
 ]
 
