@@ -13,7 +13,8 @@ from typing import Any
 
 from ... import assets
 from ...errors import NewsreelError
-from . import _graphics, _motion
+from . import _motion
+from ._ass_text import one_line
 from ._motion import ZOOM
 from .shared import COLOUR_TAGS, COMMENT, filter_escape
 from .timeline import Plan
@@ -92,7 +93,7 @@ def output_args(params: Any, encoder: str, duration: float, title: str, output_n
         "-color_trc", COLOUR_TAGS["color_trc"], "-color_range", COLOUR_TAGS["range"],
         "-c:a", "aac", "-b:a", "160k",
         "-movflags", "+faststart",
-        "-metadata", f"title={_graphics.one_line(title)}",
+        "-metadata", f"title={one_line(title)}",
         "-metadata", f"comment={COMMENT}",
         "-f", "mp4", output_name,
     ]

@@ -11,10 +11,10 @@ Three motion engines:
 - `perspective`: ffmpeg's perspective filter evaluated per frame; smooth, and the slowest.
   Both draw the bug with `overlay` and all the graphics with one `ass` filter, then blend in the provenance mark.
 
-The graphics come from a style's templates (`_graphics.py`, templates/styles/). The sound is mastered while they
-are prepared (`pipeline/audio.py`): the narration placed after any intro, optional music ducked under it, loudness
-normalised to -16 LUFS with true peaks at most -1.5 dBTP; the measured values go to run.json. Encoder: libx264
-(CRF), or h264_nvenc when an NVIDIA GPU and an ffmpeg with NVENC are there. Then a poster JPEG and a 320 px
+The graphics come from a style's templates (`_graphics.py`, `_styles.py`, templates/styles/). The sound is mastered
+while they are prepared (`pipeline/audio.py`): the narration placed after any intro, optional music ducked under
+it, loudness normalised to -16 LUFS with true peaks at most -1.5 dBTP; the measured values go to run.json. Encoder:
+libx264 (CRF), or h264_nvenc when an NVIDIA GPU and an ffmpeg with NVENC are there. Then a poster JPEG and a 320 px
 thumbnail. Measured speeds: benchmarks/compose.py.
 
 This file is the provider and its run. The ffmpeg command of each engine is built in `_command.py`; what the
@@ -38,17 +38,14 @@ from ...stages.compose import ComposeProvider, Video
 from ...stages.image import Backgrounds
 from ...stages.script import Script
 from ...stages.voice import Narration
-from . import _graphics, _layers, _motion
+from . import _layers, _motion, _styles
 from ._command import AudioTrack, Overlay, filter_command, resolve_encoder, warp_command, write_mark
+from ._ass_text import ass_escape, ass_time, fit_title, one_line, text_width  # noqa: F401 - the graphics API, re-exported
 from ._graphics import (  # noqa: F401 - re-exported: the graphics API used by tests and other modules
     GraphicsLayout,
     Timing,
-    ass_escape,
-    ass_time,
-    fit_title,
     graphics_layout,
     render_graphics,
-    text_width,
     write_burn_ass,
 )
 from ._motion import PRESETS, ZOOM, ease, scene_motions  # noqa: F401
@@ -130,14 +127,14 @@ class FfmpegCompose(ComposeProvider):
         @field_validator("style")
         @classmethod
         def _style_known(cls, v: str) -> str:
-            return _graphics.check_style_name(v)
+            return _styles.check_style_name(v)
 
         @field_validator("ticker")
         @classmethod
         def _ticker_text(cls, v: str | None) -> str | None:
             if v is None:
                 return None
-            v = _graphics.one_line(v)
+            v = one_line(v)
             return v or None
 
         @model_validator(mode="after")
@@ -148,7 +145,7 @@ class FfmpegCompose(ComposeProvider):
     @classmethod
     def param_choices(cls) -> dict[str, list[str]]:
         """The shipped styles, for forms (the web page's style menu)."""
-        return {"style": _graphics.shipped_styles()}
+        return {"style": _styles.shipped_styles()}
 
     # ---------------------------------------------------------------------------------------------------------------
 
@@ -209,7 +206,7 @@ class FfmpegCompose(ComposeProvider):
         workdir = Path(workdir)
         check_inputs_exist(image, voice)
         encoder = resolve_encoder(p.encoder)
-        logo = _graphics.load_logo(p.logo) if p.bug else None
+        logo = _styles.load_logo(p.logo) if p.bug else None
         if p.engine == "warp":
             self.check()
 
@@ -239,7 +236,7 @@ class FfmpegCompose(ComposeProvider):
             )
             overlay = None
             if logo is not None:
-                _graphics.write_logo(logo, layout.bug["w"], layout.bug["h"], BUG_OPACITY, bug_png)
+                _styles.write_logo(logo, layout.bug["w"], layout.bug["h"], BUG_OPACITY, bug_png)
                 overlay = Overlay(bug_png, layout.bug["x"], layout.bug["y"])
             audio = AudioTrack(soundtrack)
             images = [Path(i.path) for i in image.images]

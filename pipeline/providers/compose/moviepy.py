@@ -50,7 +50,8 @@ from ...stages.compose import ComposeProvider, Video
 from ...stages.image import Backgrounds
 from ...stages.script import Script
 from ...stages.voice import Narration
-from . import _graphics, _motion
+from . import _graphics, _motion, _styles
+from ._ass_text import one_line
 from .shared import (
     BUG_OPACITY,
     COLOUR_TAGS,
@@ -132,7 +133,7 @@ class MoviepyCompose(ComposeProvider):
         @field_validator("style")
         @classmethod
         def _style_known(cls, v: str) -> str:
-            return _graphics.check_style_name(v)
+            return _styles.check_style_name(v)
 
         @model_validator(mode="after")
         def _frame_size(self):
@@ -231,7 +232,7 @@ class MoviepyCompose(ComposeProvider):
         from moviepy import CompositeVideoClip, ImageClip, vfx
 
         p = self.params
-        logo = _graphics.load_logo(p.logo) if p.bug else None
+        logo = _styles.load_logo(p.logo) if p.bug else None
         burned = workdir / ".graphics.ass"
         layout = _graphics.write_burn_ass(
             captions.ass, burned, title=script.title, label=p.label, duration=plan.duration, width=p.width,
@@ -240,7 +241,7 @@ class MoviepyCompose(ComposeProvider):
         )
         layers = background_clips([Path(i.path) for i in image.images], plan, p.width, p.height)
         if logo is not None:  # the channel bug, under the graphics and captions as in the `ffmpeg` provider
-            bug = _graphics.write_logo(logo, layout.bug["w"], layout.bug["h"], BUG_OPACITY, workdir / ".bug.png")
+            bug = _styles.write_logo(logo, layout.bug["w"], layout.bug["h"], BUG_OPACITY, workdir / ".bug.png")
             position = (layout.bug["x"], layout.bug["y"])
             layers.append(ImageClip(_rgba(bug), duration=plan.duration).with_position(position))
         for sprite in draw_sprites(burned, p.width, p.height, workdir):
@@ -447,7 +448,7 @@ def encode_command(p: Any, plan: Plan, soundtrack: str, output: str, title: str)
         "-r", str(p.fps), "-colorspace", COLOUR_TAGS["colorspace"], "-color_primaries", COLOUR_TAGS["color_primaries"],
         "-color_trc", COLOUR_TAGS["color_trc"], "-color_range", COLOUR_TAGS["range"],
         "-c:a", "aac", "-b:a", "160k", "-movflags", "+faststart",
-        "-metadata", f"title={_graphics.one_line(title)}", "-metadata", f"comment={COMMENT}",
+        "-metadata", f"title={one_line(title)}", "-metadata", f"comment={COMMENT}",
         "-f", "mp4", output,
     ]
 

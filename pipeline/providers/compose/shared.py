@@ -23,7 +23,7 @@ from ...errors import NewsreelError
 from ...hashing import sha256_file
 from ...stages.image import Backgrounds
 from ...stages.voice import Narration
-from . import _graphics
+from . import _styles
 from .timeline import Plan
 
 COMMENT = "AI-generated with newsreel; see provenance in run.json"
@@ -48,11 +48,11 @@ def check_frame_size(width: int, height: int) -> None:
 
 def check_graphics_and_music(p: Any) -> None:
     """Pre-flight of what the graphics and the soundtrack read: the style, the bold font, the logo, the music."""
-    _graphics.style_dir(p.style)
+    _styles.style_dir(p.style)
     if not assets.FONT_BOLD.is_file():
         raise NewsreelError(f"the font {assets.FONT_BOLD.name} is missing", "reinstall newsreel")
     if p.bug:
-        _graphics.load_logo(p.logo)
+        _styles.load_logo(p.logo)
     if p.music is not None:
         from ...audio import check_music
 
@@ -63,13 +63,13 @@ def content_key_params(p: Any) -> dict[str, Any]:
     """The cache key's entries for the style, logo and music: the content of their files, not their paths, so
     editing a user style or logo renders again, and the same files in another folder hit the cache."""
     key: dict[str, Any] = {}
-    key["style"] = p.style if not _graphics.is_style_path(p.style) else "folder"
-    key["style_sha256"] = _graphics.folder_digest(_graphics.style_dir(p.style))
+    key["style"] = p.style if not _styles.is_style_path(p.style) else "folder"
+    key["style_sha256"] = _styles.folder_digest(_styles.style_dir(p.style))
     if p.logo is not None:
         key["logo"] = "file"
     if p.bug:
         try:
-            key["logo_sha256"] = sha256_file(_graphics.logo_path(p.logo))
+            key["logo_sha256"] = sha256_file(_styles.logo_path(p.logo))
         except OSError:  # gone since the pre-flight: the key still says so, and the render names the file
             key["logo_sha256"] = "missing"
     if p.music is not None:
