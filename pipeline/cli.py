@@ -1,15 +1,17 @@
-"""The `newsreel` command: typer for arguments, rich for progress and tables. A thin caller of the runner."""
+"""The `newsreel` command: typer for arguments, rich for progress and tables. A thin caller of the runner.
+
+The `cache` sub-commands are in `cli_cache.py`, the batch display in `cli_batch.py`, and how a failure becomes one
+line on stderr in `cli_errors.py`; `main()` here is the entry point.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import sys
-import time
 from pathlib import Path
-from typing import Any, NoReturn, Optional
+from typing import Any, Optional
 
 import typer
 from rich.cells import cell_len, set_cell_size
@@ -20,6 +22,8 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__
+from .cli_cache import cache_app
+from .cli_errors import err_console, fail, is_usage_error, os_error_message, printable, usage_message
 from .errors import NewsreelError
 
 app = typer.Typer(
@@ -28,13 +32,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-cache_app = typer.Typer(help="Inspect and prune the stage cache.", no_args_is_help=True)
 config_app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 app.add_typer(config_app, name="config")
 
 console = Console()
-err_console = Console(stderr=True)
 
 ConfigOpt = typer.Option(None, "--config", help="A newsreel.toml to use on top of the user and project ones.")
 
@@ -136,7 +138,7 @@ def make(
                 while pending_notices:
                     _print_note(pending_notices.pop(0))
         elif event.kind == "notice":  # e.g. a damaged cache entry being rebuilt: always worth a whole line
-            err_console.print(f"note: {_printable(event.message)}", style="yellow", markup=False, highlight=False, soft_wrap=True)
+            err_console.print(f"note: {printable(event.message)}", style="yellow", markup=False, highlight=False, soft_wrap=True)
 
     finished = False
     try:
@@ -162,7 +164,7 @@ def make(
 def _print_note(notice: str) -> None:
     """One line on stderr. On a terminal the note is cut to its width (`newsreel doctor` shows it whole); a log
     gets all of it."""
-    line = f"note: {_printable(notice)}"
+    line = f"note: {printable(notice)}"
     more = "… (details: newsreel doctor)"
     if err_console.is_terminal and cell_len(line) > err_console.width > cell_len(more) + 20:
         line = set_cell_size(line, err_console.width - cell_len(more)).rstrip() + more
@@ -199,7 +201,7 @@ def providers() -> None:
         shown_stage = stage
     console.print(grid)
     for notice in _current_notices(None):
-        console.print(Text(f"note: {_printable(notice)}"), highlight=False)  # wrapped to the terminal like the rest
+        console.print(Text(f"note: {printable(notice)}"), highlight=False)  # wrapped to the terminal like the rest
 
 
 def _current_notices(config: Optional[Path]) -> list[str]:
@@ -230,7 +232,7 @@ def doctor(config: Optional[Path] = ConfigOpt) -> None:
         nonlocal problems
         problems += not ok
         verdict = Text("ok ", style="green") if ok else Text("problem ", style="red")
-        table.add_row(Text(name), verdict + Text(_printable(detail)))  # Text: paths and messages are not markup
+        table.add_row(Text(name), verdict + Text(printable(detail)))  # Text: paths and messages are not markup
 
     row("python", sys.version_info >= (3, 11), sys.version.split()[0])
     try:
@@ -248,7 +250,7 @@ def doctor(config: Optional[Path] = ConfigOpt) -> None:
         except NewsreelError as exc:
             row(f"{stage}: {prov.name}", False, exc.one_line())
     for notice in plan.notices:  # why a delegating provider (image `auto`) chose what it did, in full
-        table.add_row("note", Text(_printable(notice)))
+        table.add_row("note", Text(printable(notice)))
     for font in (FONT_REGULAR, FONT_BOLD):
         row(f"font {font.name}", font.is_file(), str(font) if font.is_file() else "missing: restore assets/fonts from the repository")
     try:
@@ -264,92 +266,6 @@ def doctor(config: Optional[Path] = ConfigOpt) -> None:
     console.print(table)
     if problems:
         raise typer.Exit(2)
-
-
-@cache_app.command("ls")
-def cache_ls(config: Optional[Path] = ConfigOpt) -> None:
-    """List cache entries: stage, provider, age, size."""
-    from .cache import Cache
-    from .config import load_settings
-
-    settings = load_settings(config)
-    cache = Cache(settings.cache_dir)
-    table = Table(title=str(cache.root), title_justify="left")
-    for column in ("key", "stage", "provider", "age", "size", "built in"):
-        table.add_column(column)
-    total = 0
-    entries = cache.entries()
-    for entry in sorted(entries, key=lambda e: e.meta.get("created", 0)):
-        size = entry.size
-        total += size
-        if entry.problem:
-            table.add_row(entry.key[:12], "?", "?", "", _size(size), "", style="red")
-            continue
-        age = time.time() - entry.meta.get("created", 0)
-        table.add_row(entry.key[:12], Text(str(entry.meta.get("stage", "?"))), Text(str(entry.meta.get("provider", "?"))), _age(age), _size(size), f"{entry.meta.get('seconds', 0):.1f}s")
-    console.print(table)
-    console.print(f"{len(entries)} entries, {_size(total)}", highlight=False)
-    # Converted models live beside the entries by default and are often the biggest thing in the cache folder.
-    models = settings.models_dir or settings.cache_dir / "models"
-    if models.is_dir():
-        from .cache import tree_size
-
-        console.print(f"converted models: {_size(tree_size(models))} in {models} (not entries; delete the folder to reconvert)", markup=False, highlight=False)
-    unusable = sum(1 for e in entries if e.problem)
-    if unusable:
-        console.print(f"{unusable} entries are unusable (newsreel cache verify --repair, or cache prune, removes them)", style="red", markup=False)
-
-
-@cache_app.command("prune")
-def cache_prune(
-    older_than: Optional[float] = typer.Option(None, help="Remove entries older than this many days."),
-    stage: Optional[str] = typer.Option(None, help="Only entries of this stage."),
-    all_: bool = typer.Option(False, "--all", help="Remove every entry."),
-    config: Optional[Path] = ConfigOpt,
-) -> None:
-    """Remove cache entries (by age, by stage, or all)."""
-    from .cache import Cache
-    from .config import load_settings
-    from .plugins import check_stage
-
-    if not (all_ or older_than is not None or stage):
-        raise NewsreelError("cache prune needs --older-than DAYS, --stage STAGE or --all", "e.g. newsreel cache prune --older-than 30")
-    if stage:
-        check_stage(stage)
-    now = time.time()
-
-    def doomed(entry) -> bool:
-        if stage and entry.meta.get("stage") != stage:
-            return False
-        if older_than is not None and now - entry.meta.get("created", now) < older_than * 86400:
-            return False
-        return True
-
-    cache = Cache(load_settings(config).cache_dir)
-    sizes = {e.key: e.size for e in cache.entries()}
-    removed = cache.prune(keep=lambda e: not doomed(e))
-    unusable = sum(1 for e in removed if e.problem)
-    note = f" ({unusable} with unreadable metadata)" if unusable else ""
-    console.print(f"removed {len(removed)} entries{note}, {_size(sum(sizes.get(e.key, 0) for e in removed))} freed", markup=False, highlight=False)
-
-
-@cache_app.command("verify")
-def cache_verify(
-    repair: bool = typer.Option(False, "--repair", help="Remove the damaged entries (the next run rebuilds them)."),
-    config: Optional[Path] = ConfigOpt,
-) -> None:
-    """Check every cache entry's files against the sizes and hashes sealed with it. Exit 1 when any is damaged."""
-    from .cache import Cache
-    from .config import load_settings
-
-    cache = Cache(load_settings(config).cache_dir)
-    checked, bad = cache.verify(repair=repair)
-    for entry, why in bad:
-        stage = entry.meta.get("stage", "?")
-        console.print(f"{'removed' if repair else 'damaged'}: {entry.key[:12]} ({stage}): {why}", markup=False, highlight=False)
-    console.print(f"{checked} entries checked, {len(bad)} damaged{', removed' if repair and bad else ''}", markup=False, highlight=False)
-    if bad:
-        raise SystemExit(1)  # not typer.Exit: main() runs the app with standalone_mode=False
 
 
 @config_app.command("show")
@@ -454,128 +370,6 @@ def verify(
         raise SystemExit(verdict.exit_code)  # not typer.Exit: main() runs the app with standalone_mode=False
 
 
-def _age(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.0f}{unit}"
-    return f"{seconds:.0f}s"
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024:
-            return f"{n:.0f}{unit}"
-        n /= 1024
-    return f"{n:.1f}TB"
-
-
-def _printable(text: str) -> str:
-    """`text` as one line a terminal shows as it reads: whitespace runs become one space; control characters, bidi
-    controls and lone surrogates (undecodable command-line bytes) become escapes like \\x1b, \\u202e, \\udcff."""
-    text = " ".join(text.split())
-    return "".join(ch if ch.isprintable() or ch == " " else _escape_char(ch) for ch in text)
-
-
-def _escape_char(ch: str) -> str:
-    code = ord(ch)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
-
-
-def _error(message: str, code: int = 2) -> NoReturn:
-    """The CLI's one way to fail: one line on stderr, never parsed as rich markup, then exit."""
-    err_console.print(Text.assemble(("error:", "bold red"), " ", _printable(message)), highlight=False, soft_wrap=True)
-    sys.exit(code)
-
-
-def _is_usage_error(exc: BaseException) -> bool:
-    # typer vendors its own copy of click (typer._click) whose classes are not click's; match either by name.
-    return any(c.__name__ == "ClickException" and c.__module__.endswith("exceptions") for c in type(exc).__mro__)
-
-
-def _usage_message(exc: Any) -> str:
-    """A click/typer usage error as one line naming the problem and where the fix is ("" for: show the help)."""
-    try:
-        return _describe_usage_error(exc)
-    except Exception:  # typer's internals moved: its own message is still one line
-        return f"{exc.format_message()} (see newsreel --help)"
-
-
-def _describe_usage_error(exc: Any) -> str:
-    ctx = getattr(exc, "ctx", None)
-    command = ctx.command_path if ctx is not None else _command_from_argv()
-    see = f"see {command} --help"
-    kind = {c.__name__ for c in type(exc).__mro__}
-    param = getattr(exc, "param", None)
-    name = "/".join(getattr(param, "opts", None) or [])
-    if param is not None and getattr(param, "param_type_name", "") == "argument":  # as the help shows it: HEADLINE
-        name = str(getattr(param, "metavar", None) or param.name).upper()
-    if "NoArgsIsHelpError" in kind:
-        return ""
-    if "NoSuchOption" in kind:
-        option = exc.option_name
-        setting = option.lstrip("-").replace("-", "_")
-        from .config import Settings
-
-        if setting in Settings.model_fields:
-            return (f"{command} has no option {option} ({setting} is a setting: put {setting} = ... in newsreel.toml "
-                    f"or set NEWSREEL_{setting.upper()}; {see})")
-        close = sorted(getattr(exc, "possibilities", None) or [])
-        guess = f"; did you mean {' or '.join(close)}?" if close else ""
-        return f"{command} has no option {option} ({see}{guess})"
-    if "MissingParameter" in kind:
-        return f"{command} needs its {name or 'argument'} ({see})"
-    if "BadParameter" in kind:
-        problem = _pydantic_problem(exc.__cause__) or str(exc.message).rstrip(".")
-        return f"{name or 'a value'}: {problem} ({see})"
-    message = str(exc.format_message()).rstrip(".")
-    return f"{message[:1].lower()}{message[1:]} ({see})"
-
-
-def _command_from_argv() -> str:
-    """"newsreel make" when argv names a command (errors raised while parsing its options carry no context)."""
-    commands = getattr(typer.main.get_command(app), "commands", {})
-    word = sys.argv[1] if len(sys.argv) > 1 else ""
-    return f"newsreel {word}" if word in commands else "newsreel"
-
-
-def _pydantic_problem(cause: BaseException | None) -> str:
-    """typer converts values with pydantic; its first error, said with the value given ('abc' is not ...)."""
-    errors = getattr(cause, "errors", None)
-    if not callable(errors):
-        return ""
-    try:
-        err = errors()[0]
-    except Exception:  # not a pydantic ValidationError after all
-        return ""
-    value = f"'{err.get('input')}'"
-    if err.get("type") == "int_parsing":
-        return f"{value} is not a valid integer"
-    if err.get("type") == "float_parsing":
-        return f"{value} is not a valid number"
-    message = str(err.get("msg", "")).rstrip(".")
-    if message.startswith("Input should"):
-        return f"{value} should{message.removeprefix('Input should')}"
-    return f"{value}: {message}"
-
-
-# OSErrors a user causes and fixes (a full disk, a folder they may not write): one line, not a traceback.
-_USER_OS_ERRORS = {
-    errno.ENOSPC: "free some disk space (newsreel cache prune --older-than 30 removes old cache entries)",
-    errno.EDQUOT: "free some space in your quota (newsreel cache prune --older-than 30 removes old cache entries)",
-    errno.EACCES: "check that folder's permissions, or choose another with --out or NEWSREEL_CACHE_DIR",
-    errno.EPERM: "check that folder's permissions, or choose another with --out or NEWSREEL_CACHE_DIR",
-    errno.EROFS: "that file system is read-only: choose a writable folder with --out or NEWSREEL_CACHE_DIR",
-}
-
-
-def _os_error_message(exc: OSError) -> str | None:
-    hint = _USER_OS_ERRORS.get(exc.errno or 0)
-    if hint is None:
-        return None
-    where = f": {exc.filename}" if exc.filename else ""
-    return f"{exc.strerror or exc}{where} ({hint})"
-
-
 def main() -> None:
     for stream in (sys.stdout, sys.stderr):
         # A path made of undecodable bytes (surrogateescape) must print as escapes, not end in UnicodeEncodeError.
@@ -591,7 +385,7 @@ def main() -> None:
                 err_console.print("interrupted: nothing half-written was kept")
             sys.exit(code)
     except NewsreelError as exc:
-        _error(exc.one_line())
+        fail(exc.one_line())
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
@@ -601,15 +395,15 @@ def main() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the flush at exit cannot fail again
         sys.exit(1)
     except OSError as exc:
-        message = _os_error_message(exc)
+        message = os_error_message(exc)
         if message is None:
             raise
-        _error(message)
+        fail(message)
     except Exception as exc:  # click/typer usage errors come through here in non-standalone mode
-        if not _is_usage_error(exc):
+        if not is_usage_error(exc):
             raise  # a bug: show the traceback
-        message = _usage_message(exc)
+        message = usage_message(exc, app)
         if not message:  # no arguments at all: the help is the answer
             exc.show()
             sys.exit(exc.exit_code)
-        _error(message)
+        fail(message)

@@ -1,223 +1,43 @@
-"""News graphics for the compose stage: styles, layout, the templates, and merging them with the captions.
+"""News graphics for the compose stage: where each graphic goes for a frame size, and the one ASS file burned in.
 
-A style is a folder of jinja2 templates that write ASS (the subtitle format libass draws): `style.ass.j2` is the
-document (script info and styles) and includes one file per element (label, lower third, breaking bar, ticker, bug
-plate, intro and outro cards). newsreel ships `templates/styles/news` and `templates/styles/minimal`; a user style is
-a copy of one of those folders, edited, and passed by path. Templates render in a jinja2 SandboxedEnvironment with
-StrictUndefined, and every `{{ value }}` passes through `ass_escape`, so data (a title, ticker text) can never open
-an override block or start a new line: override tags only come from the template files themselves.
-
-The geometry (where the lower third, ticker, bug and label go, how the title wraps) is computed here for every
-frame size, in PlayRes units (= output pixels), so that the captions can be kept clear of the graphics; a style
-decides how the elements look and may place them elsewhere.
+`graphics_layout` computes the geometry (where the lower third, ticker, bug, label and cards go, how the title wraps)
+for every frame size, in PlayRes units (= output pixels), so that the captions can be kept clear of the graphics;
+a style (`_styles.py`: its jinja2 templates) decides how the elements look and may place them elsewhere.
+`style_context` is what the templates see; `write_burn_ass` merges the style's rendered graphics with the captions
+into the file the `ass` filter (or libass, for the moviepy provider) draws. Text is escaped, measured and fitted in
+`_ass_text.py`.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import math
 import os
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ... import assets
 from ...errors import NewsreelError
+from ._ass_text import (  # noqa: F401 - TextFont and has_glyph re-exported: tests import them from here
+    TextFont,
+    ass_time,
+    fit_title,
+    has_glyph,
+    ink_extent,
+    one_line,
+    text_font,
+    text_width,
+)
+from ._styles import (  # noqa: F401 - STYLES_DIR and shipped_styles re-exported: tests import them from here
+    STYLES_DIR,
+    render_style,
+    shipped_styles,
+    style_dir,
+)
 
-STYLES_DIR = assets.TEMPLATES_DIR / "styles"
-STYLE_ENTRY = "style.ass.j2"
-DEFAULT_LOGO = assets.ASSETS_DIR / "logo.png"
 GRAPHICS_LAYER = 10  # captions keep layers below this
 TICKER_SPEED = 110.0  # pixels a second at 720 lines (scaled with the frame)
 SEPARATOR = "\u00a0" * 4 + "\u2022" + "\u00a0" * 4  # between ticker repeats; no-break spaces survive escaping
-STYLE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Text
-
-
-def one_line(text: str) -> str:
-    return " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", text).split())
-
-
-def ass_escape(value: Any) -> str:
-    """Make a value inert ASS text: no override blocks, no \\N-style escapes, no line breaks."""
-    text = "" if value is None else str(value)
-    text = re.sub(r"[\x00-\x1f\x7f\u2028\u2029\u0085]", " ", text)
-    text = re.sub(r" {2,}", " ", text).strip(" ")  # no-break spaces (U+00A0) are kept: the ticker spaces with them
-    text = text.replace("\\", "\\\u2060")  # a word joiner after each backslash: "\N" no longer means a new line
-    return text.replace("{", "\\{").replace("}", "\\}")  # libass shows \{ and \} as literal braces
-
-
-def ass_time(seconds: float) -> str:
-    cs = max(0, round(seconds * 100))
-    return f"{cs // 360000}:{cs // 6000 % 60:02d}:{cs // 100 % 60:02d}.{cs % 100:02d}"
-
-
-# The font files PIL measures with, by the family name libass sees: the bold face where there is one (the styles
-# draw text bold; libass emboldens the others, which barely widens them). Families not listed measure as DejaVu.
-FONT_FILES = {
-    assets.FONT_FAMILY: assets.FONT_BOLD,
-    assets.FONT_CJK_FAMILY: assets.FONT_CJK,
-    assets.FONT_ARABIC_FAMILY: assets.FONT_ARABIC,
-}
-# When a font has no glyph for a character libass takes it from another (Droid Sans Fallback has no Latin letters:
-# they come from DejaVu Sans Bold): measuring follows the same order.
-FALLBACK_ORDER = (assets.FONT_FAMILY, assets.FONT_CJK_FAMILY, assets.FONT_ARABIC_FAMILY)
-_MISSING = "\U0010fffd"  # a private-use code point no font has: it draws the font's .notdef box
-
-
-@dataclass(frozen=True)
-class TextFont:
-    """The font a piece of on-screen text is drawn in: chosen by its script, the same way as the captions' font."""
-
-    family: str = assets.FONT_FAMILY
-    factor: float = 1.0  # ASS size = visual size x factor (Noto Sans Arabic's tall line box draws letters small)
-    rtl: bool = False  # right-to-left text (Arabic, Hebrew): right-aligned, base direction from the text
-
-    @property
-    def latin(self) -> bool:
-        return self.family == assets.FONT_FAMILY
-
-    @property
-    def encoding(self) -> int:
-        """The ASS style's Encoding: -1 makes libass take the base direction from the text (see captions)."""
-        return -1 if self.rtl else 1
-
-
-def text_font(text: str, language: str = "") -> TextFont:
-    """The font for `text`: its letters decide the script (Chinese -> Droid Sans Fallback, Arabic -> Noto Sans
-    Arabic), the language decides when it has none; exactly as the captions choose theirs."""
-    from ...fonts import caption_font
-    from ...words import is_rtl
-
-    family, factor = caption_font(language or "en", text)
-    return TextFont(family, factor, is_rtl(text))
-
-
-@functools.lru_cache(maxsize=16)
-def _font(size: int, family: str = assets.FONT_FAMILY):
-    from PIL import ImageFont
-
-    return ImageFont.truetype(os.fspath(FONT_FILES.get(family, assets.FONT_BOLD)), size)
-
-
-@functools.lru_cache(maxsize=4096)
-def has_glyph(family: str, ch: str) -> bool:
-    """Whether the font of `family` draws `ch` (rather than its .notdef box). Whitespace always counts as drawn."""
-    if ch.isspace() or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
-        return True
-    font = _font(32, family)
-    glyph, missing = font.getmask(ch), font.getmask(_MISSING)
-    return glyph.size != missing.size or bytes(glyph) != bytes(missing)
-
-
-def _runs(text: str, family: str) -> list[tuple[str, str]]:
-    """`text` cut into (family, run) pieces, each character in the first font of `family`, then FALLBACK_ORDER,
-    that has it (or `family` when none does)."""
-    runs: list[tuple[str, str]] = []
-    for ch in text:
-        fam = next((f for f in (family, *FALLBACK_ORDER) if has_glyph(f, ch)), family)
-        if runs and (runs[-1][0] == fam or ch.isspace()):
-            runs[-1] = (runs[-1][0], runs[-1][1] + ch)
-        else:
-            runs.append((fam, ch))
-    return runs
-
-
-def text_width(text: str, ass_size: float, spacing: float = 0.0, font: str = assets.FONT_FAMILY) -> float:
-    """Width in PlayRes units of `text` in the font `font` (bold where it has a bold face) at ASS font size
-    `ass_size`. libass sizes every font by its ascender + descender, PIL by the em, hence the conversion; characters
-    the font lacks are measured in the font libass falls back to. Arabic is measured shaped (PIL's raqm layout)."""
-    width = 0.0
-    runs = [(font, text)] if font == assets.FONT_FAMILY and text.isascii() else _runs(text, font)
-    for fam, run in runs:
-        ref = _font(200, fam)
-        asc, desc = ref.getmetrics()
-        width += ref.getlength(run) * ass_size / (asc + desc)
-    return width + spacing * len(text)
-
-
-def ink_extent(lines: list[str], ass_size: float, font: str) -> tuple[float, float]:
-    """(top, bottom) of the ink of `lines` drawn one under another by libass (each line one ASS size further
-    down), in PlayRes units from the top of the first line's box."""
-    ref = _font(200, font)
-    asc, desc = ref.getmetrics()
-    scale = ass_size / (asc + desc)
-    top, bottom = math.inf, -math.inf
-    for i, line in enumerate(lines):
-        box = ref.getbbox(line) if line.strip() else None
-        if box is None or box[3] <= box[1]:
-            continue
-        top = min(top, i * ass_size + box[1] * scale)
-        bottom = max(bottom, i * ass_size + box[3] * scale)
-    if top > bottom:  # nothing drawn: the line boxes themselves
-        return 0.0, ass_size * max(1, len(lines))
-    return top, bottom
-
-
-def _pieces(title: str) -> list[tuple[int, int]]:
-    """Where a title may wrap: [start, end) spans of its words; Chinese and Japanese break between characters
-    (never before a closing mark), as the captions do."""
-    from ...words import word_spans
-
-    return word_spans(title)
-
-
-def wrap_title(title: str, size: float, max_width: float, max_lines: int,
-               font: str = assets.FONT_FAMILY) -> list[str] | None:
-    """Greedy word wrap into at most max_lines lines of max_width, or None when it does not fit."""
-    lines: list[str] = []
-    start: int | None = None  # where the current line starts in `title`
-    end = 0
-    for a, b in _pieces(title):
-        if start is None:
-            start = a
-        trial = title[start:b].strip()
-        if text_width(trial, size, font=font) <= max_width:
-            end = b
-            continue
-        if end <= start:
-            return None  # one word alone is too wide
-        lines.append(title[start:end].strip())
-        start, end = a, b
-        if text_width(title[a:b], size, font=font) > max_width:
-            return None
-    if start is not None and end > start:
-        lines.append(title[start:end].strip())
-    return lines if len(lines) <= max_lines else None
-
-
-def fit_title(title: str, base_size: float, max_width: float, max_lines: int,
-              font: str = assets.FONT_FAMILY) -> tuple[list[str], int]:
-    """Lines and (ASS) font size for the title: shrink down to 72% of base, then cut with an ellipsis."""
-    title = one_line(title) or " "
-    for factor in (1.0, 0.92, 0.84, 0.78, 0.72):
-        size = round(base_size * factor)
-        lines = wrap_title(title, size, max_width, max_lines, font)
-        if lines:
-            return lines, size
-    size = round(base_size * 0.72)
-    pieces = _pieces(title)
-    while pieces:
-        pieces = pieces[:-1]
-        kept = title[: pieces[-1][1]] if pieces else ""
-        candidate = kept.rstrip(",;:.-\uff0c\u3001\uff1b\uff1a\u3002\u060c\u061b ") + "\u2026"
-        lines = wrap_title(candidate, size, max_width, max_lines, font)
-        if lines:
-            return lines, size
-    text = title  # a single enormous word: cut characters
-    while text and text_width(text + "\u2026", size, font=font) > max_width:
-        text = text[:-1]
-    return [text + "\u2026"], size
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Layout
 
 
 @dataclass(frozen=True)
@@ -377,110 +197,6 @@ def graphics_layout(
     return GraphicsLayout(res_x, res_y, bar, title_d, label_d, brk, tick, bug, card, clear, u, shape)
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Styles
-
-
-def shipped_styles() -> list[str]:
-    return sorted(p.name for p in STYLES_DIR.iterdir() if (p / STYLE_ENTRY).is_file()) if STYLES_DIR.is_dir() else []
-
-
-def is_style_path(style: str) -> bool:
-    return not STYLE_NAME_RE.match(style)
-
-
-def check_style_name(style: str) -> str:
-    """Params validation: a shipped style's name, or anything that looks like a path (checked when rendering)."""
-    style = style.strip()
-    if not style:
-        raise ValueError("the style must be a shipped style's name or a folder")
-    if not is_style_path(style) and style not in shipped_styles():
-        raise ValueError(f"no shipped style '{style}' (shipped: {', '.join(shipped_styles())}); or give a folder path")
-    return style
-
-
-def style_dir(style: str) -> Path:
-    """The folder of a style: templates/styles/<name>, or a user folder copied from one."""
-    if not is_style_path(style):
-        folder = STYLES_DIR / style
-        if (folder / STYLE_ENTRY).is_file():
-            return folder
-        raise NewsreelError(f"no shipped style '{style}'", f"shipped styles: {', '.join(shipped_styles())}")
-    folder = Path(style).expanduser()
-    if not folder.is_dir():
-        raise NewsreelError(
-            f"the style folder {folder} does not exist",
-            f"copy a shipped style ({STYLES_DIR}/news) and pass its folder",
-        )
-    if not (folder / STYLE_ENTRY).is_file():
-        raise NewsreelError(
-            f"the style folder {folder} has no {STYLE_ENTRY}",
-            f"a style is a copy of a shipped style folder, e.g. {STYLES_DIR / 'news'}",
-        )
-    return folder
-
-
-def folder_digest(folder: Path) -> str:
-    """sha256 over the names and bytes of a style folder's files: a user's edit to a template changes it."""
-    h = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        h.update(path.relative_to(folder).as_posix().encode())
-        h.update(b"\0")
-        h.update(path.read_bytes())
-        h.update(b"\0")
-    return h.hexdigest()
-
-
-def _template_error(exc: BaseException, folder: Path) -> NewsreelError:
-    """A jinja2 error -> NewsreelError naming the template file and line."""
-    from jinja2 import TemplateNotFound, TemplateSyntaxError
-
-    if isinstance(exc, TemplateNotFound):
-        return NewsreelError(f"style {folder}: the template {exc.name} is missing", "restore it from the shipped style")
-    where_file, where_line = None, None
-    if isinstance(exc, TemplateSyntaxError):
-        where_file, where_line = exc.filename or exc.name, exc.lineno
-    else:
-        # jinja2 rewrites tracebacks so that template frames carry the template's file name and line.
-        tb = exc.__traceback__
-        while tb is not None:
-            name = tb.tb_frame.f_code.co_filename
-            if name.endswith(".j2"):
-                where_file, where_line = name, tb.tb_lineno
-            tb = tb.tb_next
-    message = getattr(exc, "message", None) or str(exc)
-    shown = where_file or "?"
-    try:
-        shown = str(Path(shown).resolve().relative_to(folder.resolve().parent))
-    except (ValueError, OSError):
-        pass
-    return NewsreelError(
-        f"style template {shown}:{where_line or '?'}: {one_line(str(message))}",
-        "fix the template (the fields it may use are listed in the style's style.ass.j2)",
-    )
-
-
-def render_style(folder: Path, context: dict[str, Any]) -> str:
-    """Render a style's style.ass.j2 with `context`: sandboxed, strict, every value escaped."""
-    from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
-    from jinja2.sandbox import SandboxedEnvironment
-
-    env = SandboxedEnvironment(
-        loader=FileSystemLoader(os.fspath(folder)),
-        undefined=StrictUndefined,
-        autoescape=False,
-        finalize=ass_escape,
-        keep_trailing_newline=True,
-    )
-    try:
-        return env.get_template(STYLE_ENTRY).render(**context)
-    except TemplateError as exc:
-        raise _template_error(exc, folder) from None
-    except (TypeError, ValueError, ArithmeticError, AttributeError, KeyError, IndexError) as exc:
-        # e.g. {{ "a" + 1 }} or a division by zero inside a template
-        raise _template_error(exc, folder) from None
-
-
 @dataclass(frozen=True)
 class Timing:
     """Seconds: the whole video, and the narrated part between the intro and the outro."""
@@ -617,42 +333,3 @@ def _int(value: Any) -> int | None:
         return int(float(value))
     except (TypeError, ValueError):
         return None
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The channel bug
-
-
-def logo_path(logo: str | None) -> Path:
-    return DEFAULT_LOGO if logo is None else Path(logo).expanduser()
-
-
-def load_logo(logo: str | None):
-    """The logo as a PIL RGBA image, or NewsreelError when the file is missing or not an image."""
-    from PIL import Image, UnidentifiedImageError
-
-    path = logo_path(logo)
-    if not path.is_file():
-        raise NewsreelError(f"the logo {path} does not exist", "pass a PNG file with --set compose.logo=PATH")
-    try:
-        with Image.open(path) as im:
-            im.load()
-            if im.width < 2 or im.height < 2:
-                raise ValueError("it is smaller than 2x2 pixels")
-            return im.convert("RGBA")
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise NewsreelError(
-            f"the logo {path.name} is not an image ({one_line(str(exc))})", "pass a PNG (or JPEG/WebP) image file"
-        ) from None
-
-
-def write_logo(image, width: int, height: int, opacity: float, out: Path) -> Path:
-    """The bug as ffmpeg overlays it: resized to width x height (Lanczos) with its alpha scaled by `opacity`."""
-    from PIL import Image
-
-    bug = image.resize((width, height), Image.Resampling.LANCZOS)
-    if opacity < 1.0:
-        alpha = bug.getchannel("A").point(lambda a: round(a * opacity))
-        bug.putalpha(alpha)
-    bug.save(out, format="PNG")
-    return out

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ... import assets
+from .shared import filter_escape
 
 _BLOCK = re.compile(r"(?<!\\)\{([^}]*)\}")
 _MOVE = re.compile(r"\\move\(\s*([^)]*)\)")
@@ -277,7 +278,6 @@ def render_states(subs: Any, static: list[Part], width: int, height: int, workdi
     import numpy as np
 
     from ...media import run_ffmpeg
-    from .ffmpeg import filter_escape
 
     starts, active = _states(static)
     unique: dict[tuple[int, ...], int] = {}

@@ -34,7 +34,6 @@ moviepy is imported inside `run`; install it with `pip install 'newsreel[moviepy
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -51,8 +50,23 @@ from ...stages.compose import ComposeProvider, Video
 from ...stages.image import Backgrounds
 from ...stages.script import Script
 from ...stages.voice import Narration
-from . import _graphics, _motion
-from .ffmpeg import BUG_OPACITY, COLOUR_TAGS, COMMENT, THUMBNAIL_NAME, Plan, check_frame_size, timeline, write_poster
+from . import _graphics, _motion, _styles
+from ._ass_text import one_line
+from .shared import (
+    BUG_OPACITY,
+    COLOUR_TAGS,
+    COMMENT,
+    THUMBNAIL_NAME,
+    check_frame_size,
+    check_graphics_and_music,
+    check_inputs_exist,
+    content_key_params,
+    ffmpeg_version,
+    filter_escape,
+    remove_files,
+    write_poster,
+)
+from .timeline import Plan, timeline
 
 _FAD = re.compile(r"\\fad\(\s*(\d+)\s*,\s*(\d+)\s*\)")
 _MOVE = re.compile(r"\\move\(([^)]*)\)")
@@ -67,6 +81,8 @@ class MoviepyCompose(ComposeProvider):
     needs = Needs(packages=("moviepy", "cv2", "imageio_ffmpeg", "pysubs2", "jinja2", "numpy", "PIL"), extra="moviepy")
     run_options = frozenset({"width", "height", "fps"})
 
+    # Deliberately repeated from the `ffmpeg` provider (less its ticker, encoder and engine), validators included:
+    # each provider's parameters read in its own file, and one can change without the other.
     class Params(Params):
         width: int = 1280
         height: int = 720
@@ -117,7 +133,7 @@ class MoviepyCompose(ComposeProvider):
         @field_validator("style")
         @classmethod
         def _style_known(cls, v: str) -> str:
-            return _graphics.check_style_name(v)
+            return _styles.check_style_name(v)
 
         @model_validator(mode="after")
         def _frame_size(self):
@@ -133,23 +149,12 @@ class MoviepyCompose(ComposeProvider):
         from ...media import ffmpeg_exe
 
         ffmpeg_exe()
-        p = self.params
-        _graphics.style_dir(p.style)
-        if not assets.FONT_BOLD.is_file():
-            raise NewsreelError(f"the font {assets.FONT_BOLD.name} is missing", "reinstall newsreel")
-        if p.bug:
-            _graphics.load_logo(p.logo)
-        if p.music is not None:
-            from ...audio import check_music
-
-            check_music(p.music)
+        check_graphics_and_music(self.params)
 
     def identity(self) -> dict[str, Any]:
         from importlib.metadata import PackageNotFoundError, version
 
-        from .ffmpeg import _ffmpeg_version
-
-        out: dict[str, Any] = {"ffmpeg": _ffmpeg_version(), "encoder": "libx264"}
+        out: dict[str, Any] = {"ffmpeg": ffmpeg_version(), "encoder": "libx264"}
         for package in ("moviepy", "opencv-python-headless"):
             try:
                 out[package] = version(package)
@@ -159,21 +164,7 @@ class MoviepyCompose(ComposeProvider):
 
     def key_params(self) -> dict[str, Any]:
         """As the `ffmpeg` provider's: the content of the style, logo and music files, not their paths."""
-        key = super().key_params()
-        p = self.params
-        key["style"] = p.style if not _graphics.is_style_path(p.style) else "folder"
-        key["style_sha256"] = _graphics.folder_digest(_graphics.style_dir(p.style))
-        if p.logo is not None:
-            key["logo"] = "file"
-        if p.bug:
-            key["logo_sha256"] = _sha256(_graphics.logo_path(p.logo))
-        if p.music is not None:
-            from ...audio import check_music, is_bundled_music
-
-            path, _ = check_music(p.music)
-            key["music"] = p.music if is_bundled_music(p.music) else "file"
-            key["music_sha256"] = _sha256(path)
-        return key
+        return {**super().key_params(), **content_key_params(self.params)}
 
     # ---------------------------------------------------------------------------------------------------------------
 
@@ -193,11 +184,7 @@ class MoviepyCompose(ComposeProvider):
 
         p = self.params
         workdir = Path(workdir)
-        for img in image.images:
-            if not Path(img.path).is_file():
-                raise NewsreelError(f"background image {img.path} is missing", "clear the cache entry and run again")
-        if not Path(voice.path).is_file():
-            raise NewsreelError(f"narration {voice.path} is missing", "clear the cache entry and run again")
+        check_inputs_exist(image, voice)
         self.check()
         plan = timeline(script, voice, len(image.images), p)
         burned, bug_png, soundtrack = workdir / ".graphics.ass", workdir / ".bug.png", workdir / ".soundtrack.wav"
@@ -226,16 +213,16 @@ class MoviepyCompose(ComposeProvider):
             progress(0.98, "writing poster and thumbnail")
             write_poster(final, plan, poster, thumbnail)
         except FfmpegError as exc:
-            _remove([*scratch, partial, final, poster, thumbnail])
+            remove_files([*scratch, partial, final, poster, thumbnail])
             raise NewsreelError(
                 f"ffmpeg could not render the video: {exc.summary(4)}",
                 "check that the background images and narration are valid files "
                 "(clear their cache entries to redo them)",
             ) from exc
         except BaseException:
-            _remove([*scratch, partial, final, poster, thumbnail])
+            remove_files([*scratch, partial, final, poster, thumbnail])
             raise
-        _remove(scratch)
+        remove_files(scratch)
         progress(1.0, f"{plan.duration:.1f} s video, {p.width}x{p.height}, MoviePy + libx264")
         return Video(path=final, duration=plan.duration, width=p.width, height=p.height, fps=p.fps, poster=poster,
                      thumbnail=thumbnail, notes={"audio": mastered.notes(), "watermark": video_watermark.METHOD})
@@ -245,7 +232,7 @@ class MoviepyCompose(ComposeProvider):
         from moviepy import CompositeVideoClip, ImageClip, vfx
 
         p = self.params
-        logo = _graphics.load_logo(p.logo) if p.bug else None
+        logo = _styles.load_logo(p.logo) if p.bug else None
         burned = workdir / ".graphics.ass"
         layout = _graphics.write_burn_ass(
             captions.ass, burned, title=script.title, label=p.label, duration=plan.duration, width=p.width,
@@ -254,7 +241,7 @@ class MoviepyCompose(ComposeProvider):
         )
         layers = background_clips([Path(i.path) for i in image.images], plan, p.width, p.height)
         if logo is not None:  # the channel bug, under the graphics and captions as in the `ffmpeg` provider
-            bug = _graphics.write_logo(logo, layout.bug["w"], layout.bug["h"], BUG_OPACITY, workdir / ".bug.png")
+            bug = _styles.write_logo(logo, layout.bug["w"], layout.bug["h"], BUG_OPACITY, workdir / ".bug.png")
             position = (layout.bug["x"], layout.bug["y"])
             layers.append(ImageClip(_rgba(bug), duration=plan.duration).with_position(position))
         for sprite in draw_sprites(burned, p.width, p.height, workdir):
@@ -374,7 +361,6 @@ def draw_sprites(burned: Path, width: int, height: int, workdir: Path) -> list[S
     import pysubs2
 
     from ...media import run_ffmpeg
-    from .ffmpeg import filter_escape
 
     subs = pysubs2.load(os.fspath(burned), encoding="utf-8", format_="ass")
     events = sorted((e for e in subs.events if not e.is_comment and e.end > e.start),
@@ -462,7 +448,7 @@ def encode_command(p: Any, plan: Plan, soundtrack: str, output: str, title: str)
         "-r", str(p.fps), "-colorspace", COLOUR_TAGS["colorspace"], "-color_primaries", COLOUR_TAGS["color_primaries"],
         "-color_trc", COLOUR_TAGS["color_trc"], "-color_range", COLOUR_TAGS["range"],
         "-c:a", "aac", "-b:a", "160k", "-movflags", "+faststart",
-        "-metadata", f"title={_graphics.one_line(title)}", "-metadata", f"comment={COMMENT}",
+        "-metadata", f"title={one_line(title)}", "-metadata", f"comment={COMMENT}",
         "-f", "mp4", output,
     ]
 
@@ -473,18 +459,3 @@ def _rgba(path: Path) -> Any:
 
     with Image.open(path) as im:
         return np.asarray(im.convert("RGBA"))
-
-
-def _sha256(path: Path) -> str:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return "missing"
-
-
-def _remove(paths: list[Path]) -> None:
-    for path in paths:
-        try:
-            path.unlink(missing_ok=True)
-        except OSError:
-            pass

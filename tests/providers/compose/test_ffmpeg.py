@@ -18,7 +18,7 @@ from pipeline import assets
 from pipeline.errors import NewsreelError
 from pipeline.media import extract_frame, probe, run_ffmpeg
 from pipeline.plugins import provider_class
-from pipeline.providers.compose import _graphics, _motion
+from pipeline.providers.compose import _command, _graphics, _motion
 from pipeline.providers.compose import ffmpeg as compose_ffmpeg
 from pipeline.providers.compose.ffmpeg import (
     COMMENT,
@@ -611,7 +611,7 @@ def test_encoder_choice(monkeypatch):
     assert compose_ffmpeg.resolve_encoder("auto") == "h264_nvenc"
     assert compose_ffmpeg.resolve_encoder("libx264") == "libx264"
     p = FfmpegCompose({"preset": "veryfast", "crf": 21}).params
-    args = compose_ffmpeg._output(p, "h264_nvenc", 10.0, "t", "out.mp4")
+    args = _command.output_args(p, "h264_nvenc", 10.0, "t", "out.mp4")
     assert args[args.index("-c:v") + 1] == "h264_nvenc" and args[args.index("-cq") + 1] == "21"
     assert "+faststart" in args
 

@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from pipeline import assets
 from pipeline.media import run_ffmpeg
-from pipeline.providers.compose import _graphics
+from pipeline.providers.compose import _ass_text, _graphics
 from pipeline.providers.compose._graphics import (
     graphics_layout,
     has_glyph,
@@ -116,7 +116,7 @@ def test_widths_are_measured_in_the_drawn_font():
     em = 36 * 200 / sum(droid.getmetrics())
     assert text_width("北京宣布新的环保政策", 36, font=assets.FONT_CJK_FAMILY) == pytest.approx(10 * em, rel=0.01)
     dejavu = ImageFont.truetype(os.fspath(assets.FONT_BOLD), 200)
-    box = dejavu.getlength(_graphics._MISSING) * 36 / sum(dejavu.getmetrics())
+    box = dejavu.getlength(_ass_text._MISSING) * 36 / sum(dejavu.getmetrics())
     assert box < 0.8 * em
     # Characters the named font lacks are measured in a bundled font that has them.
     assert text_width("北京宣布新的环保政策", 36) == pytest.approx(10 * em, rel=0.01)

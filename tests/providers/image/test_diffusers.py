@@ -13,7 +13,8 @@ from PIL import Image, ImageOps
 
 from pipeline.cache import cache_key
 from pipeline.errors import NewsreelError
-from pipeline.providers.image import _watermark
+from pipeline.hashing import sha256_file
+from pipeline.providers.image import _sd_models, _watermark
 from pipeline.providers.image import diffusers as dp
 from pipeline.providers.image.diffusers import DiffusersImage, _gen_size, fit_prompt
 from pipeline.stages.script import Scene, Script
@@ -226,8 +227,8 @@ def test_long_prompt_is_cut_at_77_tokens_with_a_note(tiny_sd, tmp_path, caplog):
 @pytest.mark.slow
 def test_pipeline_is_loaded_once_and_shared(tiny_sd, tmp_path, monkeypatch):
     loads = []
-    real = dp._load_text2image
-    monkeypatch.setattr(dp, "_load_text2image", lambda *a: loads.append(a) or real(*a))
+    real = _sd_models._load_text2image
+    monkeypatch.setattr(_sd_models, "_load_text2image", lambda *a: loads.append(a) or real(*a))
     dp.unload_pipelines()
     first = DiffusersImage({"model": str(tiny_sd), **FAST, "seed": 1})
     second = DiffusersImage({"model": str(tiny_sd), **FAST, "seed": 2, "steps": 2})
@@ -345,8 +346,8 @@ def test_single_file_identity_is_hashed_once(tmp_path, monkeypatch):
     checkpoint = tmp_path / "sd-v1-4.ckpt"
     checkpoint.write_bytes(b"not really weights" * 1000)
     hashed = []
-    real = dp._sha256
-    monkeypatch.setattr(dp, "_sha256", lambda p: hashed.append(p) or real(p))
+    real = _sd_models._sha256
+    monkeypatch.setattr(_sd_models, "_sha256", lambda p: hashed.append(p) or real(p))
     provider = DiffusersImage({"model": str(checkpoint)}, models_dir=tmp_path / "models")
     first = provider.identity()["model"]
     assert provider.identity()["model"] == first and len(hashed) == 1
@@ -480,7 +481,7 @@ def test_every_parameter_changes_the_cache_key(tmp_path):
     before = key({"init_image": str(init_a)})
     tiny_png(init_a, 32, 32, color=99)
     after = DiffusersImage({"init_image": str(init_a)}).params
-    assert after.init_image_sha256 == dp._sha256(init_a)
+    assert after.init_image_sha256 == sha256_file(init_a)
     assert key({"init_image": str(init_a)}) != before
     assert json.loads(after.model_dump_json())["init_image_sha256"] == after.init_image_sha256
 
