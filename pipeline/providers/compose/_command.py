@@ -17,7 +17,7 @@ from . import _motion
 from ._ass_text import one_line
 from ._motion import ZOOM
 from .shared import COLOUR_TAGS, COMMENT, filter_escape
-from .timeline import Plan
+from .timeline import Timeline
 
 NVENC_PRESETS = {"ultrafast": "p1", "superfast": "p1", "veryfast": "p2", "faster": "p3", "fast": "p4",
                  "medium": "p5", "slow": "p6", "slower": "p7", "veryslow": "p7"}
@@ -106,7 +106,7 @@ def _threads(params: Any) -> list[str]:
     return []
 
 
-def warp_command(*, plan: Plan, params: Any, encoder: str, overlay: Overlay | None, ass_name: str,
+def warp_command(*, plan: Timeline, params: Any, encoder: str, overlay: Overlay | None, ass_name: str,
                  audio: AudioTrack, output_name: str, title: str) -> list[str]:
     """ffmpeg reads raw I420 frames on stdin; run with cwd = the work folder."""
     w, h, fps = params.width, params.height, params.fps
@@ -160,7 +160,7 @@ def write_mark(marker: Any, add: Path, subtract: Path) -> None:
         path.write_bytes(frame.tobytes())
 
 
-def filter_command(*, images: list[Path], plan: Plan, params: Any, encoder: str, overlay: Overlay | None,
+def filter_command(*, images: list[Path], plan: Timeline, params: Any, encoder: str, overlay: Overlay | None,
                    ass_name: str, audio: AudioTrack, output_name: str, title: str,
                    mark: tuple[str, str] | None = None) -> list[str]:
     """The `zoompan` and `perspective` engines: everything in one ffmpeg filter graph. `mark`: the two raw frames

@@ -62,7 +62,7 @@ from .shared import (  # noqa: F401 - COMMENT and filter_escape re-exported: tes
     remove_files,
     write_poster,
 )
-from .timeline import Plan, scene_spans, timeline  # noqa: F401 - scene_spans re-exported: tests import it from here
+from .timeline import Timeline, scene_spans, timeline  # noqa: F401 - scene_spans re-exported: tests import it from here
 
 Engine = Literal["warp", "zoompan", "perspective"]
 
@@ -307,7 +307,7 @@ class FfmpegCompose(ComposeProvider):
                      **extra)
 
 
-def split_graphics(graphics: Path, plan: Plan, params: Any, workdir: Path) -> _layers.StaticLayers:
+def split_graphics(graphics: Path, plan: Timeline, params: Any, workdir: Path) -> _layers.StaticLayers:
     """Move the static parts of the burned ASS into pre-rendered layers (see `_layers`); `graphics` is rewritten
     with what stays animated."""
     import pysubs2
@@ -319,7 +319,7 @@ def split_graphics(graphics: Path, plan: Plan, params: Any, workdir: Path) -> _l
     return layers
 
 
-def warp_frames(images: list[Path], plan: Plan, params: Any, layers: Any = None,
+def warp_frames(images: list[Path], plan: Timeline, params: Any, layers: Any = None,
                 on_i420: Any = None) -> _motion.WarpFrames:
     """The warp engine's frame source (on_i420: see `_motion.WarpFrames`)."""
     segs = _motion.segments(plan.spans, plan.motions, plan.fade)

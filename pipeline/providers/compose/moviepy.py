@@ -66,7 +66,7 @@ from .shared import (
     remove_files,
     write_poster,
 )
-from .timeline import Plan, timeline
+from .timeline import Timeline, timeline
 
 _FAD = re.compile(r"\\fad\(\s*(\d+)\s*,\s*(\d+)\s*\)")
 _MOVE = re.compile(r"\\move\(([^)]*)\)")
@@ -227,7 +227,7 @@ class MoviepyCompose(ComposeProvider):
         return Video(path=final, duration=plan.duration, width=p.width, height=p.height, fps=p.fps, poster=poster,
                      thumbnail=thumbnail, notes={"audio": mastered.notes(), "watermark": video_watermark.METHOD})
 
-    def clips(self, script: Script, image: Backgrounds, captions: Captions, plan: Plan, workdir: Path):
+    def clips(self, script: Script, image: Backgrounds, captions: Captions, plan: Timeline, workdir: Path):
         """The whole picture as one MoviePy CompositeVideoClip: the place to add effects of your own."""
         from moviepy import CompositeVideoClip, ImageClip, vfx
 
@@ -260,7 +260,7 @@ class MoviepyCompose(ComposeProvider):
 # Backgrounds: one clip per scene, moving as the `ffmpeg` provider's warp engine moves it.
 
 
-def background_clips(images: list[Path], plan: Plan, width: int, height: int) -> list[Any]:
+def background_clips(images: list[Path], plan: Timeline, width: int, height: int) -> list[Any]:
     """One clip per scene (`_motion.segments`: they overlap by a crossfade), each fading in over the one before."""
     import numpy as np
     from moviepy import ImageClip, VideoClip, vfx
@@ -436,7 +436,7 @@ def marked_i420(video: Any, frames: int, fps: int):
         yield memoryview(i420).cast("B")
 
 
-def encode_command(p: Any, plan: Plan, soundtrack: str, output: str, title: str) -> list[str]:
+def encode_command(p: Any, plan: Timeline, soundtrack: str, output: str, title: str) -> list[str]:
     """ffmpeg reads raw I420 frames on stdin and the mastered soundtrack; run with cwd = the work folder."""
     args = ["-y", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{p.width}x{p.height}", "-framerate", str(p.fps),
             "-i", "pipe:0", "-i", soundtrack, "-map", "0:v", "-map", "1:a",

@@ -24,7 +24,7 @@ from ...hashing import sha256_file
 from ...stages.image import Backgrounds
 from ...stages.voice import Narration
 from . import _styles
-from .timeline import Plan
+from .timeline import Timeline
 
 COMMENT = "AI-generated with newsreel; see provenance in run.json"
 MAX_LONG_SIDE = 3840  # 4K UHD
@@ -125,7 +125,7 @@ def filter_escape(value: str) -> str:
     return re.sub(r"([\\'\[\],;])", r"\\\1", level1)  # inside the filter graph
 
 
-def write_poster(video: Path, plan: Plan, poster: Path, thumbnail: Path) -> None:
+def write_poster(video: Path, plan: Timeline, poster: Path, thumbnail: Path) -> None:
     """A JPEG frame a third into the narration (the lower third and a caption are on screen), and a 320 px wide
     thumbnail of it."""
     from PIL import Image

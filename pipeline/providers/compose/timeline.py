@@ -14,7 +14,7 @@ from ._motion import scene_motions
 
 
 @dataclass(frozen=True)
-class Plan:
+class Timeline:
     """The video's frames: which background shows when, moving how, and the intro/narration/outro times."""
 
     frames: int  # the whole video
@@ -29,8 +29,8 @@ class Plan:
         return self.frames / self.fps
 
 
-def timeline(script: Script, voice: Narration, n_images: int, p: Any) -> Plan:
-    """The Plan for these inputs and a compose provider's parameters `p` (fps, intro/outro and their seconds,
+def timeline(script: Script, voice: Narration, n_images: int, p: Any) -> Timeline:
+    """The Timeline for these inputs and a compose provider's parameters `p` (fps, intro/outro and their seconds,
     tail_seconds, crossfade, motion): the narration plus its tail, after the intro and before the outro."""
     fps = p.fps
     intro = round(p.intro_seconds * fps) if p.intro else 0
@@ -43,7 +43,7 @@ def timeline(script: Script, voice: Narration, n_images: int, p: Any) -> Plan:
     for k, (i, s, e) in enumerate(spans):
         shifted.append((i, 0 if k == 0 else s + intro, frames if k == len(spans) - 1 else e + intro))
     timing = Timing(frames / fps, intro / fps, (intro + body) / fps, bool(intro), bool(outro))
-    return Plan(frames, fps, shifted, scene_motions(p.motion, len(shifted)), fade, timing)
+    return Timeline(frames, fps, shifted, scene_motions(p.motion, len(shifted)), fade, timing)
 
 
 def scene_spans(script: Script, voice: Narration, n_images: int, frames: int, fps: int,
