@@ -59,7 +59,7 @@ def test_make_with_plugin_providers_then_fully_cached(cli, tmp_path, test_plugin
     assert second.returncode == 0, second.stderr
     assert work_done(test_plugin) == []
     record = json.loads((tmp_path / "b" / "run.json").read_text())
-    assert [r["hit"] for r in record["stages"].values()] == [True] * 5
+    assert [r["hit"] for r in record["stages"].values()] == [True] * 6
 
 
 @pytest.mark.parametrize(

@@ -98,7 +98,7 @@ def test_run_json_records_every_stage(first_run):
     out, _, _ = first_run
     record = json.loads((out / "run.json").read_text())
     assert record["headline"] == HEADLINE
-    assert list(record["stages"]) == ["script", "image", "voice", "captions", "compose"]
+    assert list(record["stages"]) == ["script", "image", "voice", "captions", "presenter", "compose"]
     for stage, rec in record["stages"].items():
         assert rec["hit"] is False, stage
         assert len(rec["key"]) == 64 and rec["seconds"] > 0

@@ -27,7 +27,7 @@ from tests.helpers import TEST_PROVIDERS, sigint_default
 
 REPO = Path(__file__).resolve().parent.parent
 PLUGIN_DIR = Path(__file__).parent / "plugins"
-STAGE_ORDER = ["script", "image", "voice", "captions", "compose"]
+STAGE_ORDER = ["script", "image", "voice", "captions", "presenter", "compose"]
 ENTRY_POINTS = """\
 [newsreel.providers]
 script.echo = newsreel_testplugin:EchoScript

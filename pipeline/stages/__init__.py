@@ -14,6 +14,7 @@ from ..artifacts import Artifact
 from .captions import Captions, CaptionsProvider
 from .compose import ComposeProvider, Video
 from .image import Backgrounds, BackgroundImage, ImageProvider
+from .presenter import Presenter, PresenterProvider
 from .script import Scene, Script, ScriptProvider
 from .voice import Narration, VoiceProvider, WordTiming
 
@@ -35,6 +36,7 @@ STAGES: dict[str, Stage] = {
         Stage("image", ("script",), Backgrounds, ImageProvider, Backgrounds.exports, "slate"),
         Stage("voice", ("script",), Narration, VoiceProvider, Narration.exports, "espeak"),
         Stage("captions", ("script", "voice"), Captions, CaptionsProvider, Captions.exports, "subtitles"),
+        Stage("presenter", ("script", "voice"), Presenter, PresenterProvider, Presenter.exports, "none"),
         Stage("compose", ("script", "image", "voice", "captions"), Video, ComposeProvider, Video.exports, "ffmpeg"),
     )
 }
