@@ -1,6 +1,6 @@
 """A small vector painter on numpy and OpenCV: smooth closed shapes, gradients, soft shadows, clipping.
 
-Shapes are given in design units (the canvas is 1000 units high) and drawn supersampled (`SUPERSAMPLE` x the output
+Shapes are given in design units (the canvas is 1000 units high) and drawn supersampled (`supersample` x the output
 size, with OpenCV's anti-aliased polygon fill), then reduced by area averaging, so edges are smooth at any size.
 A `Layer` is one region of the canvas, premultiplied float RGBA; every fill touches only its shape's bounding box.
 """
@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 
-SUPERSAMPLE = 2
+SUPERSAMPLE = 2  # for fine detail (a face); large smooth shapes look as good at 1, OpenCV's edges being anti-aliased
 SHIFT = 4  # fixed-point bits for cv2.fillPoly: 1/16 of a supersampled pixel
 
 Point = tuple[float, float]
@@ -47,23 +47,22 @@ def spline(points: Sequence[Point], closed: bool = True, samples: int = 12) -> n
         p = np.vstack([p[-1], p, p[0], p[1]])
     else:
         p = np.vstack([2 * p[0] - p[1], p, 2 * p[-1] - p[-2]])
-    out = []
-    for i in range(1, len(p) - 2):
-        p0, p1, p2, p3 = p[i - 1], p[i], p[i + 1], p[i + 2]
-        t0 = 0.0
-        t1 = t0 + max(np.linalg.norm(p1 - p0) ** 0.5, 1e-6)
-        t2 = t1 + max(np.linalg.norm(p2 - p1) ** 0.5, 1e-6)
-        t3 = t2 + max(np.linalg.norm(p3 - p2) ** 0.5, 1e-6)
-        t = np.linspace(t1, t2, samples, endpoint=False)[:, None]
-        a1 = (t1 - t) / (t1 - t0) * p0 + (t - t0) / (t1 - t0) * p1
-        a2 = (t2 - t) / (t2 - t1) * p1 + (t - t1) / (t2 - t1) * p2
-        a3 = (t3 - t) / (t3 - t2) * p2 + (t - t2) / (t3 - t2) * p3
-        b1 = (t2 - t) / (t2 - t0) * a1 + (t - t0) / (t2 - t0) * a2
-        b2 = (t3 - t) / (t3 - t1) * a2 + (t - t1) / (t3 - t1) * a3
-        out.append((t2 - t) / (t2 - t1) * b1 + (t - t1) / (t2 - t1) * b2)
-    if not closed:
-        out.append(p[-2][None, :])
-    return np.vstack(out)
+    # Every segment at once: control points p0..p3 of segment i are p[i], p[i+1], p[i+2], p[i+3].
+    p0, p1, p2, p3 = (p[i : len(p) - 3 + i][:, None, :] for i in range(4))
+    gap = lambda a, b: np.maximum(np.linalg.norm(b - a, axis=-1, keepdims=True) ** 0.5, 1e-6)  # noqa: E731
+    t0 = np.zeros_like(p0[..., :1])
+    t1 = t0 + gap(p0, p1)
+    t2 = t1 + gap(p1, p2)
+    t3 = t2 + gap(p2, p3)
+    u = np.linspace(0.0, 1.0, samples, endpoint=False)[None, :, None]
+    t = t1 + (t2 - t1) * u
+    a1 = (t1 - t) / (t1 - t0) * p0 + (t - t0) / (t1 - t0) * p1
+    a2 = (t2 - t) / (t2 - t1) * p1 + (t - t1) / (t2 - t1) * p2
+    a3 = (t3 - t) / (t3 - t2) * p2 + (t - t2) / (t3 - t2) * p3
+    b1 = (t2 - t) / (t2 - t0) * a1 + (t - t0) / (t2 - t0) * a2
+    b2 = (t3 - t) / (t3 - t1) * a2 + (t - t1) / (t3 - t1) * a3
+    curve = ((t2 - t) / (t2 - t1) * b1 + (t - t1) / (t2 - t1) * b2).reshape(-1, 2)
+    return curve if closed else np.vstack([curve, p[-2]])
 
 
 def ellipse(cx: float, cy: float, rx: float, ry: float, angle: float = 0.0, n: int = 72) -> np.ndarray:
@@ -167,26 +166,41 @@ class Mask:
 
 
 class Layer:
-    """A rectangle of the canvas (design units `box` = x0, y0, x1, y1) painted at `px_per_unit` x SUPERSAMPLE."""
+    """A rectangle of the canvas (design units `box` = x0, y0, x1, y1) painted at `px_per_unit` x `supersample`."""
 
-    def __init__(self, box: tuple[float, float, float, float], px_per_unit: float):
+    def __init__(self, box: tuple[float, float, float, float], px_per_unit: float, supersample: int = SUPERSAMPLE):
         self.units = box
-        self.k = px_per_unit * SUPERSAMPLE  # surface pixels per design unit
+        self.ss = supersample
+        self.k = px_per_unit * supersample  # surface pixels per design unit
         # Whole output pixels: the layer lands on the canvas at an integer offset.
         self.ox = int(np.floor(box[0] * px_per_unit))
         self.oy = int(np.floor(box[1] * px_per_unit))
         w = int(np.ceil(box[2] * px_per_unit)) - self.ox
         h = int(np.ceil(box[3] * px_per_unit)) - self.oy
-        self.rgba = np.zeros((h * SUPERSAMPLE, w * SUPERSAMPLE, 4), np.float32)
+        self.rgba = np.zeros((h * supersample, w * supersample, 4), np.float32)
 
-    def copy(self) -> "Layer":
-        twin = object.__new__(Layer)
-        twin.__dict__.update(self.__dict__)
-        twin.rgba = self.rgba.copy()
-        return twin
+    def region(self, box: tuple[float, float, float, float]) -> "Layer":
+        """A copy of the part of this layer under `box` (design units), on the same pixel grid: paint on it, then
+        paste its `image(crop=False)` over this layer's image, and only that part is drawn again."""
+        ppu = self.k / self.ss
+        h_out, w_out = self.rgba.shape[0] // self.ss, self.rgba.shape[1] // self.ss
+        x0 = min(max(int(np.floor(box[0] * ppu)), self.ox), self.ox + w_out)
+        y0 = min(max(int(np.floor(box[1] * ppu)), self.oy), self.oy + h_out)
+        x1 = min(max(int(np.ceil(box[2] * ppu)), x0), self.ox + w_out)
+        y1 = min(max(int(np.ceil(box[3] * ppu)), y0), self.oy + h_out)
+        part = object.__new__(Layer)
+        part.__dict__.update(self.__dict__)
+        part.units, part.ox, part.oy = box, x0, y0
+        ss = self.ss
+        part.rgba = self.rgba[(y0 - self.oy) * ss : (y1 - self.oy) * ss, (x0 - self.ox) * ss : (x1 - self.ox) * ss].copy()
+        return part
+
+    def moved_here(self, mask: Mask, origin: "Layer") -> Mask:
+        """`mask`, made on `origin`'s surface, on this layer's surface (same grid, other offset)."""
+        return Mask(mask.x0 - (self.ox - origin.ox) * self.ss, mask.y0 - (self.oy - origin.oy) * self.ss, mask.a)
 
     def _px(self, pts: np.ndarray) -> np.ndarray:
-        return np.asarray(pts, np.float64) * self.k - [self.ox * SUPERSAMPLE, self.oy * SUPERSAMPLE]
+        return np.asarray(pts, np.float64) * self.k - [self.ox * self.ss, self.oy * self.ss]
 
     def mask(self, *polygons: np.ndarray, blur: float = 0.0, feather: float = 0.0) -> Mask:
         """Coverage of the union of `polygons`; `blur` (design units) softens it into a shadow or glow."""
@@ -219,8 +233,8 @@ class Layer:
         if h == 0 or w == 0:
             return
         # Pixel centres in design units, as a row and a column: paints broadcast them to the box.
-        x = ((np.arange(m.x0, m.x0 + w, dtype=np.float32) + 0.5 + self.ox * SUPERSAMPLE) / self.k)[None, :]
-        y = ((np.arange(m.y0, m.y0 + h, dtype=np.float32) + 0.5 + self.oy * SUPERSAMPLE) / self.k)[:, None]
+        x = ((np.arange(m.x0, m.x0 + w, dtype=np.float32) + 0.5 + self.ox * self.ss) / self.k)[None, :]
+        y = ((np.arange(m.y0, m.y0 + h, dtype=np.float32) + 0.5 + self.oy * self.ss) / self.k)[:, None]
         colors = paint(x, y) if callable(paint) else np.asarray(paint, np.float32)
         a = (m.a * alpha)[..., None]
         region = self.rgba[m.y0 : m.y0 + h, m.x0 : m.x0 + w]
@@ -238,8 +252,9 @@ class Layer:
 
     def over(self, other: "Layer") -> None:
         """Draw `other` (same grid, same scale) on top of this one."""
-        dx = (other.ox - self.ox) * SUPERSAMPLE
-        dy = (other.oy - self.oy) * SUPERSAMPLE
+        assert other.ss == self.ss
+        dx = (other.ox - self.ox) * self.ss
+        dy = (other.oy - self.oy) * self.ss
         h, w = other.rgba.shape[:2]
         y0, x0 = max(dy, 0), max(dx, 0)
         y1, x1 = min(dy + h, self.rgba.shape[0]), min(dx + w, self.rgba.shape[1])
@@ -247,12 +262,14 @@ class Layer:
         dst = self.rgba[y0:y1, x0:x1]
         dst[:] = src + dst * (1 - src[..., 3:])
 
-    def image(self) -> tuple[np.ndarray, int, int]:
-        """(straight-alpha RGBA uint8 cropped to its paint, x, y of its top-left on the canvas)."""
-        small = cv2.resize(self.rgba, None, fx=1 / SUPERSAMPLE, fy=1 / SUPERSAMPLE, interpolation=cv2.INTER_AREA)
+    def image(self, crop: bool = True) -> tuple[np.ndarray, int, int]:
+        """(straight-alpha RGBA uint8, x, y of its top-left on the canvas), cropped to its paint unless not `crop`."""
+        small = self.rgba if self.ss == 1 else cv2.resize(self.rgba, None, fx=1 / self.ss, fy=1 / self.ss, interpolation=cv2.INTER_AREA)
         alpha = small[..., 3]
         rows, cols = np.flatnonzero(alpha.max(axis=1) > 1 / 512), np.flatnonzero(alpha.max(axis=0) > 1 / 512)
-        if rows.size == 0:
+        if not crop:
+            rows, cols = np.arange(small.shape[0]), np.arange(small.shape[1])
+        if rows.size == 0 or cols.size == 0:
             return np.zeros((1, 1, 4), np.uint8), self.ox, self.oy
         small = small[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
         a = small[..., 3:]

@@ -12,6 +12,8 @@ from . import _raster as R
 from ._looks import Look
 
 HALF_CLOSED = 0.55  # how far the upper lid comes down on the half-closed frame of a blink
+# What a mouth shape can repaint (design units): the lips, their shadows, the philtrum, a mustache.
+MOUTH_REGION = (_face.MOUTH[0] - 62, _face.MOUTH[1] - 48, _face.MOUTH[0] + 62, _face.MOUTH[1] + 78)
 
 
 @dataclass(frozen=True)
@@ -38,10 +40,10 @@ def render(look: Look, size: int) -> Rendered:
         rgba, x, y = layer.image()
         layers[name] = Image(rgba, x, y)
 
-    back = R.Layer(_figure.BACK_BOX, k)
+    back = R.Layer(_figure.BACK_BOX, k, supersample=1)
     _figure.draw_back_hair(back, look)
     keep("back", back)
-    body = R.Layer(_figure.BODY_BOX, k)
+    body = R.Layer(_figure.BODY_BOX, k, supersample=1)
     _figure.draw_body(body, look)
     keep("body", body)
     head = R.Layer(_face.HEAD_BOX, k)
@@ -49,13 +51,26 @@ def render(look: Look, size: int) -> Rendered:
     _figure.hair_shadow(head, look, face)
     _figure.draw_front_hair(head, look, face)
     _face.accessories(head, look)
+    # Each mouth repaints only the mouth's neighbourhood: drawn on a copy of that region, pasted into the head.
+    base, bx, by = head.image(crop=False)
+    heads = {}
     for shape in MOUTH_SHAPES:
-        variant = head.copy()
-        _face.draw_mouth(variant, look, shape, face)
-        keep(f"head-{shape}", variant)
+        part = head.region(MOUTH_REGION)
+        _face.draw_mouth(part, look, shape, part.moved_here(face, head))
+        patch, x, y = part.image(crop=False)
+        rgba = base.copy()
+        h, w = patch.shape[:2]
+        rgba[y - by : y - by + h, x - bx : x - bx + w] = patch
+        heads[shape] = rgba
+    # One crop for all of them (what any shape paints), so every head sits at the same place.
+    painted = np.logical_or.reduce([rgba[..., 3] > 0 for rgba in heads.values()])
+    rows, cols = np.flatnonzero(painted.any(axis=1)), np.flatnonzero(painted.any(axis=0))
+    for shape, rgba in heads.items():
+        crop = rgba[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        layers[f"head-{shape}"] = Image(np.ascontiguousarray(crop), bx + int(cols[0]), by + int(rows[0]))
     for name, drop in (("eyes-closed", 1.0), ("eyes-half", HALF_CLOSED)):
         keep(name, _face.eyelids(look, k, drop))
-    front = R.Layer(_figure.FRONT_BOX, k)
+    front = R.Layer(_figure.FRONT_BOX, k, supersample=1)
     _figure.draw_desk(front, look, _figure.torso_outline(look))
     keep("front", front)
     return Rendered(size, layers, (_face.PIVOT[0] * k, _face.PIVOT[1] * k), _box(layers, size), _mouth_box(layers))
