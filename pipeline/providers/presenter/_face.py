@@ -180,13 +180,27 @@ def _nose(layer: R.Layer, look: Look, face: R.Mask) -> None:
 
 
 def _beard(layer: R.Layer, look: Look, face: R.Mask) -> None:
+    """A short full beard: jaw, chin and around the mouth, a little fuller than the jaw; textured, soft-edged."""
     hair = R.hex_color(look.hair)
-    half = [(500, 454), (470, 450), (440, 440), (415, 410), (404, 380), (398, 395), (408, 432), (432, 462), (466, 484), (500, 490)]
-    right = [(2 * CX - x, y) for x, y in reversed(half[1:-1])]
-    outline = R.spline([*half, *right], samples=10)
-    beard = layer.mask(outline, blur=1.2) & face
-    layer.fill(beard, hair, alpha=0.78)
-    layer.fill(layer.mask(R.ellipse(470, 470, 30, 10), blur=6), R.shade(hair, 0.3), alpha=0.25, clip=beard)
+    half = [(500, 452), (476, 449), (463, 440), (458, 426), (444, 418), (426, 404), (406, 380), (398, 398), (402, 428),
+            (416, 456), (440, 480), (470, 493), (500, 496)]  # fmt: skip
+    outline = R.spline([*half, *[(2 * CX - x, y) for x, y in reversed(half[1:-1])]], samples=10)
+    beard = layer.mask(outline, blur=1.6)
+    layer.fill(beard, R.linear((0, 400), (0, 500), [(0, R.shade(hair, 0.12)), (1, R.shade(hair, -0.3))]), alpha=0.86)
+    rng = np.random.default_rng(5)
+    for x, y in zip(rng.uniform(396, 604, 200), rng.uniform(378, 498, 200)):
+        light = rng.random() < 0.3
+        tone = R.shade(hair, 0.25) if light else R.shade(hair, -0.6)
+        stroke = R.band(np.array([[x, y], [x + rng.uniform(-1.5, 1.5), y + 3.5]]), 1.0)
+        layer.fill(layer.mask(stroke, blur=0.5), tone, alpha=0.2 if light else 0.35, clip=beard)
+
+
+def _teeth(layer: R.Layer, outline: np.ndarray, paint: R.Paint, mx: float, inner: float, top: float, bottom: float, clip: R.Mask) -> None:
+    """A row of upper teeth: the block, and faint gaps between the front teeth."""
+    layer.fill(layer.mask(outline, blur=0.3), paint, clip=clip)
+    for dx in (0.0, -0.3, 0.3, -0.58, 0.58):
+        gap = np.array([[mx + dx * inner, top], [mx + dx * inner * 1.04, bottom]])
+        layer.fill(layer.mask(R.band(gap, 0.7), blur=0.4), (0.5, 0.45, 0.42), alpha=0.4 if dx == 0 else 0.25, clip=clip)
 
 
 def mustache(layer: R.Layer, look: Look) -> None:
@@ -274,12 +288,13 @@ def draw_mouth(layer: R.Layer, look: Look, shape: str, face: R.Mask) -> None:
         elif m.tongue == "low":  # resting on the floor of the mouth: a sliver
             layer.fill(layer.mask(R.ellipse(mx, bottom_of_gap + 0.05 * g, m.inner * 0.7, 0.3 * g), blur=0.8), R.shade(tongue_color, -0.15), clip=opening)
         teeth_color = R.radial((mx - 3, top_of_gap + 1), (m.inner * 1.1, max(g, 6)), [(0, (0.95, 0.94, 0.9)), (0.7, (0.86, 0.84, 0.8)), (1.0, (0.62, 0.58, 0.55))])
+        upper_teeth = None
         if m.upper_teeth:
-            h = max(2.5, m.upper_teeth * g) if not m.tuck else g + 4
-            teeth = R.spline([(mx - m.inner * 1.05, top_of_gap - 3), (mx + m.inner * 1.05, top_of_gap - 3),
-                              (mx + m.inner * 0.8, top_of_gap + h), (mx, top_of_gap + h + 0.8), (mx - m.inner * 0.8, top_of_gap + h)], samples=6)  # fmt: skip
-            layer.fill(layer.mask(teeth, blur=0.3), teeth_color, clip=opening)
-            layer.fill(layer.mask(R.band(np.array([[mx, top_of_gap], [mx, top_of_gap + h]]), 0.6)), (0.6, 0.55, 0.52), alpha=0.35, clip=opening)
+            h = max(2.5, m.upper_teeth * g) if not m.tuck else g + 3
+            upper_teeth = R.spline([(mx - m.inner * 1.05, top_of_gap - 3), (mx + m.inner * 1.05, top_of_gap - 3),
+                                    (mx + m.inner * 0.8, top_of_gap + h), (mx, top_of_gap + h + 0.8), (mx - m.inner * 0.8, top_of_gap + h)],
+                                   samples=6)  # fmt: skip
+            _teeth(layer, upper_teeth, teeth_color, mx, m.inner, top_of_gap, top_of_gap + h, opening)
         if m.lower_teeth:
             h = max(2.0, m.lower_teeth * g)
             teeth = R.spline([(mx - m.inner * 0.8, bottom_of_gap + 2), (mx - m.inner * 0.7, bottom_of_gap - h),
@@ -297,6 +312,10 @@ def draw_mouth(layer: R.Layer, look: Look, shape: str, face: R.Mask) -> None:
     layer.fill(upper_lip, R.linear((0, top_of_gap - m.upper), (0, my), [(0, R.shade(base, -0.05)), (1, R.shade(base, -0.32))]))
     # The lower lip's sheen, and the line where the lips meet.
     layer.fill(layer.mask(R.ellipse(mx - 4, lower_y - m.lower * 0.5, w * 0.3, m.lower * 0.2), blur=2.0), R.shade(base, 0.55), alpha=0.35, clip=lower_lip)
+    if m.tuck and upper_teeth is not None:  # F, V: the upper teeth rest on the lower lip, over it
+        over_lip = mouth_all & layer.mask(np.array([[mx - w, top_of_gap - 4], [mx + w, top_of_gap - 4], [mx + w, bottom_of_gap + 3], [mx - w, bottom_of_gap + 3]]))
+        _teeth(layer, upper_teeth, teeth_color, mx, m.inner, top_of_gap, bottom_of_gap + 3, over_lip - upper_lip)
+        layer.fill(layer.mask(R.ellipse(mx, bottom_of_gap + 4, m.inner * 0.9, 1.6), blur=1.2), R.shade(base, -0.6), alpha=0.6, clip=lower_lip)
     if g == 0:
         seam = R.band(R.spline(inner_top, closed=False), [0.6, 1.6 if m.press else 1.3, 1.8 if m.press else 1.4, 1.6 if m.press else 1.3, 0.6])
         layer.fill(layer.mask(seam, blur=0.4), (0.25, 0.09, 0.09), alpha=0.85)

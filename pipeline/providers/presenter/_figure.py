@@ -21,7 +21,8 @@ def _ring(half: list[tuple[float, float]]) -> list[tuple[float, float]]:
 
 def _hair_paint(look: Look, top: float = 150, bottom: float = 520) -> R.Paint:
     hair = R.hex_color(look.hair)
-    sheen = R.shade(hair, 0.28 if sum(hair) > 0.5 else 0.16)
+    # Dark hair shines cool (the studio's light), lighter hair in its own colour.
+    sheen = R.shade(hair, 0.28) if sum(hair) > 0.5 else R.mix(hair, (0.52, 0.56, 0.64), 0.28)
     return R.linear((0, top), (0, bottom), [(0, R.shade(hair, 0.05)), (0.12, sheen), (0.3, hair), (1, R.shade(hair, -0.45))])
 
 
@@ -69,7 +70,7 @@ def draw_front_hair(layer: R.Layer, look: Look, face: R.Mask) -> None:
         inner = [(598, 305), (598, 256), (586, 222), (552, 203), (500, 198), (448, 203), (414, 222), (402, 256), (402, 305)]
         flow, part = [], None
     elif style == "curls":
-        outer = [(398, 322), (386, 270), (390, 215), (416, 175), (460, 150), (500, 145), (540, 150), (584, 175), (610, 215), (614, 270), (602, 322)]
+        outer = [(400, 304), (388, 262), (392, 212), (416, 175), (460, 150), (500, 145), (540, 150), (584, 175), (608, 212), (612, 262), (600, 304)]
         inner = [(598, 305), (598, 258), (582, 225), (545, 210), (500, 206), (455, 210), (418, 225), (402, 258), (402, 305)]
         flow, part = [], None
     elif style == "bun":
@@ -103,7 +104,7 @@ def draw_front_hair(layer: R.Layer, look: Look, face: R.Mask) -> None:
     shape = R.spline([*outer, *inner], samples=10)
     if style == "curls":
         # A soft, bumpy outline of small curls around the cap.
-        bumps = [R.ellipse(x, y, 17, 15) for x, y in R.spline(outer, closed=False, samples=4)[::2]]
+        bumps = [R.ellipse(x, y, 16, 14) for x, y in R.spline(outer[1:-1], closed=False, samples=4)[1:-1:2]]
         mask = layer.mask(shape, *bumps)
         mask = mask - (layer.mask(R.spline(inner + [(500, 330)], samples=6)) - layer.mask(shape))
     else:
@@ -146,7 +147,7 @@ NECK_BASE = 526.0
 
 def shoulder_width(look: Look) -> float:
     """Half the shoulders' width: broader on the square-faced looks."""
-    return 272.0 if look.face == "square" else 246.0
+    return 290.0 if look.face == "square" else 262.0
 
 
 def torso_outline(look: Look) -> np.ndarray:
