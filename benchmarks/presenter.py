@@ -37,11 +37,16 @@ def narration(root: Path):
     from pipeline.stages.script import Script
 
     sentences = [s.strip() + "." for s in TEXT.split(".") if s.strip()]
-    script = Script(headline="Council passes budget", title="Council passes budget", sentences=sentences, image_prompt="city hall")
+    title = "Council passes budget"
+    script = Script(headline=title, title=title, sentences=sentences, image_prompt="city hall")
     work = root / "voice"
     work.mkdir()
     voice = EspeakVoice({"target_seconds": 60.0}).run(script=script, workdir=work, progress=lambda f, m: None)
     return script, voice
+
+
+def quiet(fraction: float, message: str = "") -> None:
+    pass
 
 
 def timed(fn):
@@ -63,8 +68,10 @@ def main() -> None:
 
     root = Path(tempfile.mkdtemp(prefix="presenter-bench-"))
     script, voice = narration(root)
-    print(f"narration: {voice.duration:.1f} s, {len(voice.words)} words; load {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    rows: dict[str, list[float]] = {k: [] for k in ("cold stage", "warm stage", "draw one look", "phonemise", "timeline")}
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"narration: {voice.duration:.1f} s, {len(voice.words)} words; load {load}")
+    steps = ("cold stage", "warm stage", "draw one look", "phonemise", "timeline")
+    rows: dict[str, list[float]] = {k: [] for k in steps}
     for i in range(args.runs):
         look = list(LOOKS)[i % len(LOOKS)]
         models = root / f"models-{i}"
@@ -72,7 +79,7 @@ def main() -> None:
         for label in ("cold stage", "warm stage"):
             work = root / f"work-{i}-{label.split()[0]}"
             work.mkdir()
-            seconds, presenter = timed(lambda: provider.run(script=script, voice=voice, workdir=work, progress=lambda f, m: None))
+            seconds, presenter = timed(lambda: provider.run(script=script, voice=voice, workdir=work, progress=quiet))
             rows[label].append(seconds)
         rows["draw one look"].append(timed(lambda: _render.render(LOOKS[look], args.size))[0])
         seconds, found = timed(lambda: phonemize([w.word for w in voice.words], script.language))

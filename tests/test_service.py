@@ -584,7 +584,9 @@ def test_restart_mid_job_loses_nothing(tmp_path):
             assert done["state"] == "done", done
             assert done["attempts"] == 2 and any("resumed after a server restart" in n for n in done["notices"])
             record = c.get(f"/api/jobs/{b}/files/run.json").json()
-            assert {s: r["hit"] for s, r in record["stages"].items()} == {"script": True, "image": True, "voice": True, "captions": True, "compose": False}
+            assert {s: r["hit"] for s, r in record["stages"].items()} == {
+                "script": True, "image": True, "voice": True, "captions": True, "presenter": True, "compose": False
+            }
             assert c.get(f"/api/jobs/{b}/video").text.endswith("|gated")
             assert job_state(c, a)["state"] == "failed"  # nothing lost, nothing re-run
             listed = c.get("/api/jobs").json()

@@ -20,7 +20,8 @@ from pipeline.providers.presenter._looks import LOOKS  # noqa: E402
 from pipeline.providers.presenter._render import composite, render  # noqa: E402
 from pipeline.stages.presenter import MOUTH_SHAPES  # noqa: E402
 
-SAYS = {"A": "M B P", "B": "K S T EE", "C": "EH AE", "D": "AA", "E": "AO ER", "F": "UW OW W", "G": "F V", "H": "L", "X": "rest"}
+SAYS = {"A": "M B P", "B": "K S T EE", "C": "EH AE", "D": "AA", "E": "AO ER", "F": "UW OW W", "G": "F V", "H": "L",
+        "X": "rest"}  # fmt: skip
 BACKDROP = ((38, 52, 82), (92, 112, 150))  # a studio blue, darker at the top
 
 
@@ -60,11 +61,13 @@ def main() -> None:
         shots.append(("blink", composite(drawn, "X", "c"), eyes))
         for k, (what, rgba, (cx, cy, half)) in enumerate(shots):
             crop = rgba[cy - half : cy + half, cx - half : cx + half]
-            picture = over(crop, studio[cy - half : cy + half, cx - half : cx + half]).resize((tile, tile), Image.LANCZOS)
+            behind = studio[cy - half : cy + half, cx - half : cx + half]
+            picture = over(crop, behind).resize((tile, tile), Image.LANCZOS)
             px, py = full + 10 + (k % 5) * tile, y0 + (k // 5) * tile
             sheet.paste(picture, (px, py))
             caption = what if what == "blink" else f"{what}  {SAYS[what]}"
-            draw.text((px + 5, py + 4), caption, font=small, fill=(255, 255, 255), stroke_width=1, stroke_fill=(0, 0, 0))
+            draw.text((px + 5, py + 4), caption, font=small, fill=(255, 255, 255), stroke_width=1,
+                      stroke_fill=(0, 0, 0))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(args.out, optimize=True)
     print(args.out, sheet.size)

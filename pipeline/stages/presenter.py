@@ -69,7 +69,8 @@ class Sprites(_Model):
     @model_validator(mode="after")
     def _every_shape(self) -> "Sprites":
         if sorted(self.heads) != sorted(MOUTH_SHAPES):
-            raise ValueError(f"heads must have exactly the mouth shapes {MOUTH_SHAPES}, got {''.join(sorted(self.heads))}")
+            got = "".join(sorted(self.heads))
+            raise ValueError(f"heads must have exactly the mouth shapes {MOUTH_SHAPES}, got {got}")
         return self
 
 
@@ -100,7 +101,8 @@ class Timeline(_Model):
     @model_validator(mode="after")
     def _consistent(self) -> "Timeline":
         n = len(self.mouth)
-        lengths = {len(getattr(self, name)) for name in ("eyes", "head_dx", "head_dy", "head_angle", "body_dx", "body_dy")}
+        tracks = ("eyes", "head_dx", "head_dy", "head_angle", "body_dx", "body_dy")
+        lengths = {len(getattr(self, name)) for name in tracks}
         if lengths != {n}:
             raise ValueError(f"every track needs {n} frames (one per mouth letter)")
         if set(self.mouth) - set(MOUTH_SHAPES):

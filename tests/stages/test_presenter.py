@@ -10,7 +10,8 @@ from pipeline.stages.presenter import Box, Presenter, Sprites, SpriteLayer, Time
 
 
 def timeline(n: int = 3, **change) -> Timeline:
-    tracks = {"mouth": "XAD"[:n], "eyes": "ohc"[:n], **{k: [0.0] * n for k in ("head_dx", "head_dy", "head_angle", "body_dx", "body_dy")}}
+    motion = {k: [0.0] * n for k in ("head_dx", "head_dy", "head_angle", "body_dx", "body_dy")}
+    tracks = {"mouth": "XAD"[:n], "eyes": "ohc"[:n], **motion}
     return Timeline(**{**tracks, **change})
 
 
@@ -60,7 +61,8 @@ def test_each_kind_has_its_parts_and_paths_are_stored_relative(tmp_path):
         Presenter(kind="video", fps=30, duration=1, width=10, height=10, box=Box(x=0, y=0, width=10, height=10))
     with pytest.raises(ValidationError, match="canvas size and box"):
         Presenter(kind="sprites", fps=30, duration=1, sprites=sprites(tmp_path), timeline=timeline())
-    video = Presenter(kind="video", fps=25, duration=1, width=64, height=64, box=Box(x=0, y=0, width=64, height=64), video=tmp_path / "p.webm")
+    box = Box(x=0, y=0, width=64, height=64)
+    video = Presenter(kind="video", fps=25, duration=1, width=64, height=64, box=box, video=tmp_path / "p.webm")
     assert video.to_json(tmp_path)["video"] == "p.webm"
     drawn = Presenter(kind="sprites", fps=30, duration=0.1, width=10, height=10, box=Box(x=0, y=0, width=10, height=10),
                       sprites=sprites(tmp_path), timeline=timeline())  # fmt: skip

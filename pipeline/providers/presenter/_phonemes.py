@@ -84,7 +84,13 @@ def _main() -> None:
     if lib.espeak_Initialize(SYNCHRONOUS, 0, data.encode() if data else None, 0) <= 0:
         sys.exit("libespeak-ng did not start")
     language = str(request["language"]).strip().lower().replace("_", "-")
-    candidates = [language, VOICES.get(language, ""), language.split("-")[0], VOICES.get(language.split("-")[0], ""), "en"]
+    candidates = [
+        language,
+        VOICES.get(language, ""),
+        language.split("-")[0],
+        VOICES.get(language.split("-")[0], ""),
+        "en",
+    ]
     voice = next(v for v in candidates if v and lib.espeak_SetVoiceByName(v.encode()) == 0)
     mode = IPA | (ord(SEPARATOR) << 8)
     out = []

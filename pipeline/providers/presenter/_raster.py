@@ -148,7 +148,9 @@ class Mask:
         sx0, sy0 = max(x0, self.x0), max(y0, self.y0)
         sx1, sy1 = min(x0 + w, self.x0 + self.a.shape[1]), min(y0 + h, self.y0 + self.a.shape[0])
         if sx1 > sx0 and sy1 > sy0:
-            out[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = self.a[sy0 - self.y0 : sy1 - self.y0, sx0 - self.x0 : sx1 - self.x0]
+            out[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = self.a[
+                sy0 - self.y0 : sy1 - self.y0, sx0 - self.x0 : sx1 - self.x0
+            ]
         return out
 
     def __and__(self, other: "Mask") -> "Mask":
@@ -192,7 +194,9 @@ class Layer:
         part.__dict__.update(self.__dict__)
         part.units, part.ox, part.oy = box, x0, y0
         ss = self.ss
-        part.rgba = self.rgba[(y0 - self.oy) * ss : (y1 - self.oy) * ss, (x0 - self.ox) * ss : (x1 - self.ox) * ss].copy()
+        part.rgba = self.rgba[
+            (y0 - self.oy) * ss : (y1 - self.oy) * ss, (x0 - self.ox) * ss : (x1 - self.ox) * ss
+        ].copy()
         return part
 
     def moved_here(self, mask: Mask, origin: "Layer") -> Mask:
@@ -202,7 +206,7 @@ class Layer:
     def _px(self, pts: np.ndarray) -> np.ndarray:
         return np.asarray(pts, np.float64) * self.k - [self.ox * self.ss, self.oy * self.ss]
 
-    def mask(self, *polygons: np.ndarray, blur: float = 0.0, feather: float = 0.0) -> Mask:
+    def mask(self, *polygons: np.ndarray, blur: float = 0.0) -> Mask:
         """Coverage of the union of `polygons`; `blur` (design units) softens it into a shadow or glow."""
         pts = [self._px(p) for p in polygons]
         pad = int(np.ceil(3 * blur * self.k)) + 2
@@ -216,7 +220,9 @@ class Layer:
         m = np.zeros((hi[1] - lo[1], hi[0] - lo[0]), np.uint8)
         for p in pts:  # one at a time: fillPoly given several polygons fills where they overlap by even-odd
             one = np.zeros_like(m) if len(pts) > 1 else m
-            cv2.fillPoly(one, [np.round((p - lo) * (1 << SHIFT)).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=SHIFT)
+            cv2.fillPoly(
+                one, [np.round((p - lo) * (1 << SHIFT)).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=SHIFT
+            )
             if one is not m:
                 np.maximum(m, one, out=m)
         a = m.astype(np.float32) / 255.0
@@ -224,7 +230,9 @@ class Layer:
             a = _blurred(a, blur * self.k)
         return Mask(int(lo[0]), int(lo[1]), a)
 
-    def fill(self, shape: Mask | np.ndarray, paint: Paint | Color, alpha: float = 1.0, clip: Mask | None = None) -> None:
+    def fill(
+        self, shape: Mask | np.ndarray, paint: Paint | Color, alpha: float = 1.0, clip: Mask | None = None
+    ) -> None:
         """Paint `shape` (a polygon or a Mask) over what is there, optionally only inside `clip`."""
         m = shape if isinstance(shape, Mask) else self.mask(shape)
         if clip is not None:
@@ -241,30 +249,19 @@ class Layer:
         region[..., :3] = colors * a + region[..., :3] * (1 - a)
         region[..., 3:] = a + region[..., 3:] * (1 - a)
 
-    def erase(self, shape: Mask) -> None:
-        """Make `shape` transparent again (premultiplied: colour and alpha go together)."""
-        h, w = shape.a.shape
-        self.rgba[shape.y0 : shape.y0 + h, shape.x0 : shape.x0 + w] *= (1 - shape.a)[..., None]
-
-    def coverage(self) -> Mask:
-        """Where this layer has paint, as a mask (to clip later paint to what is already drawn)."""
-        return Mask(0, 0, self.rgba[..., 3].copy())
-
-    def over(self, other: "Layer") -> None:
-        """Draw `other` (same grid, same scale) on top of this one."""
-        assert other.ss == self.ss
-        dx = (other.ox - self.ox) * self.ss
-        dy = (other.oy - self.oy) * self.ss
-        h, w = other.rgba.shape[:2]
-        y0, x0 = max(dy, 0), max(dx, 0)
-        y1, x1 = min(dy + h, self.rgba.shape[0]), min(dx + w, self.rgba.shape[1])
-        src = other.rgba[y0 - dy : y1 - dy, x0 - dx : x1 - dx]
-        dst = self.rgba[y0:y1, x0:x1]
-        dst[:] = src + dst * (1 - src[..., 3:])
+    def soft(
+        self, shape: np.ndarray, blur: float, paint: Paint | Color, alpha: float = 1.0, clip: Mask | None = None
+    ) -> None:
+        """Paint `shape` with edges softened by `blur` design units: shadows, glows, blush."""
+        self.fill(self.mask(shape, blur=blur), paint, alpha, clip)
 
     def image(self, crop: bool = True) -> tuple[np.ndarray, int, int]:
         """(straight-alpha RGBA uint8, x, y of its top-left on the canvas), cropped to its paint unless not `crop`."""
-        small = self.rgba if self.ss == 1 else cv2.resize(self.rgba, None, fx=1 / self.ss, fy=1 / self.ss, interpolation=cv2.INTER_AREA)
+        small = (
+            self.rgba
+            if self.ss == 1
+            else cv2.resize(self.rgba, None, fx=1 / self.ss, fy=1 / self.ss, interpolation=cv2.INTER_AREA)
+        )
         alpha = small[..., 3]
         rows, cols = np.flatnonzero(alpha.max(axis=1) > 1 / 512), np.flatnonzero(alpha.max(axis=0) > 1 / 512)
         if not crop:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...stages.presenter import MOUTH_SHAPES
-from . import _face, _figure
+from . import _face, _figure, _hair, _mouth
 from . import _raster as R
 from ._looks import Look
 
@@ -41,22 +41,22 @@ def render(look: Look, size: int) -> Rendered:
         layers[name] = Image(rgba, x, y)
 
     back = R.Layer(_figure.BACK_BOX, k, supersample=1)
-    _figure.draw_back_hair(back, look)
+    _hair.draw_back(back, look)
     keep("back", back)
     body = R.Layer(_figure.BODY_BOX, k, supersample=1)
     _figure.draw_body(body, look)
     keep("body", body)
     head = R.Layer(_face.HEAD_BOX, k)
     face = _face.draw_head(head, look)
-    _figure.hair_shadow(head, look, face)
-    _figure.draw_front_hair(head, look, face)
+    _hair.shadow(head, look, face)
+    _hair.draw_front(head, look)
     _face.accessories(head, look)
     # Each mouth repaints only the mouth's neighbourhood: drawn on a copy of that region, pasted into the head.
     base, bx, by = head.image(crop=False)
     heads = {}
     for shape in MOUTH_SHAPES:
         part = head.region(MOUTH_REGION)
-        _face.draw_mouth(part, look, shape, part.moved_here(face, head))
+        _mouth.draw_mouth(part, look, shape, part.moved_here(face, head))
         patch, x, y = part.image(crop=False)
         rgba = base.copy()
         h, w = patch.shape[:2]

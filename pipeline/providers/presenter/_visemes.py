@@ -24,7 +24,8 @@ MARKS = frozenset("ˈˌːˑ‿͡-0123456789")  # stress, length, ties, tone numb
 VOWEL_SHAPE = {
     "ɑ": "D", "ɶ": "D",
     "a": "C", "æ": "C", "ɐ": "C", "e": "C", "ɛ": "C", "ə": "C", "ɘ": "C", "ʌ": "C",
-    "ɒ": "E", "ɔ": "E", "o": "E", "ɤ": "E", "ɵ": "E", "ø": "E", "œ": "E", "ɞ": "E", "ɜ": "E", "ɝ": "E", "ɚ": "E",
+    "ɒ": "E", "ɔ": "E", "o": "E", "ɤ": "E", "ɵ": "E", "ø": "E", "œ": "E", "ɞ": "E",
+    "ɜ": "E", "ɝ": "E", "ɚ": "E",
     "i": "B", "ɪ": "B", "ᵻ": "B", "ɨ": "B", "ɯ": "B",
     "u": "F", "ʊ": "F", "ʉ": "F", "y": "F", "ʏ": "F",
 }  # fmt: skip
@@ -41,7 +42,8 @@ ANY = "ABCDEFGH"
 # Consonants said with any shape of a set, in order of preference.
 FLEXIBLE = {
     "t": "BF", "d": "BF", "ɾ": "BF", "ʈ": "BF", "ɖ": "BF",
-    "s": "BF", "z": "BF", "θ": "BF", "ð": "BF", "ʃ": "BF", "ʒ": "BF", "ɕ": "BF", "ʑ": "BF", "ʂ": "BF", "ʐ": "BF",
+    "s": "BF", "z": "BF", "θ": "BF", "ð": "BF", "ʃ": "BF", "ʒ": "BF",
+    "ɕ": "BF", "ʑ": "BF", "ʂ": "BF", "ʐ": "BF",
     "tʃ": "BF", "dʒ": "BF", "ts": "BF", "dz": "BF", "tɕ": "BF", "dʑ": "BF", "ʈʂ": "BF",
     "k": "BCEFH", "g": "BCEFH", "ɡ": "BCEFH", "q": "BCEFH", "x": "BCEFH", "ɣ": "BCEFH", "χ": "BCEFH", "c": "BCEFH",
     "n": "BCFH", "ɲ": "BCFH", "ɳ": "BCFH", "ŋ": "BCEF", "ɴ": "BCEF",

@@ -82,7 +82,9 @@ class AnchorPresenter(PresenterProvider):
         layers, meta = self._sprites(look, size, Path(workdir) / "sprites")
         progress(0.5, "phonemising the narration")
         phonemes = phonemize([w.word for w in voice.words], script.language)
-        timeline, cues = _timeline.timeline(voice.words, phonemes.words, voice.duration, p.fps, p.seed, size / 1000, p.motion)
+        timeline, cues = _timeline.timeline(
+            voice.words, phonemes.words, voice.duration, p.fps, p.seed, size / 1000, p.motion
+        )
         box, mouth_box = Box(**meta["box"]), Box(**meta["mouth_box"])
         sprites = Sprites(
             back=layers.get("back"),

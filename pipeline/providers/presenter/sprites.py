@@ -164,7 +164,9 @@ def inspect(folder: Path) -> dict[str, Any]:
         except (UnidentifiedImageError, OSError) as exc:
             raise NewsreelError(f"cannot read the presenter sprite {path}: {exc}", "save it as a PNG") from None
         if fmt != "PNG":
-            raise NewsreelError(f"the presenter sprite {path} is a {fmt}, not a PNG", "save it as a PNG (with transparency)")
+            raise NewsreelError(
+                f"the presenter sprite {path} is a {fmt}, not a PNG", "save it as a PNG (with transparency)"
+            )
         if size is None:
             size, first = this, name
         elif this != size:
@@ -180,7 +182,12 @@ def inspect(folder: Path) -> dict[str, Any]:
             f"{folder / SETTINGS}: anchor {list(settings.anchor)} is outside the {size[0]}x{size[1]} pictures",
             "give the anchor in picture pixels",
         )
-    return {"shapes": shapes, "size": size, "blink": folder / BLINK if (folder / BLINK).is_file() else None, "settings": settings}
+    return {
+        "shapes": shapes,
+        "size": size,
+        "blink": folder / BLINK if (folder / BLINK).is_file() else None,
+        "settings": settings,
+    }
 
 
 def _settings(path: Path) -> FolderSettings:

@@ -21,7 +21,8 @@ def narration(
     words, t = [], 0.2
     for s, sentence in enumerate(sentences):
         for word in sentence.split():
-            words.append(WordTiming(word=word, start=round(t, 4), end=round(t + seconds_per_word * speaking, 4), sentence=s))
+            end = round(t + seconds_per_word * speaking, 4)
+            words.append(WordTiming(word=word, start=round(t, 4), end=end, sentence=s))
             t += seconds_per_word
         t += pause
     duration = round(t + 0.3, 4)

@@ -1,4 +1,4 @@
-"""Presenter provider `anchor`: the drawn sprites, the artifact, the models-folder cache, and a run through the runner."""
+"""Presenter provider `anchor`: the drawn sprites, the artifact, the models-folder cache, a run through the runner."""
 
 from __future__ import annotations
 
@@ -96,9 +96,10 @@ def test_a_minute_of_narration(tmp_path, monkeypatch):
     assert timeline.mouth[0] == "X" and timeline.mouth[-1] == "X"
     assert len(set(timeline.mouth)) >= 7  # a minute of English uses nearly every shape
     assert 8 <= presenter.notes["blinks"] <= 32
-    for shape, layer in presenter.sprites.heads.items():
+    for layer in presenter.sprites.heads.values():
         assert Image.open(layer.path).mode == "RGBA" and layer.path.parent == work / "sprites"
-    assert presenter.notes["box"] == presenter.box.as_list() and presenter.notes["mouth_box"] == presenter.mouth_box.as_list()
+    assert presenter.notes["box"] == presenter.box.as_list()
+    assert presenter.notes["mouth_box"] == presenter.mouth_box.as_list()
     stored = Presenter.from_json(json.loads(json.dumps(presenter.to_json(work))), work)
     assert stored == presenter
 
@@ -123,7 +124,8 @@ def test_make_with_the_anchor_records_it_in_run_json(test_plugin, isolated_confi
     assert stage["provider"] == "anchor" and stage["params"]["look"] == "kwame" and stage["hit"] is False
     presenter = result.artifacts["presenter"]
     assert stage["notes"]["look"] == "kwame"
-    assert stage["notes"]["box"] == presenter.box.as_list() and stage["notes"]["mouth_box"] == presenter.mouth_box.as_list()
+    assert stage["notes"]["box"] == presenter.box.as_list()
+    assert stage["notes"]["mouth_box"] == presenter.mouth_box.as_list()
     x, y, w, h = stage["notes"]["mouth_box"]
     bx, by, bw, bh = stage["notes"]["box"]
     assert bx <= x and x + w <= bx + bw and by <= y and y + h <= by + bh

@@ -12,7 +12,7 @@ from pipeline.errors import NewsreelError
 from pipeline.providers.presenter import _timeline as T
 from pipeline.stages.voice import Narration, WordTiming
 
-PHONEMES = ["m", "ˈa", "p", "f", "ɪ", "ʃ", "l", "ʊ", "k", "j", "uː", "ˈɑː", "t", "ˈeɪ", "ɔː", "w", "n", "s", "ə"]
+PHONEMES = "m ˈa p f ɪ ʃ l ʊ k j uː ˈɑː t ˈeɪ ɔː w n s ə".split()
 
 
 @st.composite
