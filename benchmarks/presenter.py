@@ -1,5 +1,6 @@
 """The presenter stage on a minute of narration: the drawn anchor cold (its look drawn into an empty models folder)
-and warm (the look's sprites already there), with where the time goes.
+and warm (the look's sprites already there), with where the time goes; and what drawing the artifact on every frame
+of a 1280x720 video costs a simple compositor (compose does not draw it yet: this is the budget's reference).
 
     .venv/bin/python benchmarks/presenter.py [--runs 5] [--size 720]
 
@@ -49,6 +50,63 @@ def quiet(fraction: float, message: str = "") -> None:
     pass
 
 
+def reference_composite(presenter, frame_size=(1280, 720)) -> float:
+    """Seconds per frame to draw the presenter over a frame, as compose could: the layers decoded once into
+    premultiplied uint8; the body and the desk (which the head never overlaps) merged once into one static layer,
+    blended at the body's whole-pixel offset; the head (and hair behind, eyelids) turned and moved by one small
+    warpAffine each. Blends are OpenCV multiply-add on the layer's own box. Frame i's pose comes from the timeline."""
+    import cv2
+    import numpy as np
+    from PIL import Image
+
+    def load(layer):
+        rgba = np.asarray(Image.open(layer.path))
+        rgb = (rgba[..., :3].astype(np.uint16) * rgba[..., 3:] // 255).astype(np.uint8)
+        return np.dstack([rgb, rgba[..., 3]]), layer.x, layer.y
+
+    sp, tl, size = presenter.sprites, presenter.timeline, presenter.width
+    heads = {s: load(layer) for s, layer in sp.heads.items()}
+    eyes = {"c": load(sp.eyes_closed), "h": load(sp.eyes_half)}
+    back = load(sp.back) if sp.back else None
+    merged = np.zeros((size, size, 4), np.uint8)
+    for rgba, x, y in (load(sp.body), load(sp.front)):
+        h, w = rgba.shape[:2]
+        region = merged[y : y + h, x : x + w]
+        region[:] = rgba + (region.astype(np.uint16) * (255 - rgba[..., 3:]) // 255).astype(np.uint8)
+    ys, xs = np.nonzero(merged[..., 3])
+    static = (merged[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1], int(xs.min()), int(ys.min()))
+    width, height = frame_size
+    frame = np.full((height, width, 3), 80, np.uint8)
+    ox = width - size  # the canvas at the frame's right edge
+
+    def blend(src, dx, dy):
+        rgba, sx, sy = src
+        h, w = rgba.shape[:2]
+        region = frame[sy + dy : sy + dy + h, ox + sx + dx : ox + sx + dx + w]
+        part = rgba[: region.shape[0], : region.shape[1]]
+        cv2.multiply(region, cv2.merge([255 - part[..., 3]] * 3), dst=region, scale=1 / 255)
+        cv2.add(region, part[..., :3], dst=region)
+
+    def turned(src, pose):
+        rgba, sx, sy = src
+        h, w = rgba.shape[:2]
+        m = cv2.getRotationMatrix2D((sp.pivot[0] - sx, sp.pivot[1] - sy), -pose.head_angle, 1.0)
+        m[:, 2] += (pose.head_dx + pose.body_dx, pose.head_dy + pose.body_dy)
+        return cv2.warpAffine(rgba, m, (w, h), flags=cv2.INTER_LINEAR), sx, sy
+
+    n = min(tl.frames, 300)
+    t = time.perf_counter()
+    for i in range(n):
+        pose = tl.pose(i)
+        if back:
+            blend(turned(back, pose), 0, 0)
+        blend(static, round(pose.body_dx), round(pose.body_dy))
+        blend(turned(heads[pose.mouth], pose), 0, 0)
+        if pose.eyes != "o":
+            blend(turned(eyes[pose.eyes], pose), 0, 0)
+    return (time.perf_counter() - t) / n
+
+
 def timed(fn):
     t = time.perf_counter()
     out = fn()
@@ -88,11 +146,14 @@ def main() -> None:
             timed(lambda: _timeline.timeline(voice.words, found.words, voice.duration, 30, 0, args.size / 1000))[0]
         )
     frames = presenter.timeline.frames
+    per_frame = statistics.median(reference_composite(presenter) for _ in range(3))
     print(f"\n{args.runs} runs, canvas {args.size}x{args.size}, {frames} frames at 30 fps\n")
     print("| step | median s | min | max |")
     print("|---|---|---|---|")
     for label, values in rows.items():
         print(f"| {label} | {statistics.median(values):.3f} | {min(values):.3f} | {max(values):.3f} |")
+    total = per_frame * frames
+    print(f"\nreference compositor: {per_frame * 1000:.2f} ms a frame, {total:.1f} s for the {frames} frames")
 
 
 if __name__ == "__main__":
