@@ -166,10 +166,10 @@ def eyelids(look: Look, px_per_unit: float, drop: float) -> R.Layer:
 def _brows(layer: R.Layer, look: Look) -> None:
     hair = R.hex_color(look.hair)
     color = R.mix(hair, (0.1, 0.07, 0.05), 0.3) if sum(hair) > 0.6 else hair
-    k = 1.25 if look.face == "square" else 1.0
-    for side in (-1, 1):
-        brow = R.spline([(CX - side * x, y) for x, y in [(20, 296), (34, 289), (50, 287), (64, 292), (70, 297)]], False)
-        layer.soft(R.band(brow, [5.5 * k, 7.0 * k, 6.0 * k, 3.8 * k, 1.5]), 0.5, color, 0.92)
+    k = 1.2 if look.face == "square" else 0.85
+    for side in (-1, 1):  # a gentle arch, its inner end no lower than its tail: attentive, not stern
+        brow = R.spline([(CX - side * x, y) for x, y in [(22, 294), (36, 288), (52, 286), (65, 290), (72, 296)]], False)
+        layer.soft(R.band(brow, [5.0 * k, 6.4 * k, 5.4 * k, 3.4 * k, 1.3]), 0.5, color, 0.92)
 
 
 def _beard(layer: R.Layer, look: Look) -> None:

@@ -122,16 +122,22 @@ class AnchorPresenter(PresenterProvider):
     def _sprites(self, look: str, size: int, dest: Path) -> tuple[dict[str, SpriteLayer], dict[str, Any]]:
         """The look's layers copied into `dest` from the models folder, drawn there first when missing."""
         kept = self.models_dir / "presenter" / f"anchor-v{self.version}-{look}-{size}"
-        meta_file = kept / "sprites.json"
-        if not meta_file.is_file():
-            _draw_into(kept, LOOKS[look], size)
-        meta = json.loads(meta_file.read_text())
-        dest.mkdir(parents=True, exist_ok=True)
-        layers = {}
-        for name, (x, y) in meta["layers"].items():
-            shutil.copyfile(kept / f"{name}.png", dest / f"{name}.png")
-            layers[name] = SpriteLayer(path=dest / f"{name}.png", x=x, y=y)
-        return layers, meta
+        for attempt in (1, 2):
+            if not (kept / "sprites.json").is_file():
+                _draw_into(kept, LOOKS[look], size)
+            try:
+                meta = json.loads((kept / "sprites.json").read_text())
+                dest.mkdir(parents=True, exist_ok=True)
+                layers = {}
+                for name, (x, y) in meta["layers"].items():
+                    shutil.copyfile(kept / f"{name}.png", dest / f"{name}.png")
+                    layers[name] = SpriteLayer(path=dest / f"{name}.png", x=x, y=y)
+                return layers, meta
+            except (OSError, ValueError, KeyError):
+                if attempt == 2:
+                    raise
+                shutil.rmtree(kept, ignore_errors=True)  # damaged (a file deleted, a half copy): draw it again
+        raise AssertionError("unreachable")
 
 
 def _draw_into(folder: Path, look, size: int) -> None:

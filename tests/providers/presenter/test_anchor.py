@@ -114,6 +114,14 @@ def test_a_minute_of_narration(tmp_path, monkeypatch):
     assert again.timeline == timeline
     assert (again_dir / "sprites" / "head-D.png").read_bytes() == (work / "sprites" / "head-D.png").read_bytes()
 
+    # A damaged models folder (a picture gone) is drawn again, not trusted.
+    monkeypatch.undo()
+    next(iter((tmp_path / "models" / "presenter").glob("anchor-*"))).joinpath("head-D.png").unlink()
+    third = tmp_path / "third"
+    third.mkdir()
+    provider.run(script=script, voice=voice, workdir=third, progress=lambda f, m: None)
+    assert (third / "sprites" / "head-D.png").read_bytes() == (work / "sprites" / "head-D.png").read_bytes()
+
 
 def test_make_with_the_anchor_records_it_in_run_json(test_plugin, isolated_config, tmp_path):
     params = {"presenter": {"look": "kwame", "size": SIZE}}
