@@ -35,6 +35,7 @@ class ProviderChoice(BaseModel):
     image: str = "auto"  # diffusers when a Stable Diffusion model is on this machine, else slate
     voice: str = "espeak"
     captions: str = "subtitles"
+    presenter: str = "none"  # the drawn anchor is `anchor`; compose draws no presenter yet
     compose: str = "ffmpeg"
 
 
@@ -59,6 +60,7 @@ class Settings(BaseSettings):
     image: dict[str, Any] = {}
     voice: dict[str, Any] = {}
     captions: dict[str, Any] = {}
+    presenter: dict[str, Any] = {}
     compose: dict[str, Any] = {}
     openai_api_key: SecretStr | None = None
     service_token: SecretStr | None = None  # required by `newsreel serve` on any address but loopback

@@ -43,6 +43,7 @@ class MakeOptions(BaseModel):
     strength: float | None = None
     voice: str | None = None
     music: str | None = None
+    presenter: str | None = None  # the presenter stage's provider (none, anchor, sprites): providers.presenter
     force: list[str] = []
     no_cache: bool = False
 
@@ -85,6 +86,13 @@ class MakeOptions(BaseModel):
         for stage in [*self.providers, *self.params, *self.force]:
             check_stage(stage)
         providers = dict(self.providers)
+        if self.presenter is not None:
+            if providers.setdefault("presenter", self.presenter) != self.presenter:
+                raise NewsreelError(
+                    f"the presenter is given twice: presenter {self.presenter!r} and providers.presenter "
+                    f"{providers['presenter']!r}",
+                    "give it once",
+                )
         params = {stage: dict(values) for stage, values in self.params.items()}
         for option, (stage, key) in SHORTCUTS.items():
             value = getattr(self, option)

@@ -39,6 +39,9 @@ BUILTINS: dict[str, str] = {
     "voice.piper": "pipeline.providers.voice.piper:PiperVoice",
     "voice.openai-tts": "pipeline.providers.voice.openai_tts:OpenAITTSVoice",
     "captions.subtitles": "pipeline.providers.captions.subtitles:SubtitleCaptions",
+    "presenter.none": "pipeline.providers.presenter.none:NoPresenter",
+    "presenter.anchor": "pipeline.providers.presenter.anchor:AnchorPresenter",
+    "presenter.sprites": "pipeline.providers.presenter.sprites:SpritePresenter",
     "compose.ffmpeg": "pipeline.providers.compose.ffmpeg:FfmpegCompose",
     "compose.moviepy": "pipeline.providers.compose.moviepy:MoviepyCompose",
 }

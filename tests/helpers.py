@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# The providers of the test plugin package (tests/plugins/newsreel_testplugin.py), one per stage.
-TEST_PROVIDERS = {"script": "echo", "image": "flat", "voice": "beep", "captions": "plain", "compose": "listing"}
+# The providers of the test plugin package (tests/plugins/newsreel_testplugin.py), one per stage; the presenter is
+# the built-in `none` (it does no work of its own, so the work log does not list it).
+TEST_PROVIDERS = {
+    "script": "echo",
+    "image": "flat",
+    "voice": "beep",
+    "captions": "plain",
+    "presenter": "none",
+    "compose": "listing",
+}
 
 
 def work_done(log: Path) -> list[str]:

@@ -361,7 +361,9 @@ def test_killed_batch_resumes_with_only_unfinished_work(batch_env, tmp_path, sig
     assert summary.exit_code == 0
     assert _statuses(out) == {"s1": "skipped", "s2": "skipped", "s3": "ok", "s4": "ok", "s5": "ok", "s6": "ok"}
     # only unfinished work: item 3's script came from the cache; items 1-2 did nothing at all
-    assert _hits(out, "s3") == {"script": True, "image": False, "voice": False, "captions": False, "compose": False}
+    assert _hits(out, "s3") == {
+        "script": True, "image": False, "voice": False, "captions": False, "presenter": False, "compose": False
+    }
     for name in ("s4", "s5", "s6"):
         assert not any(_hits(out, name).values())
     assert sorted(work_done(batch_env["log"])) == sorted(["script"] * 3 + ["image", "voice", "captions", "compose"] * 4)

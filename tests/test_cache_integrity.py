@@ -169,13 +169,13 @@ def test_the_cli_reports_a_damaged_entry_in_one_line_and_cache_verify_finds_it(e
     check = subprocess.run([*newsreel, "cache", "verify"], capture_output=True, text=True, env=cli_env, timeout=120)
     assert check.returncode == 1 and "damaged:" in check.stdout and "(image): slate-01.png does not match its sealed hash" in check.stdout
     doctor_like = Cache(env / "cache").verify(hashes=False)
-    assert doctor_like == (5, [])  # same size: only the full check reads the bytes
+    assert doctor_like == (6, [])  # one entry per stage; same size: only the full check reads the bytes
     proc = subprocess.run([*newsreel, "make", HEADLINE, "--out", str(env / "cli"), *CLI_ARGS], capture_output=True, text=True, env=cli_env, timeout=300)
     assert proc.returncode == 0, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if "damaged" in line]
     assert lines == ["note: image: the cached result was damaged (slate-01.png does not match its sealed hash); rebuilding it"]
     again = subprocess.run([*newsreel, "cache", "verify"], capture_output=True, text=True, env=cli_env, timeout=120)
-    assert again.returncode == 0 and "5 entries checked, 0 damaged" in again.stdout
+    assert again.returncode == 0 and "6 entries checked, 0 damaged" in again.stdout
     assert decoded_frames(env / "cli" / "video.mp4") == clean["frames"] and verified(env / "cli")
 
 

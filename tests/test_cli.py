@@ -59,7 +59,7 @@ def test_make_with_plugin_providers_then_fully_cached(cli, tmp_path, test_plugin
     assert second.returncode == 0, second.stderr
     assert work_done(test_plugin) == []
     record = json.loads((tmp_path / "b" / "run.json").read_text())
-    assert [r["hit"] for r in record["stages"].values()] == [True] * 5
+    assert [r["hit"] for r in record["stages"].values()] == [True] * 6
 
 
 @pytest.mark.parametrize(
@@ -220,9 +220,9 @@ def test_doctor_shows_bracketed_paths_literally(cli, tmp_path):
 def test_cache_ls_and_prune(cli, tmp_path):
     assert cli("make", "Cache me", "--out", str(tmp_path / "a"), *PROVIDER_FLAGS).returncode == 0
     listing = cli("cache", "ls")
-    assert "5 entries" in listing.stdout
+    assert "6 entries" in listing.stdout  # one per stage, the presenter (none) too
     assert cli("cache", "prune", "--stage", "compose").returncode == 0
-    assert "4 entries" in cli("cache", "ls").stdout
+    assert "5 entries" in cli("cache", "ls").stdout
     assert cli("cache", "prune", "--all").returncode == 0
     assert "0 entries" in cli("cache", "ls").stdout
 

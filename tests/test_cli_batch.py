@@ -129,7 +129,7 @@ def test_plain_lines_name_each_outcome_on_one_printable_line():
     for event in events:
         progress.on_event(event)
     assert written == [
-        "[1/5] ok  Storm\\u202e txt.exe \\x1b[2J [bold]Hits[/bold] -> out/storm (12.3 s, 2/5 stages cached)",
+        "[1/5] ok  Storm\\u202e txt.exe \\x1b[2J [bold]Hits[/bold] -> out/storm (12.3 s, 2/6 stages cached)",
         "[2/5] skipped  Calm Seas -> out/calm (already made)",
         "[3/5] failed  Bad News (line 4): ValueError: first second",
         "[4/5] interrupted  Cut Short (line 5)",

@@ -98,7 +98,7 @@ def test_run_json_records_every_stage(first_run):
     out, _, _ = first_run
     record = json.loads((out / "run.json").read_text())
     assert record["headline"] == HEADLINE
-    assert list(record["stages"]) == ["script", "image", "voice", "captions", "compose"]
+    assert list(record["stages"]) == ["script", "image", "voice", "captions", "presenter", "compose"]
     for stage, rec in record["stages"].items():
         assert rec["hit"] is False, stage
         assert len(rec["key"]) == 64 and rec["seconds"] > 0
@@ -184,7 +184,7 @@ def test_changing_the_voice_reruns_only_voice_captions_compose(first_run, env):
     assert proc.returncode == 0, proc.stderr[-3000:]
     record = json.loads((root / "gb" / "run.json").read_text())
     hits = {stage: rec["hit"] for stage, rec in record["stages"].items()}
-    assert hits == {"script": True, "image": True, "voice": False, "captions": False, "compose": False}
+    assert hits == {"script": True, "image": True, "voice": False, "captions": False, "presenter": False, "compose": False}
     assert record["stages"]["voice"]["params"]["voice"] == "en-gb"
     assert 55.0 <= probe(root / "gb" / "video.mp4").duration <= 65.0
 
@@ -216,7 +216,7 @@ def test_image_model_flag_runs_local_stable_diffusion(first_run, env, tmp_path):
     assert image["provider"] == "diffusers" and image["hit"] is False
     assert image["params"]["model"] == str(model) and image["identity"]
     assert {s: r["hit"] for s, r in record["stages"].items() if s != "image"} == {
-        "script": True, "voice": True, "captions": True, "compose": False,
+        "script": True, "voice": True, "captions": True, "presenter": True, "compose": False,
     }
     with Image.open(root / "sd" / "image.png") as picture:
         assert picture.size == (1600, 900)  # the frame x 1.25, cover-cropped from the 64x64 generation

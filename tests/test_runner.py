@@ -46,7 +46,7 @@ def test_changing_the_voice_reruns_only_voice_captions_compose(test_plugin, isol
     second = make(tmp_path, "b", params={"voice": {"pitch": 7}})
     assert work_done(test_plugin) == ["voice", "captions", "compose"]
     hits = {s: r["hit"] for s, r in second.record["stages"].items()}
-    assert hits == {"script": True, "image": True, "voice": False, "captions": False, "compose": False}
+    assert hits == {"script": True, "image": True, "voice": False, "captions": False, "presenter": False, "compose": False}
     assert first.record["stages"]["image"]["key"] == second.record["stages"]["image"]["key"]
 
 
@@ -73,7 +73,7 @@ def test_a_failing_stage_leaves_no_cache_entry_and_no_output(test_plugin, isolat
     with pytest.raises(RuntimeError, match="compose died"):
         make(tmp_path, "dead")
     cache = Cache(isolated_config / "cache")
-    assert sorted(e.meta["stage"] for e in cache.entries()) == ["captions", "image", "script", "voice"]
+    assert sorted(e.meta["stage"] for e in cache.entries()) == ["captions", "image", "presenter", "script", "voice"]
     assert list((isolated_config / "cache" / "tmp").iterdir()) == []
     assert not (tmp_path / "dead").exists()  # no empty folder either: run folders appear whole or not at all
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # nor a half-assembled one

@@ -27,7 +27,7 @@ from tests.helpers import TEST_PROVIDERS, sigint_default
 
 REPO = Path(__file__).resolve().parent.parent
 PLUGIN_DIR = Path(__file__).parent / "plugins"
-STAGE_ORDER = ["script", "image", "voice", "captions", "compose"]
+STAGE_ORDER = ["script", "image", "voice", "captions", "presenter", "compose"]
 ENTRY_POINTS = """\
 [newsreel.providers]
 script.echo = newsreel_testplugin:EchoScript
@@ -584,7 +584,9 @@ def test_restart_mid_job_loses_nothing(tmp_path):
             assert done["state"] == "done", done
             assert done["attempts"] == 2 and any("resumed after a server restart" in n for n in done["notices"])
             record = c.get(f"/api/jobs/{b}/files/run.json").json()
-            assert {s: r["hit"] for s, r in record["stages"].items()} == {"script": True, "image": True, "voice": True, "captions": True, "compose": False}
+            assert {s: r["hit"] for s, r in record["stages"].items()} == {
+                "script": True, "image": True, "voice": True, "captions": True, "presenter": True, "compose": False
+            }
             assert c.get(f"/api/jobs/{b}/video").text.endswith("|gated")
             assert job_state(c, a)["state"] == "failed"  # nothing lost, nothing re-run
             listed = c.get("/api/jobs").json()

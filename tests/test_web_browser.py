@@ -100,7 +100,7 @@ def test_make_a_video_in_the_browser(browser, tmp_path):
         for stage, state, _ in log:
             if state == "done" and stage not in done_order:
                 done_order.append(stage)
-        assert done_order == ["script", "image", "voice", "captions", "compose"], log
+        assert done_order == ["script", "image", "voice", "captions", "presenter", "compose"], log
         assert page.inner_text("#job-state") == "DONE"  # text-transform: the badge reads in capitals
 
         # The video plays, with its captions track parsed.

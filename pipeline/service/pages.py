@@ -122,7 +122,10 @@ def _templates():
     )
     env.filters["when"] = lambda iso_text: (iso_text or "").replace("T", " ").replace("Z", " UTC")[:20].strip()
     env.filters["pct"] = lambda f: f"{max(0.0, min(1.0, float(f or 0))) * 100:.0f}"
-    env.globals["stage_names"] = {"script": "Script", "image": "Image", "voice": "Voice", "captions": "Captions", "compose": "Video"}
+    env.globals["stage_names"] = {
+        "script": "Script", "image": "Image", "voice": "Voice", "captions": "Captions", "presenter": "Presenter",
+        "compose": "Video",
+    }  # fmt: skip
     env.filters["schema_text"] = _schema_text
     env.filters["inline_code"] = lambda text: markupsafe.Markup(
         re.sub(r"`([^`]+)`", r"<code>\1</code>", str(markupsafe.escape(text or "")))

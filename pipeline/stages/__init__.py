@@ -1,4 +1,4 @@
-"""The five stage contracts, in the order the runner walks them.
+"""The stage contracts, in the order the runner walks them (the default provider of each: config.ProviderChoice).
 
 A stage says what it takes (earlier stages' artifacts, by stage name), what it gives (an artifact type), which of
 its artifact's files land in the run folder under which names, and the rules its output must keep (`check_output`,
@@ -15,10 +15,11 @@ from typing import Any, Callable
 
 from ..artifacts import Artifact
 from ..errors import NewsreelError
-from . import captions, compose, image, script, voice
+from . import captions, compose, image, presenter, script, voice
 from .captions import Captions, CaptionsProvider
 from .compose import ComposeProvider, Video
 from .image import Backgrounds, BackgroundImage, ImageProvider
+from .presenter import Presenter, PresenterProvider
 from .script import Scene, Script, ScriptProvider
 from .voice import Narration, VoiceProvider, WordTiming
 
@@ -30,7 +31,6 @@ class Stage:
     output: type[Artifact]
     provider_base: type
     exports: Callable[[Artifact], dict[str, Path | bytes]]  # run-folder file name -> cache file or bytes
-    default_provider: str
     # The first contract rule an output breaks, in words, or None: called as rules(artifact, **inputs).
     rules: Callable[..., str | None]
 
@@ -56,12 +56,12 @@ class Stage:
 STAGES: dict[str, Stage] = {
     s.name: s
     for s in (
-        Stage("script", ("headline",), Script, ScriptProvider, Script.exports, "local", script.broken_rule),
-        Stage("image", ("script",), Backgrounds, ImageProvider, Backgrounds.exports, "slate", image.broken_rule),
-        Stage("voice", ("script",), Narration, VoiceProvider, Narration.exports, "espeak", voice.broken_rule),
-        Stage("captions", ("script", "voice"), Captions, CaptionsProvider, Captions.exports, "subtitles",
-              captions.broken_rule),
-        Stage("compose", ("script", "image", "voice", "captions"), Video, ComposeProvider, Video.exports, "ffmpeg",
+        Stage("script", ("headline",), Script, ScriptProvider, Script.exports, script.broken_rule),
+        Stage("image", ("script",), Backgrounds, ImageProvider, Backgrounds.exports, image.broken_rule),
+        Stage("voice", ("script",), Narration, VoiceProvider, Narration.exports, voice.broken_rule),
+        Stage("captions", ("script", "voice"), Captions, CaptionsProvider, Captions.exports, captions.broken_rule),
+        Stage("presenter", ("script", "voice"), Presenter, PresenterProvider, Presenter.exports, presenter.broken_rule),
+        Stage("compose", ("script", "image", "voice", "captions"), Video, ComposeProvider, Video.exports,
               compose.broken_rule),
     )
 }

@@ -116,10 +116,12 @@ def sample_inputs(stage: str, folder: Path, language: str = "en") -> dict[str, A
     folder.mkdir(parents=True, exist_ok=True)
     script = sample_script(language)
     made: dict[str, Any] = {"headline": script.headline, "script": script}
-    if stage in ("captions", "compose"):
+    needed = set(STAGES[stage].inputs)
+    if needed & {"voice", "captions"}:
         made["voice"] = sample_narration(script, folder)
-    if stage == "compose":
+    if "image" in needed:
         made["image"] = sample_backgrounds(script, folder)
+    if "captions" in needed:
         made["captions"] = sample_captions(script, made["voice"], folder)
     return {name: made[name] for name in STAGES[stage].inputs}
 

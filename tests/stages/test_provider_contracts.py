@@ -101,6 +101,15 @@ def fake_speech(language: str) -> Iterator[dict[str, Any]]:
 
 
 @contextmanager
+def sprite_folder(language: str) -> Iterator[dict[str, Any]]:
+    """A folder of the user's own presenter pictures (tests/providers/presenter/test_sprites.py draws them)."""
+    from tests.providers.presenter.test_sprites import sprite_folder as draw
+
+    with tempfile.TemporaryDirectory() as tmp:
+        yield {"folder": str(draw(Path(tmp)))}
+
+
+@contextmanager
 def plain(params: dict[str, Any]) -> Iterator[dict[str, Any]]:
     yield params
 
@@ -128,6 +137,9 @@ CASES: list[tuple[str, str, tuple[str, ...], Any, str | None]] = [
     ("compose", "ffmpeg", ("en",), {**SMALL, "fps": 10, "preset": "ultrafast"}, None),
     ("compose", "moviepy", ("en",), {**SMALL, "fps": 10, "preset": "ultrafast"}, None if has("moviepy") else "needs moviepy"),
     ("compose", "listing", ("en",), {}, None),
+    ("presenter", "none", ("en",), {}, None),
+    ("presenter", "anchor", ("en", "zh"), {}, None),
+    ("presenter", "sprites", ("en",), sprite_folder, None),
 ]
 
 

@@ -1,0 +1,1 @@
+"""Presenter providers: `none` (no presenter), `anchor` (a news anchor drawn by code), `sprites` (your own)."""

@@ -1,0 +1,114 @@
+"""The presenter's timeline: mouth shapes on the frames where the phonemes are, rest in pauses, blinks, motion."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.errors import NewsreelError
+from pipeline.providers.presenter import _timeline as T
+from pipeline.stages.voice import Narration, WordTiming
+
+PHONEMES = "m ˈa p f ɪ ʃ l ʊ k j uː ˈɑː t ˈeɪ ɔː w n s ə".split()
+
+
+@st.composite
+def spoken(draw):
+    """Words with gaps (some shorter than a short pause, some longer) and phonemes drawn from real IPA."""
+    fps = draw(st.sampled_from([24, 25, 30, 60]))
+    words, phonemes, t = [], [], draw(st.floats(0.0, 1.0))
+    for i in range(draw(st.integers(1, 12))):
+        length = draw(st.floats(0.12, 0.8))
+        words.append(WordTiming(word=f"w{i}", start=t, end=t + length, sentence=0))
+        phonemes.append(draw(st.lists(st.sampled_from(PHONEMES), min_size=1, max_size=6)))
+        t += length + draw(st.sampled_from([0.0, 0.05, 0.1, 0.3, 1.2]))
+    return words, phonemes, t + draw(st.floats(0.0, 1.0)), fps
+
+
+@settings(max_examples=60, deadline=None)
+@given(spoken())
+def test_mouth_shapes_change_within_a_frame_of_the_phoneme_times(case):
+    words, phonemes, duration, fps = case
+    cues = T.mouth_cues(words, phonemes, duration)
+    # The cues cover the narration end to end, without gaps or overlaps.
+    assert cues[0].start == 0.0 and cues[-1].end == pytest.approx(duration)
+    assert all(a.end == pytest.approx(b.start) and a.shape != b.shape for a, b in zip(cues, cues[1:]))
+    frames = T.frame_count(duration, fps)
+    track = T.mouth_track(cues, fps, frames)
+    assert len(track) == frames == math.ceil(duration * fps - 1e-9)
+    for k, cue in enumerate(cues):
+        if cue.end - cue.start < 3 / fps:
+            continue
+        inside = [i for i in range(frames) if cue.start + 1 / fps <= (i + 0.5) / fps <= cue.end - 1 / fps]
+        assert {track[i] for i in inside} <= {cue.shape}, (k, cue)
+        # It shows from its start, give or take a frame (the first frame may be the in-between of a closing mouth).
+        first = math.floor(cue.start * fps)
+        before = cues[k - 1].shape if k else None
+        window = track[max(0, first - 1) : first + 2]
+        assert cue.shape in window or (before and T.TWEENS.get((before, cue.shape)) in window), (k, cue, window)
+
+
+def test_pauses_rest_and_short_gaps_hold_a_relaxed_mouth():
+    words = [
+        WordTiming(word="map", start=0.5, end=0.9, sentence=0),
+        WordTiming(word="map", start=0.98, end=1.4, sentence=0),  # 80 ms gap: held
+        WordTiming(word="map", start=3.0, end=3.4, sentence=1),  # 1.6 s pause: rest
+    ]
+    ph = [["m", "ˈa", "p"]] * 3
+    cues = T.mouth_cues(words, ph, 4.0)
+    at = {round(c.start, 2): c.shape for c in cues}
+    assert at[0.0] == "X" and cues[-1].shape == "X"
+    assert not any(c.shape == "X" and 0.9 <= c.start < 0.98 for c in cues)
+    assert any(c.shape == "X" and c.start == pytest.approx(1.4) and c.end == pytest.approx(3.0) for c in cues)
+    track = T.mouth_track(cues, 30, 120)
+    assert set(track[50:88]) == {"X"} and set(track[:14]) == {"X"} and track[-1] == "X"
+
+
+def test_a_lip_closure_shorter_than_a_frame_still_shows():
+    cues = [T.Cue(0, 0.5, "D"), T.Cue(0.5, 0.52, "A"), T.Cue(0.52, 1.0, "D")]
+    assert "A" in T.mouth_track(cues, 30, 30)
+
+
+def test_a_wide_mouth_closes_through_an_in_between():
+    cues = [T.Cue(0, 0.5, "D"), T.Cue(0.5, 1.0, "A")]
+    track = T.mouth_track(cues, 30, 30)
+    assert track == "D" * 15 + "C" + "A" * 14
+    assert T.mouth_track([T.Cue(0, 0.5, "A"), T.Cue(0.5, 1.0, "D")], 30, 30) == "A" * 15 + "D" * 15  # opens at once
+
+
+@pytest.mark.parametrize("fps", [24, 30, 60])
+def test_blinks_are_natural_and_seeded(fps):
+    eyes = T.blink_track(fps, fps * 120, seed=3)
+    starts = [i for i, e in enumerate(eyes) if e != "o" and (i == 0 or eyes[i - 1] == "o")]
+    assert len(starts) >= 120 / 6 - 1
+    assert T.FIRST_BLINK[0] * fps - 1 <= starts[0] <= T.FIRST_BLINK[1] * fps + 1
+    for a, b in zip(starts, starts[1:]):
+        assert 2.0 * fps - 1 <= b - a <= 6.0 * fps + 1
+    n = round(0.15 * fps)
+    for s in starts:
+        blink = eyes[s : s + n]
+        assert "c" in blink and set(blink) <= {"h", "c"} and eyes[s + n] == "o"
+    assert T.blink_track(fps, fps * 120, seed=3) == eyes and T.blink_track(fps, fps * 120, seed=4) != eyes
+
+
+def test_the_head_moves_while_speaking_and_rests_in_pauses():
+    words = [WordTiming(word="w", start=0.2 + 0.3 * i, end=0.45 + 0.3 * i, sentence=0) for i in range(10)]
+    words += [WordTiming(word="w", start=8.0 + 0.3 * i, end=8.25 + 0.3 * i, sentence=1) for i in range(10)]
+    timeline, _ = T.timeline(words, [["m", "ˈa"]] * 20, 11.5, 30, seed=1, scale=0.72)
+    speaking = timeline.head_dx[10:90]
+    assert max(speaking) - min(speaking) > 0.5  # pixels
+    assert all(abs(v) < 0.05 for v in timeline.head_dx[150:210])  # 5-7 s: a long pause, the rest pose
+    assert max(abs(a) for a in timeline.head_angle) <= 2.0
+    assert max(abs(v) for v in timeline.body_dy) < 3.0  # breathing, not bouncing
+    still, _ = T.timeline(words, [["m", "ˈa"]] * 20, 11.5, 30, seed=1, scale=0.72, motion=0.0)
+    assert set(still.head_dx) == {0.0} and set(still.head_angle) == {0.0}
+
+
+def test_a_narration_without_word_times_is_refused(tmp_path):
+    flat = [WordTiming(word=w, start=0.0, end=0.0, sentence=0) for w in ("no", "times", "here")]
+    narration = Narration(path=tmp_path / "n.wav", duration=3.0, sample_rate=8000, words=flat)
+    with pytest.raises(NewsreelError, match="word times"):
+        T.check_word_times(narration)
