@@ -10,7 +10,8 @@ Layout under the cache root:
                                it with os.replace is how `--force`/`--no-cache` swap in a rebuild atomically, so a
                                reader sees the old object or the new one, never neither and never a mix.
   tmp/                         builds in progress (each beside a lock its owner holds) and entries being deleted.
-  retired/                     objects replaced by a rebuild, kept an hour for readers still holding them.
+  retired/                     one marker per object replaced by a rebuild: the object stays in place an hour for
+                               readers that resolved it before the swap, then clean() removes it.
 
 A hit is a link whose object still matches its seal: `get()` checks every file's size and hash (a few ms a stage;
 BENCHMARKS.md) and raises `DamagedEntry` otherwise, which the runner reports, discards and rebuilds. Nothing that
@@ -186,15 +187,16 @@ class Cache:
         link.parent.mkdir(parents=True, exist_ok=True)
         target = os.path.relpath(obj, link.parent)
         with self._publishing():
+            damaged = False
             if not replace:
                 try:
                     found = self.get(key, type(artifact))
                 except DamagedEntry:
-                    found = None  # a damaged entry is no reason to drop a good build: take the key over
+                    found, damaged = None, True  # a damaged entry is no reason to drop a good build: take it over
                 if found is not None:  # another worker sealed the same key first; its entry is as good as ours
                     self._delete(obj)
                     return found
-            self._publish(link, target)
+            self._publish(link, target, keep_old=not damaged)
         return self._get_sealed(key, type(artifact))
 
     def _get_sealed(self, key: str, artifact_type: type[Artifact]) -> tuple[Artifact, Entry]:
@@ -219,8 +221,9 @@ class Cache:
         finally:
             os.close(fd)
 
-    def _publish(self, link: Path, target: str) -> None:
-        """Point `link` at `target` atomically, retiring the object it pointed at before (under `_publishing`)."""
+    def _publish(self, link: Path, target: str, *, keep_old: bool = True) -> None:
+        """Point `link` at `target` atomically (under `_publishing`). The object it pointed at before is retired
+        (kept for its readers a while), or deleted at once when it is damaged (`keep_old=False`)."""
         old_target = None
         try:
             old_target = os.readlink(link)
@@ -231,7 +234,8 @@ class Cache:
         os.symlink(target, staged)
         os.replace(staged, link)
         if old_target is not None and old_target != target:
-            self._retire((link.parent / old_target).resolve())
+            old = (link.parent / old_target).resolve()
+            self._retire(old) if keep_old else self._delete(old)
 
     def discard(self, damaged: DamagedEntry) -> None:
         """Remove a damaged entry, unless its link has meanwhile been pointed at another (rebuilt) object."""
@@ -279,12 +283,11 @@ class Cache:
         shutil.rmtree(doomed, ignore_errors=True)
 
     def _retire(self, obj: Path) -> None:
+        """Mark a replaced object for removal after the grace; it stays where it is until then, so a reader that
+        resolved the link before the swap keeps reading whole files (a move would pull them from under it)."""
         retired = self.root / "retired"
         retired.mkdir(parents=True, exist_ok=True)
-        try:
-            os.rename(obj, retired / f"{int(time.time())}.{obj.name}")
-        except FileNotFoundError:
-            pass
+        (retired / obj.name).write_text(os.path.relpath(obj, self.root) + "\n", encoding="utf-8")
 
     # -- listing, checking, cleaning -----------------------------------------------------------------------------
 
@@ -372,9 +375,16 @@ class Cache:
                     lock.unlink(missing_ok=True)
         retired = self.root / "retired"
         if retired.is_dir():
-            for item in retired.iterdir():
-                if age(item, now) > RETIRED_GRACE:
-                    shutil.rmtree(item, ignore_errors=True)
+            for marker in retired.iterdir():
+                if age(marker, now) > RETIRED_GRACE:
+                    obj = self.root / "objects" / marker.name[:2] / marker.name
+                    if obj.is_dir() and not any(link.resolve() == obj for link in self._links_to(marker.name[:64])):
+                        self._delete(obj)
+                    marker.unlink(missing_ok=True)
+
+    def _links_to(self, key: str) -> list[Path]:
+        link = self.entry_path(key)
+        return [link] if link.is_symlink() else []
 
     def tmp_bytes(self) -> int:
         return tree_size(self.root / "tmp")

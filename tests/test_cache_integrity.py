@@ -126,7 +126,10 @@ FAULTS = {
     "corrupt meta.json": lambda obj: (obj / "meta.json").write_bytes((obj / "meta.json").read_bytes()[:40]),
     "corrupt artifact.json": lambda obj: (obj / "artifact.json").write_text('{"this": "is not the artifact"}'),
 }
-STAGES = ("script", "image", "voice", "captions", "compose")
+from pipeline.stages import STAGES as _ALL_STAGES  # noqa: E402
+
+STAGES = tuple(_ALL_STAGES)  # every stage's real entry, the presenter's (`none`: artifact.json only) included
+N = len(STAGES)
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -143,7 +146,7 @@ def test_a_damaged_entry_is_reported_rebuilt_and_the_video_matches_a_clean_run(e
     for name, digest in clean["files"].items():
         assert hashlib.sha256((out / name).read_bytes()).hexdigest() == digest, name
     assert verified(out)
-    assert Cache(env / "cache").verify() == (5, [])
+    assert Cache(env / "cache").verify() == (N, [])
     assert list((env / "cache" / "tmp").iterdir()) == []
 
 
@@ -153,11 +156,12 @@ def test_force_repairs_a_damaged_entry_and_replaces_a_good_one_atomically(env, c
     result, notices = make(env / "forced", force=["voice"])
     assert notices == []  # --force never looked at the damaged entry: it rebuilt it
     assert not result.record["stages"]["voice"]["hit"]
-    assert cache.verify() == (5, [])
+    assert cache.verify() == (N, [])
     before = entry_of(env, "compose")
     result, _ = make(env / "forced", force=["compose"])  # a good entry is replaced, not kept
     after = entry_of(env, "compose")
-    assert after != before and not before.exists()
+    assert after != before and (before / "video.mp4").is_file()  # the old object stays for its readers...
+    assert (env / "cache" / "retired" / before.name).is_file()  # ...marked for removal after the grace
     assert result.record["stages"]["compose"]["key"] == after.name.split(".")[0]
     assert decoded_frames(env / "forced" / "video.mp4") == clean["frames"] and verified(env / "forced")
 
