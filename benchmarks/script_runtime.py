@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/script_runtime.py [--runtimes transformers,onnx-fp32,...] [--threads 1]
         [--temperature 0.7] [--words 160] [--headlines 8] [--models-dir DIR] [--json results.json]
+    .venv/bin/python benchmarks/script_runtime.py --report results.json
 
 Every candidate writes through the `local` provider's own passage loop (prompts, cleaning, word budget), with the
 same seed per headline; only the model behind `generate` changes. Candidates that hand back logits (transformers,
@@ -19,7 +20,9 @@ scripts can be compared word for word; xllamacpp samples with llama.cpp's own sa
 Reported per candidate: load seconds (from converted files, in a process that has torch imported already), decode
 tokens/s (output tokens over generate time, prefill and token choice included; tokens counted by re-encoding the
 text), seconds per script (median), words against the budget, the share of repeated word 4-grams in a script
-(higher = more repetitive), and in how many scripts the text equals transformers'. Prints markdown tables.
+(higher = more repetitive), the share of the headline's words the script uses (lower = drifting off the story), in
+how many scripts the text equals transformers', and the load average while they ran. Prints a markdown table;
+`--report results.json` prints it again from a saved run.
 """
 
 from __future__ import annotations
@@ -54,6 +57,14 @@ HEADLINES = [
     "Storm Knocks Out Power to Thousands of Homes",
 ]
 CANDIDATES = ("transformers", "onnx-grid", "onnx-fp32", "onnx-int4", "ik-llama-cpp", "xllamacpp")
+
+
+def headline_words(headline: str, text: str) -> float:
+    """Share of the headline's content words (over 3 letters, compared by their first 5) that the script uses: a
+    script that drifts off its story scores low."""
+    words = [w[:5] for w in re.findall(r"[a-z]+", headline.lower()) if len(w) > 3]
+    used = {w[:5] for w in re.findall(r"[a-z]+", text.lower())}
+    return sum(w in used for w in words) / max(1, len(words))
 
 
 def repeated_4grams(text: str) -> float:
@@ -157,6 +168,30 @@ class XllamaModel:
         return choice["text"], choice["finish_reason"] != "length"
 
 
+def table(results: dict[str, dict[str, Any]], args: dict[str, Any], headlines: list[str]) -> str:
+    reference = results.get("transformers", {}).get("scripts")
+    mode = "greedy" if args["temperature"] == 0 else f"sampling (temperature {args['temperature']}, top-p 0.9, seed 0)"
+    lines = [
+        f"{date.today()}, {platform.machine()}, {os.cpu_count()} CPUs (runtimes interleaved headline by headline); "
+        f"{len(headlines)} headlines, {args['words']}-word budget, {mode}, {args['threads']} thread(s)\n",
+        "| runtime | load s | decode tok/s | s per script (median, min-max) | words vs budget (median, min-max) "
+        "| repeated 4-grams (mean) | headline words used (mean) | text = transformers' | load average (median) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results.values():
+        words = [_text.count_words(t) / args["words"] for t in r["scripts"]]
+        repeats = statistics.mean(repeated_4grams(t) for t in r["scripts"])
+        topical = statistics.mean(headline_words(h, t) for h, t in zip(headlines, r["scripts"]))
+        same = f"{sum(a == b for a, b in zip(r['scripts'], reference))}/{len(headlines)}" if reference else "n/a"
+        lines.append(
+            f"| {r['label']} | {r['load_s']:.2f} | {r['tok_s']:.1f} | {statistics.median(r['seconds']):.1f} "
+            f"({min(r['seconds']):.1f}-{max(r['seconds']):.1f}) | {statistics.median(words):.2f} "
+            f"({min(words):.2f}-{max(words):.2f}) | {repeats:.3f} | {topical:.2f} | {same} "
+            f"| {statistics.median(r['load_average']):.1f} |"
+        )
+    return "\n".join(lines)
+
+
 def load(name: str, folder: Path, gguf: Path, threads: int) -> Any:
     if name == "transformers":
         import torch
@@ -188,7 +223,13 @@ def main() -> None:
     parser.add_argument("--headlines", type=int, default=len(HEADLINES))
     parser.add_argument("--models-dir", type=Path, default=None, help="default: the provider's models folder")
     parser.add_argument("--json", type=Path, default=None, help="also write every script and number here")
+    parser.add_argument("--report", type=Path, default=None, help="print the table of an earlier --json; run nothing")
     args = parser.parse_args()
+    if args.report:
+        saved = json.loads(args.report.read_text())
+        options = saved.pop("args")
+        print(table(saved, options, HEADLINES[: options["headlines"]]))
+        return
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))  # before torch starts: transformers' threads too
 
     provider = local.LocalScript({"words": args.words, "temperature": args.temperature}, models_dir=args.models_dir)
@@ -227,22 +268,7 @@ def main() -> None:
     for name, counted in models.items():
         results[name].update(tok_s=counted.tokens / counted.seconds, tokens=counted.tokens)
 
-    reference = results.get("transformers", {}).get("scripts")
-    mode = "greedy" if args.temperature == 0 else f"sampling (temperature {args.temperature}, top-p 0.9, seed 0)"
-    print(f"{date.today()}, {platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at "
-          f"the end (runtimes interleaved headline by headline); {len(headlines)} headlines, {args.words}-word budget, {mode}, {args.threads} thread(s)\n")  # fmt: skip
-    print("| runtime | load s | decode tok/s | s per script (median, min-max) | words vs budget (median, min-max) "
-          "| repeated 4-grams (mean) | text = transformers' | load average (median) |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|")
-    for name, r in results.items():
-        words = [_text.count_words(t) / args.words for t in r["scripts"]]
-        repeats = statistics.mean(repeated_4grams(t) for t in r["scripts"])
-        same = f"{sum(a == b for a, b in zip(r['scripts'], reference))}/{len(headlines)}" if reference else "n/a"
-        print(
-            f"| {r['label']} | {r['load_s']:.2f} | {r['tok_s']:.1f} | {statistics.median(r['seconds']):.1f} "
-            f"({min(r['seconds']):.1f}-{max(r['seconds']):.1f}) | {statistics.median(words):.2f} "
-            f"({min(words):.2f}-{max(words):.2f}) | {repeats:.3f} | {same} | {statistics.median(r['load_average']):.1f} |"
-        )
+    print(table(results, vars(args), headlines))
     if args.json:
         args.json.write_text(json.dumps({"args": vars(args) | {"models_dir": str(args.models_dir)}, **results},
                                         indent=2, default=str) + "\n")  # fmt: skip
