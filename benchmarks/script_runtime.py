@@ -248,8 +248,13 @@ def main() -> None:
             print(f"{name}: not measured ({type(exc).__name__}: {exc})", file=sys.stderr)
             continue
         models[name] = Counted(model, tokenizer)
-        results[name] = {"label": models[name].label, "load_s": time.perf_counter() - started, "seconds": [], "scripts": [],
-                         "load_average": []}  # fmt: skip
+        results[name] = {
+            "label": models[name].label,
+            "load_s": time.perf_counter() - started,
+            "seconds": [],
+            "scripts": [],
+            "load_average": [],
+        }
     # Headline by headline, every runtime in turn: on a shared machine the load changes by the minute, and this way
     # each runtime meets about the same.
     for headline in headlines:
@@ -264,7 +269,8 @@ def main() -> None:
             results[name]["seconds"].append(time.perf_counter() - began)
             results[name]["scripts"].append(script.text)
             results[name]["load_average"].append(os.getloadavg()[0])
-            print(f"{name}: {results[name]['seconds'][-1]:.1f} s, load average {os.getloadavg()[0]:.2f}", file=sys.stderr)
+            seconds = results[name]["seconds"][-1]
+            print(f"{name}: {seconds:.1f} s, load average {os.getloadavg()[0]:.2f}", file=sys.stderr)
     for name, counted in models.items():
         results[name].update(tok_s=counted.tokens / counted.seconds, tokens=counted.tokens)
 

@@ -120,7 +120,9 @@ def repack(folder: Path, staging: Path) -> int:
                 block_size=BLOCK,
                 accuracy_level=0,  # float32 arithmetic: no 8-bit activations
             ),
-            helper.make_node("MatMul", [block_sums[x], f"{weight_name}.mins"], [f"{y}.offsets"], name=f"{node.name}.Mins"),
+            helper.make_node(
+                "MatMul", [block_sums[x], f"{weight_name}.mins"], [f"{y}.offsets"], name=f"{node.name}.Mins"
+            ),
             helper.make_node("Add", [f"{y}.grid", f"{y}.offsets"], [y], name=f"{node.name}.AddMins"),
         ]
         uses[weight_name] -= 1

@@ -124,11 +124,11 @@ class BuildFailed(Exception):
 def build_onnx(source: Path, folder: Path, facts: dict[str, Any], precision: str = "fp32", grid: bool = True) -> None:
     """Export the transformers folder `source` to an ONNX model in `folder` (fp32: the weights transformers runs;
     with `grid`, the linear layers are then put back on the GGUF's 4-bit grid with float32 arithmetic, `_gridpack`;
-    benchmarks/script_runtime.py also builds plain fp32 and the builder's int4 to compare), built under a temporary name and
-    renamed into place: a build that is killed or fails never leaves a folder that looks finished (SOURCE_FILE is
-    written last, and the folder only gets its name once complete). Raises NewsreelError for a read-only or full
-    models folder, BuildFailed when the builder itself fails (recorded beside the folder, so later runs do not try
-    again with the same onnxruntime-genai version)."""
+    benchmarks/script_runtime.py also builds plain fp32 and the builder's int4 to compare), built under a temporary
+    name and renamed into place: a build that is killed or fails never leaves a folder that looks finished
+    (SOURCE_FILE is written last, and the folder only gets its name once complete). Raises NewsreelError for a
+    read-only or full models folder, BuildFailed when the builder itself fails (recorded beside the folder, so later
+    runs do not try again with the same onnxruntime-genai version) or another file error stops it."""
     parent = folder.parent
     version = runtime_version()
     ensure_room(parent, BUILD_BYTES, "SmolLM2 for ONNX Runtime")
@@ -181,7 +181,10 @@ def build_onnx(source: Path, folder: Path, facts: dict[str, Any], precision: str
         _remember_failure(folder, version, str(exc))
         raise
     except OSError as exc:
-        raise (space_error(exc, parent, BUILD_BYTES, "SmolLM2 for ONNX Runtime") or exc) from exc
+        space = space_error(exc, parent, BUILD_BYTES, "SmolLM2 for ONNX Runtime")
+        if space is not None:
+            raise space from exc
+        raise BuildFailed(f"building the ONNX model failed: {exc}") from exc  # not remembered: may be passing
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     log.info("built the ONNX model %s in %.1f s", folder, time.perf_counter() - started)

@@ -49,7 +49,10 @@ def matmul_model(folder: Path, weights: dict[str, np.ndarray]) -> None:
     """x [1, S, 64] -> x @ A, and (x @ A) @ B: one MatMul on a grid, one whose K is too small for a block."""
     from onnx import TensorProto, helper, numpy_helper
 
-    nodes = [helper.make_node("MatMul", ["x", "A"], ["h"], name="a"), helper.make_node("MatMul", ["h", "B"], ["y"], name="b")]
+    nodes = [
+        helper.make_node("MatMul", ["x", "A"], ["h"], name="a"),
+        helper.make_node("MatMul", ["h", "B"], ["y"], name="b"),
+    ]
     graph = helper.make_graph(
         nodes,
         "g",
@@ -81,6 +84,7 @@ def test_repacked_graph_computes_the_same(tmp_path):
 
 def test_nothing_on_a_grid_writes_nothing(tmp_path):
     rng = np.random.default_rng(5)
-    matmul_model(tmp_path, {"A": rng.standard_normal((64, 40)).astype(np.float32), "B": rng.standard_normal((40, 24)).astype(np.float32)})
+    weights = {"A": rng.standard_normal((64, 40)), "B": rng.standard_normal((40, 24))}
+    matmul_model(tmp_path, {name: w.astype(np.float32) for name, w in weights.items()})
     assert _gridpack.repack(tmp_path, tmp_path / "repacked") == 0
     assert not (tmp_path / "repacked").exists()

@@ -197,9 +197,10 @@ def test_fallback_to_transformers_writes_the_same_script(models_dir, first_scrip
         local._LOADED.clear()
     assert isinstance(provider._loaded, local.TransformersModel)
     notices = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    onnx = provider._onnx_dir(provider._converted_dir(local.gguf_path()))
     assert notices == [
-        f"script: ONNX Runtime GenAI could not load {provider._onnx_dir(provider._converted_dir(local.gguf_path())).name}"
-        ": RuntimeError: this CPU is not supported; writing with transformers instead (slower, same text)"
+        f"script: ONNX Runtime GenAI could not load {onnx.name}: RuntimeError: this CPU is not supported; "
+        "writing with transformers instead (slower, same text)"
     ]
     assert _text.count_words(script.text) >= 20
     assert script.to_json() == fast.to_json()
@@ -212,8 +213,10 @@ def test_chat_tokenizer_matches_transformers(models_dir, first_script):
 
     folder = LocalScript(models_dir=models_dir)._converted_dir(local.gguf_path())
     ours, theirs = ChatTokenizer(folder), AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    for prompt in (_text.render("script_prompt.j2", headline=INJECTION, words=150, language="English",
-                                structured=False), "Ünïcode — “quotes” 3.5%\n\nnew paragraph <|im_end|>"):  # fmt: skip
+    script_prompt = _text.render(
+        "script_prompt.j2", headline=INJECTION, words=150, language="English", structured=False
+    )
+    for prompt in (script_prompt, "Ünïcode — “quotes” 3.5%\n\nnew paragraph <|im_end|>"):
         expected = theirs.apply_chat_template(
             [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=True, return_dict=True
         )["input_ids"]

@@ -172,7 +172,8 @@ def converted_folder(models_dir: Path) -> Path:
 
 def test_missing_runtime_falls_back_with_a_one_line_notice(tmp_path, monkeypatch, caplog):
     real = _runtime.util.find_spec
-    monkeypatch.setattr(_runtime.util, "find_spec", lambda name, *a: None if name == "onnxruntime_genai" else real(name, *a))
+    missing = lambda name, *a: None if name == "onnxruntime_genai" else real(name, *a)  # noqa: E731
+    monkeypatch.setattr(_runtime.util, "find_spec", missing)
     folder = converted_folder(tmp_path)
     with caplog.at_level(logging.WARNING):
         assert local.LocalScript(models_dir=tmp_path)._load_fast(folder, lambda *_: None) is None
@@ -233,7 +234,8 @@ sys.path.insert(0, {root!r})
 from pipeline.errors import NewsreelError
 from pipeline.providers.script.local import LocalScript
 try:
-    LocalScript(models_dir=Path({models!r})).run(headline="Rover lands", workdir=Path({work!r}), progress=lambda *a: None)
+    provider = LocalScript(models_dir=Path({models!r}))
+    provider.run(headline="Rover lands", workdir=Path({work!r}), progress=lambda *a: None)
 except NewsreelError as exc:
     print(exc.one_line())
     sys.exit(2)
@@ -249,7 +251,8 @@ def test_read_only_models_folder_is_a_one_line_error(tmp_path):
     models.chmod(0o555)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     try:
-        done = run_without_root_privileges(READ_ONLY_CHILD.format(root=str(ROOT), models=str(models), work=str(work)), env)
+        code = READ_ONLY_CHILD.format(root=str(ROOT), models=str(models), work=str(work))
+        done = run_without_root_privileges(code, env)
     finally:
         models.chmod(0o755)
     assert done.returncode == 2, done.stderr
