@@ -14,7 +14,7 @@ Transformers' own output is not bit-stable across CPUs and torch builds either, 
 Why it is faster: transformers spends much of a token in Python and per-operator overhead for this 135M model; ONNX
 Runtime runs the whole graph in C++ with a preallocated KV cache, and `_gridpack` puts the linear layers back on the
 GGUF's 4-bit grid, so a token reads ~200 MB of weights instead of ~540 MB. Measured on 2 shared cores: 2.6x
-transformers' speed per script (notes-script-runtime.md).
+transformers' speed per script (BENCHMARKS.md, "Script runtime").
 
 The conversion is one-time and built-then-renamed, like the transformers folder it starts from.
 """
@@ -311,7 +311,7 @@ def choose_token(ids: Any, logits: Any, sampling: Sampling) -> int:
 def threads() -> int:
     """OMP_NUM_THREADS when the user set it; else one thread on machines of up to 3 CPUs, two on larger ones. On 2
     shared cores two threads ran at half the speed of one when other work was running (12 against 23 tokens/s; see
-    notes-script-runtime.md): a second spinning thread only pays on an otherwise idle machine."""
+    BENCHMARKS.md, "Script runtime"): a second spinning thread only pays on an otherwise idle machine."""
     told = os.environ.get("OMP_NUM_THREADS", "")
     if told.isdigit() and int(told) > 0:
         return int(told)
