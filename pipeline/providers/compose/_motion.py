@@ -227,7 +227,7 @@ class WarpFrames:
     """
 
     def __init__(self, sources: dict[int, Planes], segs: list[Segment], total: int, width: int, height: int,
-                 fps: int = 30, layers: Any = None, on_i420: Any = None) -> None:
+                 fps: int = 30, layers: Any = None, on_i420: Any = None, presenter: Any = None) -> None:
         self.sources = sources
         self.segs = segs
         self.total = total
@@ -236,6 +236,7 @@ class WarpFrames:
         self.fps = fps
         self.layers = layers
         self.on_i420 = on_i420
+        self.presenter = presenter  # a `_presenter.PresenterLayer` or None: drawn under the graphics
 
     @property
     def frame_bytes(self) -> int:
@@ -298,6 +299,8 @@ class WarpFrames:
             bands = self.layers.at(t_ms) if self.layers is not None else None
             if len(on) == 1 and on[0].motion == "none":
                 key = (on[0].image, on[0].start, id(bands))
+                if self.presenter is not None:
+                    key += (self.presenter.key(n),)
                 if key == last:
                     yield view
                     continue
@@ -312,6 +315,8 @@ class WarpFrames:
                 self._warp(first, n, planes_a)
                 self._warp(second, n, planes_b)
                 cv2.addWeighted(a, 1.0 - t, b, t, 0.0, dst=i420)
+            if self.presenter is not None:
+                self.presenter.composite(planes, n)
             if self.layers is not None:
                 self.layers.composite(planes, t_ms)
             if self.on_i420 is not None:

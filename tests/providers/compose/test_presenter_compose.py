@@ -1,0 +1,111 @@
+"""Compose with a presenter: kind none changes nothing; a real anchor's mouth follows the narration; captions keep
+off its face."""
+
+from __future__ import annotations
+
+import json
+import os
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline import make_video
+from pipeline.media import run_ffmpeg
+from pipeline.providers.compose.ffmpeg import FfmpegCompose
+from pipeline.stages.presenter import Presenter
+from tests.providers.compose.inputs import make_inputs
+
+W, H, FPS = 384, 216, 20
+NARRATION = ("Officials opened the new bridge over the wide river on Monday morning. "
+             "Thousands of people walked across it, waving flags and cheering loudly.")
+
+
+def gray_frames(video: Path, width: int, height: int, workdir: Path) -> np.ndarray:
+    raw = workdir / "frames.gray"
+    run_ffmpeg(["-y", "-i", os.fspath(video), "-f", "rawvideo", "-pix_fmt", "gray", os.fspath(raw)])
+    return np.fromfile(raw, np.uint8).reshape(-1, height, width)
+
+
+def test_kind_none_draws_exactly_what_compose_drew_before(tmp_path):
+    script, image, voice, captions = make_inputs(tmp_path / "in", 2.0, width=W, height=H)
+    params = {"width": W, "height": H, "fps": FPS, "bug": False}
+    frames = []
+    for name, extra in (("before", {}), ("none", {"presenter": Presenter.nobody(FPS, voice.duration)})):
+        work = tmp_path / name
+        work.mkdir()
+        video = FfmpegCompose(params).run(script=script, image=image, voice=voice, captions=captions, workdir=work,
+                                          progress=lambda f, m: None, **extra)
+        assert "presenter" not in video.notes
+        frames.append(gray_frames(video.path, W, H, work))
+    assert frames[0].shape[0] >= 2.0 * FPS
+    assert np.array_equal(frames[0], frames[1])
+
+
+def loudness(wav_path: Path, fps: int, frames: int) -> np.ndarray:
+    with wave.open(os.fspath(wav_path)) as w:
+        rate = w.getframerate()
+        samples = np.frombuffer(w.readframes(w.getnframes()), np.int16).astype(np.float64)
+    per = rate / fps
+    return np.array([np.sqrt(np.mean(samples[int(i * per):int((i + 1) * per)] ** 2) if int(i * per) < len(samples)
+                             else 0.0) for i in range(frames)])
+
+
+@pytest.fixture(scope="module")
+def anchored(tmp_path_factory):
+    """A real two-sentence render: text script, espeak voice, slate image, the drawn anchor."""
+    import pathlib
+
+    tmp = tmp_path_factory.mktemp("anchored")
+    saved = {k: os.environ.get(k) for k in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME")}
+    for k in saved:
+        os.environ[k] = os.fspath(tmp / "home" / k.lower())
+    cwd = pathlib.Path.cwd()
+    try:
+        params = {"script": {"text": NARRATION}, "presenter": {"width": W, "height": H, "fps": FPS},
+                  "compose": {"width": W, "height": H, "fps": FPS}}
+        result = make_video("Bridge opens", out=tmp / "run", params=params,
+                            providers={"script": "text", "image": "slate", "voice": "espeak", "captions": "subtitles",
+                                       "presenter": "anchor", "compose": "ffmpeg"})
+    finally:
+        os.chdir(cwd)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    record = json.loads((tmp / "run" / "run.json").read_text())
+    return tmp, result, record
+
+
+def test_the_anchors_mouth_opens_with_the_narration(anchored):
+    tmp, result, record = anchored
+    notes = record["stages"]["compose"]["notes"]["presenter"]
+    assert notes["drawn"] is True
+    frames = gray_frames(tmp / "run" / "video.mp4", W, H, tmp)
+    x, y, w, h = notes["mouth_box"]
+    pad = 2
+    mouth = frames[:, max(0, y - pad):y + h + pad, max(0, x - pad):x + w + pad].astype(np.float64)
+    # Openness: how far the mouth is from the rest pose, which the last frame (the silent tail) shows.
+    openness = np.abs(mouth - mouth[-1]).mean(axis=(1, 2))
+    loud = loudness(result.artifacts["voice"].path, FPS, len(frames))
+    assert openness.std() > 0 and loud.std() > 0
+    # Both over a syllable's window (250 ms): a mouth shape spans a phoneme, loudness peaks on the vowel.
+    window = np.ones(FPS // 4) / (FPS // 4)
+    r = np.corrcoef(np.convolve(openness, window, "same"), np.convolve(loud, window, "same"))[0, 1]
+    assert r >= 0.5, r
+
+
+def test_captions_keep_off_the_face(anchored):
+    tmp, result, record = anchored
+    notes = record["stages"]["compose"]["notes"]["presenter"]
+    fx, fy, fw, fh = notes["face_box"]
+    bx, by, bw, bh = notes["box"]
+    assert bx <= fx and fx + fw <= bx + bw and fw > 0 and fh > 0
+    assert fx >= W / 2  # the default side is the right
+    # The burned captions are narrowed to the left of the face: their right margin clears it.
+    frames = gray_frames(tmp / "run" / "video.mp4", W, H, tmp)
+    face = frames[:, fy:fy + fh, fx:fx + fw].astype(np.int16)
+    # Caption text is white: the face region never gets it (the anchor's own pixels stay below pure white).
+    assert (face > 250).mean() < 0.01
