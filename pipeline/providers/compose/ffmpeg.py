@@ -39,7 +39,7 @@ from ...stages.image import Backgrounds
 from ...stages.presenter import Presenter
 from ...stages.script import Script
 from ...stages.voice import Narration
-from . import _layers, _motion, _presenter, _styles
+from . import _layers, _motion, _presenter, _shots, _styles
 from ._command import AudioTrack, Overlay, filter_command, resolve_encoder, warp_command, write_mark
 from ._ass_text import ass_escape, ass_time, fit_title, one_line, text_width  # noqa: F401 - the graphics API, re-exported
 from ._graphics import (  # noqa: F401 - re-exported: the graphics API used by tests and other modules
@@ -104,6 +104,9 @@ class FfmpegCompose(ComposeProvider):
         loudness: float = Field(-16.0, ge=-31.0, le=-9.0)  # integrated LUFS of the finished soundtrack
         true_peak: float = Field(-1.5, ge=-9.0, le=0.0)  # dBTP ceiling
         threads: int | None = operational(None, ge=1, le=64)
+        # With a presenter: "newscast" cuts between the anchor and the picture full screen at sentences (see
+        # `_shots`); "anchor" keeps the anchor on screen throughout, the picture over the shoulder.
+        shots: Literal["newscast", "anchor"] = "newscast"
 
         @field_validator("music")
         @classmethod
@@ -216,6 +219,11 @@ class FfmpegCompose(ComposeProvider):
         drawn = presenter is not None and presenter.kind == "sprites" and p.engine == "warp"
         frame = _presenter.placement(presenter, p.width, p.height) if drawn else None
         face = frame.box(_presenter.face_box(presenter)) if frame is not None else None
+        shots = None
+        if drawn:
+            first, last = round(plan.timing.main_start * p.fps), round(plan.timing.main_end * p.fps)
+            shots = _shots.Shots(_shots.shot_list(voice, first, last, p.fps, p.shots), [Path(i.path) for i in image.images],
+                                 p.width, p.height, presenter.placement.side)
         graphics = workdir / ".graphics.ass"
         bug_png = workdir / ".bug.png"
         partial = workdir / ".video.partial.mp4"
@@ -270,7 +278,8 @@ class FfmpegCompose(ComposeProvider):
                     anchor = _presenter.PresenterLayer(presenter, p.width, p.height, p.fps,
                                                        first=round(plan.timing.main_start * p.fps),
                                                        last=round(plan.timing.main_end * p.fps))
-                feed = warp_frames(images, plan, p, layers, on_i420=marker.embed_i420, presenter=anchor)
+                feed = warp_frames(images, plan, p, layers, on_i420=marker.embed_i420, presenter=anchor,
+                                   shots=shots)
                 mastered = soundtrack_job.result()
                 args = warp_command(plan=plan, params=p, encoder=encoder, overlay=overlay, ass_name=graphics.name,
                                     audio=audio, output_name=partial.name, title=script.title)
@@ -314,6 +323,9 @@ class FfmpegCompose(ComposeProvider):
             notes["watermark"] = watermark
         if presenter is not None and presenter.kind != "none":
             notes["presenter"] = presenter_notes(presenter, frame, face, p.engine)
+            if shots is not None:
+                boxes = {k: notes["presenter"][k] for k in ("box", "mouth_box", "face_box")}
+                notes["shots"] = shots.notes(p.fps, boxes)
         extra: dict[str, Any] = {"notes": notes}
         if "thumbnail" in Video.model_fields:
             extra["thumbnail"] = thumbnail
@@ -345,10 +357,10 @@ def presenter_notes(presenter: Presenter, frame: Any, face: list[int] | None, en
 
 
 def warp_frames(images: list[Path], plan: Timeline, params: Any, layers: Any = None,
-                on_i420: Any = None, presenter: Any = None) -> _motion.WarpFrames:
+                on_i420: Any = None, presenter: Any = None, shots: Any = None) -> _motion.WarpFrames:
     """The warp engine's frame source (on_i420: see `_motion.WarpFrames`)."""
     segs = _motion.segments(plan.spans, plan.motions, plan.fade)
     moving = {s.image for s in segs if s.motion != "none"}
     sources = {i: _motion.prepare(images[i], params.width, params.height, i in moving) for i in {s.image for s in segs}}
     return _motion.WarpFrames(sources, segs, plan.frames, params.width, params.height, params.fps, layers, on_i420,
-                              presenter)
+                              presenter, shots)

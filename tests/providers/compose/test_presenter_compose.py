@@ -52,19 +52,17 @@ def loudness(wav_path: Path, fps: int, frames: int) -> np.ndarray:
                              else 0.0) for i in range(frames)])
 
 
-@pytest.fixture(scope="module")
-def anchored(tmp_path_factory):
+def render(tmp, shots: str):
     """A real two-sentence render: text script, espeak voice, slate image, the drawn anchor."""
     import pathlib
 
-    tmp = tmp_path_factory.mktemp("anchored")
     saved = {k: os.environ.get(k) for k in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME")}
     for k in saved:
         os.environ[k] = os.fspath(tmp / "home" / k.lower())
     cwd = pathlib.Path.cwd()
     try:
         params = {"script": {"text": NARRATION}, "presenter": {"width": W, "height": H, "fps": FPS},
-                  "compose": {"width": W, "height": H, "fps": FPS}}
+                  "compose": {"width": W, "height": H, "fps": FPS, "shots": shots}}
         result = make_video("Bridge opens", out=tmp / "run", params=params,
                             providers={"script": "text", "image": "slate", "voice": "espeak", "captions": "subtitles",
                                        "presenter": "anchor", "compose": "ffmpeg"})
@@ -79,22 +77,66 @@ def anchored(tmp_path_factory):
     return tmp, result, record
 
 
-def test_the_anchors_mouth_opens_with_the_narration(anchored):
-    tmp, result, record = anchored
+@pytest.fixture(scope="module")
+def anchored(tmp_path_factory):
+    return render(tmp_path_factory.mktemp("anchored"), "newscast")
+
+
+@pytest.fixture(scope="module")
+def anchor_only(tmp_path_factory):
+    return render(tmp_path_factory.mktemp("anchor_only"), "anchor")
+
+
+def test_the_anchors_mouth_opens_with_the_narration(anchor_only):
+    tmp, result, record = anchor_only
     notes = record["stages"]["compose"]["notes"]["presenter"]
     assert notes["drawn"] is True
     frames = gray_frames(tmp / "run" / "video.mp4", W, H, tmp)
     x, y, w, h = notes["mouth_box"]
     pad = 2
+    shots = record["stages"]["compose"]["notes"]["shots"]
+    on = np.zeros(len(frames), bool)
+    for shot in shots:
+        if shot["shot"] == "anchor":
+            on[round(shot["start"] * FPS):round(shot["end"] * FPS)] = True
+    assert [s["shot"] for s in shots] == ["anchor"] and on.all()
     mouth = frames[:, max(0, y - pad):y + h + pad, max(0, x - pad):x + w + pad].astype(np.float64)
     # Openness: how far the mouth is from the rest pose, which the last frame (the silent tail) shows.
     openness = np.abs(mouth - mouth[-1]).mean(axis=(1, 2))
-    loud = loudness(result.artifacts["voice"].path, FPS, len(frames))
+    loud = loudness(result.artifacts["voice"].path, FPS, len(frames))[on]
     assert openness.std() > 0 and loud.std() > 0
     # Both over a syllable's window (250 ms): a mouth shape spans a phoneme, loudness peaks on the vowel.
     window = np.ones(FPS // 4) / (FPS // 4)
     r = np.corrcoef(np.convolve(openness, window, "same"), np.convolve(loud, window, "same"))[0, 1]
     assert r >= 0.5, r
+
+
+def test_shots_cut_at_sentences_and_never_repeat_more_than_twice(anchored):
+    tmp, result, record = anchored
+    shots = record["stages"]["compose"]["notes"]["shots"]
+    voice = result.artifacts["voice"]
+    assert [s["shot"] for s in shots] == ["anchor", "broll"]
+    assert shots[0]["start"] == 0 and shots[-1]["end"] == pytest.approx(result.artifacts["compose"].duration, abs=0.06)
+    second = min(w.start for w in voice.words if w.sentence == 1)
+    assert shots[1]["start"] == pytest.approx(second, abs=1 / FPS)
+    assert shots[0]["face_box"] == record["stages"]["compose"]["notes"]["presenter"]["face_box"]
+    px, py, pw, ph = shots[0]["picture_box"]
+    fx, fy, fw, fh = shots[0]["face_box"]
+    assert px + pw <= fx  # the picture's box is over the anchor's shoulder, not over the face
+
+
+def test_shot_lists_alternate_for_any_number_of_sentences():
+    from pipeline.providers.compose._shots import shot_list
+    from pipeline.stages import Narration, WordTiming
+
+    for count in range(1, 9):
+        words = [WordTiming(word="w", start=1.5 * i + 0.1, end=1.5 * i + 1.0, sentence=i) for i in range(count)]
+        voice = Narration(path=__file__, duration=1.5 * count, sample_rate=22050, words=words, voice="x")
+        shots = shot_list(voice, 10, 10 + round(1.5 * count * FPS), FPS)
+        kinds = [s.kind for s in shots]
+        assert all(not (a == b == c) for a, b, c in zip(kinds, kinds[1:], kinds[2:]))
+        assert shots[0].start == 10 and all(a.end == b.start for a, b in zip(shots, shots[1:]))
+        assert sorted(i for s in shots for i in s.sentences) == list(range(count))
 
 
 def test_captions_keep_off_the_face(anchored):
