@@ -323,6 +323,8 @@ class FfmpegCompose(ComposeProvider):
             notes["watermark"] = watermark
         if presenter is not None and presenter.kind != "none":
             notes["presenter"] = presenter_notes(presenter, frame, face, p.engine)
+            if frame is not None:  # the still graphics' boxes, frame pixels: none may cover the face box
+                notes["presenter"]["graphics"] = graphics_boxes(layout)
             if shots is not None:
                 boxes = {k: notes["presenter"][k] for k in ("box", "mouth_box", "face_box")}
                 notes["shots"] = shots.notes(p.fps, boxes)
@@ -354,6 +356,15 @@ def presenter_notes(presenter: Presenter, frame: Any, face: list[int] | None, en
     return {"drawn": True, "kind": presenter.kind, "look": presenter.look,
             "box": frame.box(presenter.box), "mouth_box": frame.box(presenter.mouth_box) if presenter.mouth_box else None,
             "face_box": face, "scale": round(frame.scale, 4)}
+
+
+def graphics_boxes(layout: GraphicsLayout) -> dict[str, list[int]]:
+    """[x, y, w, h] of the label, the lower third's bar and the bug (when on)."""
+    out = {"label": [layout.label["box_x"], layout.label["box_y"], layout.label["box_w"], layout.label["box_h"]],
+           "lower_third": [layout.bar["x"], layout.bar["y"], layout.bar["w"], layout.bar["h"]]}
+    if layout.bug.get("on"):
+        out["bug"] = [layout.bug["x"], layout.bug["y"], layout.bug["w"], layout.bug["h"]]
+    return {k: [round(v) for v in box] for k, box in out.items()}
 
 
 def warp_frames(images: list[Path], plan: Timeline, params: Any, layers: Any = None,

@@ -146,6 +146,10 @@ def test_captions_keep_off_the_face(anchored):
     bx, by, bw, bh = notes["box"]
     assert bx <= fx and fx + fw <= bx + bw and fw > 0 and fh > 0
     assert fx >= W / 2  # the default side is the right
+    graphics = notes["graphics"]
+    assert {"label", "lower_third", "bug"} <= set(graphics)
+    for name, (gx, gy, gw, gh) in graphics.items():
+        assert gx + gw <= fx or fx + fw <= gx or gy + gh <= fy or fy + fh <= gy, name
     # The burned captions are narrowed to the left of the face: their right margin clears it.
     frames = gray_frames(tmp / "run" / "video.mp4", W, H, tmp)
     face = frames[:, fy:fy + fh, fx:fx + fw].astype(np.int16)
