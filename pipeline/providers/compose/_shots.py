@@ -55,16 +55,22 @@ def shot_list(voice: Narration, first: int, last: int, fps: int, style: str = "n
     return shots
 
 
-def picture_box(width: int, height: int, side: str) -> list[int]:
-    """Where the picture goes in the studio, [x, y, w, h] (even), away from the presenter standing at `side`."""
+def picture_box(width: int, height: int, side: str, face: list[int]) -> list[int]:
+    """Where the picture goes in the studio, [x, y, w, h] (even), away from the presenter standing at `side` and
+    clear of its `face` box ([x, y, w, h], frame pixels): beside it, or above it on a portrait frame."""
     even = lambda v: int(round(v / 2.0)) * 2
+    fx, fy, fw, fh = face
+    margin = 0.04 * width
     if height > width * 1.2:  # portrait: the presenter has the lower half
+        top = 0.07 * height
         w = even(0.84 * width)
-        h = even(min(w * 9 / 16, 0.4 * height))
-        return [even((width - w) / 2), even(0.07 * height), w, h]
-    w = even(0.46 * width)
+        h = even(max(2, min(w * 9 / 16, 0.4 * height, fy - top - margin)))
+        w = even(min(w, h * 16 / 9))
+        return [even((width - w) / 2), even(top), w, h]
+    room = (fx - 2 * margin) if side != "left" else (width - (fx + fw) - 2 * margin)
+    w = even(max(2, min(0.46 * width, room)))
     h = even(w * 9 / 16)
-    x = even(0.04 * width) if side != "left" else even(width - 0.04 * width - w)
+    x = even(margin) if side != "left" else even(width - margin - w)
     return [x, even(0.14 * height), w, h]
 
 
@@ -90,11 +96,12 @@ def studio(picture: Path, width: int, height: int, box: list[int]) -> Any:
 class Shots:
     """The shot list with each picture's studio frame (made on first use): what the warp engine asks per frame."""
 
-    def __init__(self, shots: list[Shot], images: list[Path], width: int, height: int, side: str) -> None:
+    def __init__(self, shots: list[Shot], images: list[Path], width: int, height: int, side: str,
+                 face: list[int]) -> None:
         self.shots = shots
         self.images = images
         self.width, self.height = width, height
-        self.box = picture_box(width, height, side)
+        self.box = picture_box(width, height, side, face)
         self._studios: dict[int, Any] = {}
 
     def anchor_at(self, n: int) -> bool:

@@ -223,7 +223,7 @@ class FfmpegCompose(ComposeProvider):
         if drawn:
             first, last = round(plan.timing.main_start * p.fps), round(plan.timing.main_end * p.fps)
             shots = _shots.Shots(_shots.shot_list(voice, first, last, p.fps, p.shots), [Path(i.path) for i in image.images],
-                                 p.width, p.height, presenter.placement.side)
+                                 p.width, p.height, presenter.placement.side, face)
         graphics = workdir / ".graphics.ass"
         bug_png = workdir / ".bug.png"
         partial = workdir / ".video.partial.mp4"

@@ -155,3 +155,31 @@ def test_captions_keep_off_the_face(anchored):
     face = frames[:, fy:fy + fh, fx:fx + fw].astype(np.int16)
     # Caption text is white: the face region never gets it (the anchor's own pixels stay below pure white).
     assert (face > 250).mean() < 0.01
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (720, 1280), (720, 720)])
+def test_placement_by_frame_shape(size):
+    from pipeline.providers.compose import _presenter, _shots
+    from pipeline.stages.presenter import Box, Placement, Sprites, SpriteLayer, Timeline
+
+    width, height = size
+    layer = SpriteLayer(path=__file__, x=0, y=0)
+    presenter = Presenter(kind="sprites", fps=30, duration=1.0, width=400, height=400,
+                          box=Box(x=50, y=20, width=300, height=380), mouth_box=Box(x=180, y=150, width=40, height=20),
+                          placement=Placement(side="right", height=0.9),
+                          sprites=Sprites(heads={s: layer for s in "ABCDEFGHX"}, pivot=(200.0, 260.0)),
+                          timeline=Timeline(mouth="X", eyes="o", head_dx=[0.0], head_dy=[0.0], head_angle=[0.0],
+                                            body_dx=[0.0], body_dy=[0.0]))
+    frame = _presenter.placement(presenter, width, height)
+    x, y, w, h = frame.box(Box(x=0, y=0, width=400, height=400))
+    assert x % 2 == 0 and y % 2 == 0 and 0 <= x and x + w <= width + 1 and abs(y + h - height) <= 1  # on the floor
+    fx, fy, fw, fh = frame.box(_presenter.face_box(presenter))
+    px, py, pw, ph = _shots.picture_box(width, height, "right", [fx, fy, fw, fh])
+    assert pw >= 0.25 * width and ph >= 0.12 * height
+    assert px + pw <= fx or py + ph <= fy  # the picture's box never covers the face
+    if height > width:  # portrait: the lower half, centred
+        assert y >= height / 2 - 1 and abs((x + w / 2) - width / 2) <= 2
+    elif width > height:  # landscape: at the right, 0.9 of the frame tall
+        assert x + w >= width - 1 and abs(h - 0.9 * height) <= 2
+    else:  # square: at the side, scaled to 0.75 of the frame
+        assert x + w >= width - 1 and abs(h - 0.75 * height) <= 2
