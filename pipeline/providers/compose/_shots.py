@@ -104,6 +104,10 @@ class Shots:
         self.box = picture_box(width, height, side, face)
         self._studios: dict[int, Any] = {}
 
+    def anchor_seconds(self, fps: int) -> list[tuple[float, float]]:
+        """[(start, end)] seconds of the anchor's shots."""
+        return [(s.start / fps, s.end / fps) for s in self.shots if s.kind == ANCHOR]
+
     def anchor_at(self, n: int) -> bool:
         return any(s.kind == ANCHOR and s.start <= n < s.end for s in self.shots)
 

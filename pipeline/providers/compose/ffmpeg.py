@@ -219,11 +219,6 @@ class FfmpegCompose(ComposeProvider):
         drawn = presenter is not None and presenter.kind == "sprites" and p.engine == "warp"
         frame = _presenter.placement(presenter, p.width, p.height) if drawn else None
         face = frame.box(_presenter.face_box(presenter)) if frame is not None else None
-        shots = None
-        if drawn:
-            first, last = round(plan.timing.main_start * p.fps), round(plan.timing.main_end * p.fps)
-            shots = _shots.Shots(_shots.shot_list(voice, first, last, p.fps, p.shots), [Path(i.path) for i in image.images],
-                                 p.width, p.height, presenter.placement.side, face)
         graphics = workdir / ".graphics.ass"
         bug_png = workdir / ".bug.png"
         partial = workdir / ".video.partial.mp4"
@@ -242,11 +237,17 @@ class FfmpegCompose(ComposeProvider):
                 master_audio, voice.path, soundtrack, plan.duration, music=p.music, music_gain_db=p.music_gain_db,
                 offset=plan.timing.main_start, duck=p.duck, target_lufs=p.loudness, true_peak=p.true_peak,
             )
+            shots = None
+            if drawn:
+                first, last = round(plan.timing.main_start * p.fps), round(plan.timing.main_end * p.fps)
+                shots = _shots.Shots(_shots.shot_list(voice, first, last, p.fps, p.shots),
+                                     [Path(i.path) for i in image.images], p.width, p.height,
+                                     presenter.placement.side, face)
             layout = write_burn_ass(
                 captions.ass, graphics, title=script.title, label=p.label, duration=plan.duration,
                 width=p.width, height=p.height, style=p.style, breaking=p.breaking, ticker=p.ticker,
                 logo_aspect=(logo.width / logo.height) if logo is not None else None, timing=plan.timing,
-                keep_clear=face,
+                keep_clear=face, clear_when=shots.anchor_seconds(p.fps) if shots is not None else None,
             )
             overlay = None
             if logo is not None:

@@ -152,9 +152,19 @@ def test_captions_keep_off_the_face(anchored):
         assert gx + gw <= fx or fx + fw <= gx or gy + gh <= fy or fy + fh <= gy, name
     # The burned captions are narrowed to the left of the face: their right margin clears it.
     frames = gray_frames(tmp / "run" / "video.mp4", W, H, tmp)
-    face = frames[:, fy:fy + fh, fx:fx + fw].astype(np.int16)
+    anchor = [s for s in record["stages"]["compose"]["notes"]["shots"] if s["shot"] == "anchor"]
+    on = np.zeros(len(frames), bool)
+    for shot in anchor:
+        on[round(shot["start"] * FPS):round(shot["end"] * FPS)] = True
+    face = frames[on][:, fy:fy + fh, fx:fx + fw].astype(np.int16)
     # Caption text is white: the face region never gets it (the anchor's own pixels stay below pure white).
     assert (face > 250).mean() < 0.01
+    # Only the anchor's shots narrow them: on the B-roll the caption's text runs past the face's left edge.
+    lines = slice(fy + fh, notes["graphics"]["lower_third"][1])
+    def right_edge(frames):
+        white = np.argwhere((frames[:, lines] > 245).any(axis=(0, 1)))
+        return int(white.max()) if white.size else -1
+    assert 0 < right_edge(frames[on]) < fx < right_edge(frames[~on])
 
 
 @pytest.mark.parametrize("size", [(1280, 720), (720, 1280), (720, 720)])
