@@ -193,3 +193,26 @@ def test_placement_by_frame_shape(size):
         assert x + w >= width - 1 and abs(h - 0.9 * height) <= 2
     else:  # square: at the side, scaled to 0.75 of the frame
         assert x + w >= width - 1 and abs(h - 0.75 * height) <= 2
+
+
+def test_a_compose_plugin_without_a_presenter_argument_still_runs_and_refuses_a_real_presenter():
+    from pipeline.errors import NewsreelError
+    from pipeline.runner import inputs_it_takes
+
+    class Old:
+        name = "old"
+
+        def run(self, *, script, image, voice, captions, workdir, progress):
+            raise AssertionError("not called")
+
+    class New(Old):
+        def run(self, *, script, image, voice, captions, presenter=None, workdir, progress):
+            raise AssertionError("not called")
+
+    nobody = Presenter.nobody(30, 1.0)
+    given = {"script": 1, "image": 2, "voice": 3, "captions": 4, "presenter": nobody}
+    assert inputs_it_takes(Old(), "compose", given) == {"script": 1, "image": 2, "voice": 3, "captions": 4}
+    assert inputs_it_takes(New(), "compose", given) == given
+    someone = Presenter.model_construct(kind="sprites")
+    with pytest.raises(NewsreelError, match="compose provider 'old' does not take a presenter"):
+        inputs_it_takes(Old(), "compose", {**given, "presenter": someone})
