@@ -355,7 +355,8 @@ def presenter_notes(presenter: Presenter, frame: Any, face: list[int] | None, en
                else f"presenter kind '{presenter.kind}' is not drawn yet")
         return {"drawn": False, "why": why}
     return {"drawn": True, "kind": presenter.kind, "look": presenter.look,
-            "box": frame.box(presenter.box), "mouth_box": frame.box(presenter.mouth_box) if presenter.mouth_box else None,
+            "box": frame.box(presenter.box),
+            "mouth_box": frame.box(presenter.mouth_box) if presenter.mouth_box else None,
             "face_box": face, "scale": round(frame.scale, 4)}
 
 
