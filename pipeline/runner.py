@@ -258,6 +258,25 @@ def _run(
     return RunResult(out=out, record=record, artifacts=artifacts)
 
 
+def inputs_it_takes(provider: Any, stage: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """`inputs` without a presenter of kind none when `provider.run` has no `presenter` argument: a compose plugin
+    written before compose took the presenter still runs. A real presenter to such a provider is an error (it would
+    be dropped without a word)."""
+    import inspect
+
+    presenter = inputs.get("presenter")
+    if presenter is None:
+        return inputs
+    params = inspect.signature(provider.run).parameters
+    if "presenter" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return inputs
+    if getattr(presenter, "kind", "none") != "none":
+        name = getattr(provider, "name", type(provider).__name__)
+        raise NewsreelError(f"{stage} provider '{name}' does not take a presenter",
+                            f"use --presenter none, or a {stage} provider that draws one (ffmpeg)")
+    return {k: v for k, v in inputs.items() if k != "presenter"}
+
+
 def _build(
     cache: Cache,
     key: str,
@@ -272,6 +291,7 @@ def _build(
     replace: bool = False,
 ) -> tuple[Artifact, Any]:
     inputs: dict[str, Any] = {i: (headline if i == "headline" else artifacts[i]) for i in input_names}
+    inputs = inputs_it_takes(provider, name, inputs)
 
     def progress(fraction: float, message: str = "") -> None:
         emit(Event(stage=name, kind="progress", fraction=max(0.0, min(1.0, fraction)), message=message))

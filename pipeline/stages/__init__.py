@@ -61,7 +61,7 @@ STAGES: dict[str, Stage] = {
         Stage("voice", ("script",), Narration, VoiceProvider, Narration.exports, voice.broken_rule),
         Stage("captions", ("script", "voice"), Captions, CaptionsProvider, Captions.exports, captions.broken_rule),
         Stage("presenter", ("script", "voice"), Presenter, PresenterProvider, Presenter.exports, presenter.broken_rule),
-        Stage("compose", ("script", "image", "voice", "captions"), Video, ComposeProvider, Video.exports,
+        Stage("compose", ("script", "image", "voice", "captions", "presenter"), Video, ComposeProvider, Video.exports,
               compose.broken_rule),
     )
 }

@@ -10,6 +10,7 @@ from ..artifacts import Artifact, ArtifactPath
 from ..provider import ProgressFn, Provider
 from .captions import Captions
 from .image import Backgrounds
+from .presenter import Presenter
 from .script import Script
 from .voice import Narration
 
@@ -43,6 +44,7 @@ class ComposeProvider(Provider):
         image: Backgrounds,
         voice: Narration,
         captions: Captions,
+        presenter: Presenter | None = None,  # None or kind none: no presenter (older callers pass none)
         workdir: Path,
         progress: ProgressFn,
     ) -> Video:

@@ -32,6 +32,7 @@ from ..words import sentence_words
 from . import STAGES
 from .captions import Captions, Cue
 from .image import BackgroundImage, Backgrounds
+from .presenter import Presenter
 from .script import Scene, Script
 from .voice import Narration, WordTiming
 
@@ -123,6 +124,8 @@ def sample_inputs(stage: str, folder: Path, language: str = "en") -> dict[str, A
         made["image"] = sample_backgrounds(script, folder)
     if "captions" in needed:
         made["captions"] = sample_captions(script, made["voice"], folder)
+    if "presenter" in needed:  # the standard presenter is none: a compose provider must draw what it always drew
+        made["presenter"] = Presenter.nobody(30, made["voice"].duration)
     return {name: made[name] for name in STAGES[stage].inputs}
 
 

@@ -30,7 +30,7 @@ class GatedCompose(ComposeProvider):
         height: int = 720
         fps: int = 30
 
-    def run(self, *, script, image, voice, captions, workdir, progress):
+    def run(self, *, script, image, voice, captions, workdir, progress, presenter=None):
         log = os.environ.get("NEWSREEL_TESTPLUGIN_LOG")
         if log:
             with open(log, "a") as f:

@@ -144,7 +144,7 @@ class ListingCompose(ComposeProvider):
         height: int = 720
         fps: int = 30
 
-    def run(self, *, script, image, voice, captions, workdir, progress):
+    def run(self, *, script, image, voice, captions, workdir, progress, presenter=None):
         _count("compose")
         progress(0.5, "halfway")
         if os.environ.get("NEWSREEL_TESTPLUGIN_FAIL_COMPOSE"):

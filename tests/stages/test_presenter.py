@@ -20,14 +20,14 @@ def sprites(tmp_path) -> Sprites:
     return Sprites(heads={s: layer for s in "ABCDEFGHX"}, pivot=(5.0, 9.0))
 
 
-def test_the_stage_sits_between_voice_and_compose_and_compose_does_not_need_it():
+def test_the_stage_sits_between_voice_and_compose_and_compose_takes_it():
     stage = STAGES["presenter"]
     from pipeline.config import ProviderChoice
 
     assert stage.inputs == ("script", "voice") and ProviderChoice().presenter == "none"
     order = list(STAGES)
     assert order.index("voice") < order.index("presenter") < order.index("compose")
-    assert "presenter" not in STAGES["compose"].inputs  # part 2 wires it into compose
+    assert STAGES["compose"].inputs[-1] == "presenter"  # compose draws it
 
 
 def test_no_presenter_is_a_small_artifact_with_nothing_to_export():

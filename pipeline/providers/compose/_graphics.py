@@ -256,9 +256,14 @@ def write_burn_ass(
     logo_aspect: float | None = None,
     timing: Timing | None = None,
     language: str = "",
+    keep_clear: list[int] | None = None,
+    clear_when: list[tuple[float, float]] | None = None,
 ) -> GraphicsLayout:
     """Merge the captions' ASS (shifted to start after an intro) with the style's graphics into `out`, the one file
-    the `ass` filter burns in. `language` (the script's) picks the graphics' font for text without letters."""
+    the `ass` filter burns in. `language` (the script's) picks the graphics' font for text without letters.
+    `keep_clear` ([x, y, w, h] frame pixels, a presenter's face): bottom captions are narrowed to the other side of
+    it, or lifted above it when it stands in the middle; only the captions showing during `clear_when` ([(start,
+    end)] seconds of the video, the anchor's shots) when given, else all."""
     import pysubs2
 
     timing = timing or Timing(duration, 0.0, duration, False, False)
@@ -314,6 +319,8 @@ def write_burn_ass(
         if event.marginv and event.marginv < layout.clear_bottom and _style_is_bottom(subs, event.style):
             event.marginv = layout.clear_bottom
         event.layer = min(event.layer, GRAPHICS_LAYER - 1)
+    if keep_clear is not None:
+        _clear_of(subs, keep_clear, res_x, res_y, clear_when)
     for name, st in graphics.styles.items():
         subs.styles[name] = st
     for event in graphics.events:
@@ -321,6 +328,37 @@ def write_burn_ass(
     subs.events.extend(graphics.events)
     subs.save(os.fspath(out), encoding="utf-8", format_="ass")
     return layout
+
+
+def _clear_of(subs: Any, box: list[int], res_x: int, res_y: int,
+              when: list[tuple[float, float]] | None = None) -> None:
+    """Keep the captions (the events below the graphics' layer showing during `when`, all when None) off `box`: a
+    box on one side narrows them to the other side's margins; a box across the middle lifts bottom captions above
+    it and pushes top ones below it. Set on each event (an event's non-zero margin overrides its style's)."""
+    x, y, w, h = box
+    pad = max(8, round(0.02 * res_x))
+    side = x >= res_x / 2 or x + w <= res_x / 2
+    right = x >= res_x / 2
+    for event in subs.events:
+        if event.layer >= GRAPHICS_LAYER or event.is_comment:
+            continue
+        # a caption that shows a moment (under 100 ms: cue and cut times round differently) into an anchor shot
+        # does not count
+        if when is not None and not any(min(event.end, b * 1000) - max(event.start, a * 1000) > 100
+                                        for a, b in when):
+            continue
+        st = subs.styles.get(event.style)
+        if st is None:
+            continue
+        if side:
+            if right:
+                event.marginr = max(event.marginr or st.marginr, res_x - x + pad)
+            else:
+                event.marginl = max(event.marginl or st.marginl, x + w + pad)
+        elif int(st.alignment) in (1, 2, 3):
+            event.marginv = max(event.marginv or st.marginv, res_y - y + pad)
+        elif int(st.alignment) in (7, 8, 9):
+            event.marginv = max(event.marginv or st.marginv, y + h + pad)
 
 
 def _style_is_bottom(subs, name: str) -> bool:

@@ -227,7 +227,8 @@ class WarpFrames:
     """
 
     def __init__(self, sources: dict[int, Planes], segs: list[Segment], total: int, width: int, height: int,
-                 fps: int = 30, layers: Any = None, on_i420: Any = None) -> None:
+                 fps: int = 30, layers: Any = None, on_i420: Any = None, presenter: Any = None,
+                 shots: Any = None) -> None:
         self.sources = sources
         self.segs = segs
         self.total = total
@@ -236,6 +237,10 @@ class WarpFrames:
         self.fps = fps
         self.layers = layers
         self.on_i420 = on_i420
+        self.presenter = presenter  # a `_presenter.PresenterLayer` or None: drawn under the graphics
+        # a `_shots.Shots` or None: on the anchor's shots the frame is the picture's studio frame with the presenter
+        # (no warp); elsewhere the moving picture, and the presenter only when there is no shot list
+        self.shots = shots
 
     @property
     def frame_bytes(self) -> int:
@@ -296,8 +301,26 @@ class WarpFrames:
             on = [s for s in self.segs[k:k + 2] if s.start <= n < s.end]
             t_ms = n * 1000.0 / self.fps
             bands = self.layers.at(t_ms) if self.layers is not None else None
+            if self.shots is not None and self.presenter is not None and self.shots.anchor_at(n):
+                key = ("studio", on[-1].image, self.presenter.key(n), id(bands))
+                if key == last:
+                    yield view
+                    continue
+                last = key
+                studio = self.shots.studio(on[-1].image)
+                for dst, plane in zip(planes, (studio.y, studio.u, studio.v)):
+                    np.copyto(dst, plane)
+                self.presenter.composite(planes, n)
+                if self.layers is not None:
+                    self.layers.composite(planes, t_ms)
+                if self.on_i420 is not None:
+                    self.on_i420(i420, n)
+                yield view
+                continue
             if len(on) == 1 and on[0].motion == "none":
                 key = (on[0].image, on[0].start, id(bands))
+                if self.presenter is not None and self.shots is None:
+                    key += (self.presenter.key(n),)
                 if key == last:
                     yield view
                     continue
@@ -312,6 +335,8 @@ class WarpFrames:
                 self._warp(first, n, planes_a)
                 self._warp(second, n, planes_b)
                 cv2.addWeighted(a, 1.0 - t, b, t, 0.0, dst=i420)
+            if self.presenter is not None and self.shots is None:
+                self.presenter.composite(planes, n)
             if self.layers is not None:
                 self.layers.composite(planes, t_ms)
             if self.on_i420 is not None:

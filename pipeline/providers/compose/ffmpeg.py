@@ -36,9 +36,10 @@ from ...provider import Needs, Params, ProgressFn, ServerPath, ServerPathOrName,
 from ...stages.captions import Captions
 from ...stages.compose import ComposeProvider, Video
 from ...stages.image import Backgrounds
+from ...stages.presenter import Presenter
 from ...stages.script import Script
 from ...stages.voice import Narration
-from . import _layers, _motion, _styles
+from . import _layers, _motion, _presenter, _shots, _styles
 from ._command import AudioTrack, Overlay, filter_command, resolve_encoder, warp_command, write_mark
 from ._ass_text import ass_escape, ass_time, fit_title, one_line, text_width  # noqa: F401 - the graphics API, re-exported
 from ._graphics import (  # noqa: F401 - re-exported: the graphics API used by tests and other modules
@@ -103,6 +104,9 @@ class FfmpegCompose(ComposeProvider):
         loudness: float = Field(-16.0, ge=-31.0, le=-9.0)  # integrated LUFS of the finished soundtrack
         true_peak: float = Field(-1.5, ge=-9.0, le=0.0)  # dBTP ceiling
         threads: int | None = operational(None, ge=1, le=64)
+        # With a presenter: "newscast" cuts between the anchor and the picture full screen at sentences (see
+        # `_shots`); "anchor" keeps the anchor on screen throughout, the picture over the shoulder.
+        shots: Literal["newscast", "anchor"] = "newscast"
 
         @field_validator("music")
         @classmethod
@@ -195,6 +199,7 @@ class FfmpegCompose(ComposeProvider):
         image: Backgrounds,
         voice: Narration,
         captions: Captions,
+        presenter: Presenter | None = None,
         workdir: Path,
         progress: ProgressFn,
     ) -> Video:
@@ -211,6 +216,9 @@ class FfmpegCompose(ComposeProvider):
             self.check()
 
         plan = timeline(script, voice, len(image.images), p)
+        drawn = presenter is not None and presenter.kind == "sprites" and p.engine == "warp"
+        frame = _presenter.placement(presenter, p.width, p.height) if drawn else None
+        face = frame.box(_presenter.face_box(presenter)) if frame is not None else None
         graphics = workdir / ".graphics.ass"
         bug_png = workdir / ".bug.png"
         partial = workdir / ".video.partial.mp4"
@@ -229,10 +237,17 @@ class FfmpegCompose(ComposeProvider):
                 master_audio, voice.path, soundtrack, plan.duration, music=p.music, music_gain_db=p.music_gain_db,
                 offset=plan.timing.main_start, duck=p.duck, target_lufs=p.loudness, true_peak=p.true_peak,
             )
+            shots = None
+            if drawn:
+                first, last = round(plan.timing.main_start * p.fps), round(plan.timing.main_end * p.fps)
+                shots = _shots.Shots(_shots.shot_list(voice, first, last, p.fps, p.shots),
+                                     [Path(i.path) for i in image.images], p.width, p.height,
+                                     presenter.placement.side, face)
             layout = write_burn_ass(
                 captions.ass, graphics, title=script.title, label=p.label, duration=plan.duration,
                 width=p.width, height=p.height, style=p.style, breaking=p.breaking, ticker=p.ticker,
                 logo_aspect=(logo.width / logo.height) if logo is not None else None, timing=plan.timing,
+                keep_clear=face, clear_when=shots.anchor_seconds(p.fps) if shots is not None else None,
             )
             overlay = None
             if logo is not None:
@@ -258,7 +273,14 @@ class FfmpegCompose(ComposeProvider):
 
                 marker = video_watermark.Marker(p.width, p.height)
                 watermark = video_watermark.METHOD
-                feed = warp_frames(images, plan, p, layers, on_i420=marker.embed_i420)
+                anchor = None
+                if drawn:
+                    progress(0.018, "preparing the presenter")
+                    anchor = _presenter.PresenterLayer(presenter, p.width, p.height, p.fps,
+                                                       first=round(plan.timing.main_start * p.fps),
+                                                       last=round(plan.timing.main_end * p.fps))
+                feed = warp_frames(images, plan, p, layers, on_i420=marker.embed_i420, presenter=anchor,
+                                   shots=shots)
                 mastered = soundtrack_job.result()
                 args = warp_command(plan=plan, params=p, encoder=encoder, overlay=overlay, ass_name=graphics.name,
                                     audio=audio, output_name=partial.name, title=script.title)
@@ -300,6 +322,13 @@ class FfmpegCompose(ComposeProvider):
         notes: dict[str, Any] = {"audio": mastered.notes()}
         if watermark:
             notes["watermark"] = watermark
+        if presenter is not None and presenter.kind != "none":
+            notes["presenter"] = presenter_notes(presenter, frame, face, p.engine)
+            if frame is not None:  # the still graphics' boxes, frame pixels: none may cover the face box
+                notes["presenter"]["graphics"] = graphics_boxes(layout)
+            if shots is not None:
+                boxes = {k: notes["presenter"][k] for k in ("box", "mouth_box", "face_box")}
+                notes["shots"] = shots.notes(p.fps, boxes)
         extra: dict[str, Any] = {"notes": notes}
         if "thumbnail" in Video.model_fields:
             extra["thumbnail"] = thumbnail
@@ -319,10 +348,32 @@ def split_graphics(graphics: Path, plan: Timeline, params: Any, workdir: Path) -
     return layers
 
 
+def presenter_notes(presenter: Presenter, frame: Any, face: list[int] | None, engine: str) -> dict[str, Any]:
+    """run.json's facts about the presenter: drawn or why not, and its boxes in frame pixels."""
+    if frame is None:
+        why = (f"compose engine '{engine}' does not draw presenters; use engine warp" if presenter.kind == "sprites"
+               else f"presenter kind '{presenter.kind}' is not drawn yet")
+        return {"drawn": False, "why": why}
+    return {"drawn": True, "kind": presenter.kind, "look": presenter.look,
+            "box": frame.box(presenter.box),
+            "mouth_box": frame.box(presenter.mouth_box) if presenter.mouth_box else None,
+            "face_box": face, "scale": round(frame.scale, 4)}
+
+
+def graphics_boxes(layout: GraphicsLayout) -> dict[str, list[int]]:
+    """[x, y, w, h] of the label, the lower third's bar and the bug (when on)."""
+    out = {"label": [layout.label["box_x"], layout.label["box_y"], layout.label["box_w"], layout.label["box_h"]],
+           "lower_third": [layout.bar["x"], layout.bar["y"], layout.bar["w"], layout.bar["h"]]}
+    if layout.bug.get("on"):
+        out["bug"] = [layout.bug["x"], layout.bug["y"], layout.bug["w"], layout.bug["h"]]
+    return {k: [round(v) for v in box] for k, box in out.items()}
+
+
 def warp_frames(images: list[Path], plan: Timeline, params: Any, layers: Any = None,
-                on_i420: Any = None) -> _motion.WarpFrames:
+                on_i420: Any = None, presenter: Any = None, shots: Any = None) -> _motion.WarpFrames:
     """The warp engine's frame source (on_i420: see `_motion.WarpFrames`)."""
     segs = _motion.segments(plan.spans, plan.motions, plan.fade)
     moving = {s.image for s in segs if s.motion != "none"}
     sources = {i: _motion.prepare(images[i], params.width, params.height, i in moving) for i in {s.image for s in segs}}
-    return _motion.WarpFrames(sources, segs, plan.frames, params.width, params.height, params.fps, layers, on_i420)
+    return _motion.WarpFrames(sources, segs, plan.frames, params.width, params.height, params.fps, layers, on_i420,
+                              presenter, shots)

@@ -48,6 +48,7 @@ from ...provider import Needs, Params, ProgressFn, ServerPath, ServerPathOrName,
 from ...stages.captions import Captions
 from ...stages.compose import ComposeProvider, Video
 from ...stages.image import Backgrounds
+from ...stages.presenter import Presenter
 from ...stages.script import Script
 from ...stages.voice import Narration
 from . import _graphics, _motion, _styles
@@ -175,6 +176,7 @@ class MoviepyCompose(ComposeProvider):
         image: Backgrounds,
         voice: Narration,
         captions: Captions,
+        presenter: Presenter | None = None,
         workdir: Path,
         progress: ProgressFn,
     ) -> Video:
@@ -225,7 +227,7 @@ class MoviepyCompose(ComposeProvider):
         remove_files(scratch)
         progress(1.0, f"{plan.duration:.1f} s video, {p.width}x{p.height}, MoviePy + libx264")
         return Video(path=final, duration=plan.duration, width=p.width, height=p.height, fps=p.fps, poster=poster,
-                     thumbnail=thumbnail, notes={"audio": mastered.notes(), "watermark": video_watermark.METHOD})
+                     thumbnail=thumbnail, notes=_notes(mastered.notes(), presenter))
 
     def clips(self, script: Script, image: Backgrounds, captions: Captions, plan: Timeline, workdir: Path):
         """The whole picture as one MoviePy CompositeVideoClip: the place to add effects of your own."""
@@ -459,3 +461,15 @@ def _rgba(path: Path) -> Any:
 
     with Image.open(path) as im:
         return np.asarray(im.convert("RGBA"))
+
+
+def _notes(audio: dict[str, Any], presenter: Presenter | None) -> dict[str, Any]:
+    """run.json's compose notes. This provider does not draw a presenter: it says so rather than dropping it
+    silently (the `ffmpeg` provider's warp engine draws it)."""
+    from ... import video_watermark
+
+    notes: dict[str, Any] = {"audio": audio, "watermark": video_watermark.METHOD}
+    if presenter is not None and presenter.kind != "none":
+        notes["presenter"] = {"drawn": False, "why": "the moviepy compose provider does not draw presenters; "
+                              "use --provider compose=ffmpeg (engine warp)"}
+    return notes
