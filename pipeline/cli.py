@@ -58,8 +58,11 @@ def _json_or_text(value: str) -> Any:
 
 @app.command()
 def make(
-    headline: str = typer.Argument(..., help="The news headline, in quotes."),
+    headline: Optional[str] = typer.Argument(None, help="The news headline, in quotes (optional with --article or --url: the article's title)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder to write (default: newsreel-out/<slug>)."),
+    article: Optional[Path] = typer.Option(None, "--article", help="Make the video from this article: a plain text, Markdown or saved HTML file."),
+    url: Optional[str] = typer.Option(None, "--url", help="Make the video from the article at this http(s) address (fetched once, then cached)."),
+    refresh: bool = typer.Option(False, "--refresh", help="With --url: fetch the page again instead of using the cached fetch."),
     seed: Optional[int] = typer.Option(None, help="Same headline + seed gives the same video."),
     aspect: Optional[str] = typer.Option(None, help="16:9 (1280x720), 9:16 (1080x1920) or 1:1 (1080x1080)."),
     lang: Optional[str] = typer.Option(None, "--lang", help="Language of the script and voice, e.g. en, de, zh."),
@@ -74,9 +77,25 @@ def make(
     no_cache: bool = typer.Option(False, "--no-cache", help="Redo every stage; results still refresh the cache."),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
-    """Make one video from a headline."""
+    """Make one video from a headline, or from an article (--article FILE, --url URL)."""
     from .jobs import MakeOptions
     from .runner import Event, default_out, run
+    from .sources import resolve_options
+
+    if article is not None and url is not None:
+        raise NewsreelError("give --article or --url, not both", "one video is made from one article")
+    if headline is None and article is None and url is None:
+        raise NewsreelError(
+            "newsreel make needs a HEADLINE, or an article (--article FILE or --url URL)",
+            'e.g. newsreel make "Breakthrough in Mars Project"',
+        )
+    if refresh and url is None:
+        raise NewsreelError("--refresh goes with --url (it fetches the page again)", "add --url URL, or leave --refresh out")
+    source = None
+    if article is not None:
+        from .sources.article import read_article
+
+        source = read_article(article)
 
     params: dict[str, dict[str, Any]] = {}
     for dotted, value in _parse_pairs(set_, "--set", "voice.rate=170"):
@@ -87,6 +106,9 @@ def make(
     options = MakeOptions.parse(
         {
             "headline": headline,
+            "source": source,
+            "url": url,
+            "refresh": refresh,
             "seed": seed,
             "aspect": aspect,
             "lang": lang,
@@ -102,7 +124,9 @@ def make(
         }
     )
     plan = options.plan(config)
+    options = resolve_options(options, plan.settings.cache_dir)  # --url: fetched now (or read from the fetch cache)
     headline = options.headline
+    assert headline is not None  # given, or the article's title (MakeOptions says so otherwise)
     out = out or default_out(headline)
     # A delegating provider's notice (image `auto`: "the slate backdrop, because ...") matters only on a run that
     # builds that stage: a cached stage was made long ago and the note would repeat on every run.
@@ -140,7 +164,9 @@ def make(
 
     finished = False
     try:
-        result = run(headline, plan, out, force=options.force, no_cache=options.no_cache, on_event=on_event)
+        result = run(
+            headline, plan, out, force=options.force, no_cache=options.no_cache, on_event=on_event, source=options.source
+        )
         finished = True
     finally:
         if finished or err_console.is_terminal:

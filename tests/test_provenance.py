@@ -122,7 +122,8 @@ def test_run_json_and_sidecar_record_the_same_facts(run):
     assert side["files"]["narration.wav"] == sha256(out / "narration.wav")
     labels = [a["label"] for a in side["assertions"]]
     assert labels == ["c2pa.actions.v2", "org.newsreel.script", "org.newsreel.image", "org.newsreel.voice",
-                      "org.newsreel.captions", "org.newsreel.compose", "org.newsreel.label", "org.newsreel.watermark"]
+                      "org.newsreel.captions", "org.newsreel.compose", "org.newsreel.source", "org.newsreel.label",
+                      "org.newsreel.watermark"]
     # The signed file is still the compose stage's video: same streams, same length.
     from pipeline.media import probe
 
