@@ -84,13 +84,13 @@ def make(
 
     if article is not None and url is not None:
         raise NewsreelError("give --article or --url, not both", "one video is made from one article")
+    if refresh and url is None:
+        raise NewsreelError("--refresh goes with --url (it fetches the page again)", "add --url URL, or leave --refresh out")
     if headline is None and article is None and url is None:
         raise NewsreelError(
             "newsreel make needs a HEADLINE, or an article (--article FILE or --url URL)",
             'e.g. newsreel make "Breakthrough in Mars Project"',
         )
-    if refresh and url is None:
-        raise NewsreelError("--refresh goes with --url (it fetches the page again)", "add --url URL, or leave --refresh out")
     source = None
     if article is not None:
         from .sources.article import read_article

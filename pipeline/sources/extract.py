@@ -53,7 +53,7 @@ def extract_html(html: str | bytes, *, where: str, url: str | None = None, min_w
     byline = _meta(getattr(doc, "author", None))
     text = _drop_heading_lines(text, title, byline)
     words = len(text.split())
-    if words == 0:
+    if words < 10:  # a stray link or label, not article text
         raise NewsreelError(
             f"{where} has no article text that newsreel could find",
             "give the address of the article itself (not a front page or a feed), or save its text to a file and "

@@ -49,11 +49,13 @@ def classify(address: IPAddress) -> tuple[str, bool] | None:
         return "loopback (this machine)", False
     if address.is_link_local:
         return "link-local", False
+    if address.is_reserved:
+        return "reserved, not a public address", True
     if isinstance(address, ipaddress.IPv4Address) and address in _CGNAT:
         return "carrier-grade NAT (private)", False
     if address.is_private:
         return "private", False
-    if address.is_reserved or not address.is_global:
+    if not address.is_global:  # documentation, benchmarking and other special-purpose ranges
         return "reserved, not a public address", True
     return None
 
