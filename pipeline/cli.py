@@ -394,8 +394,10 @@ def version() -> None:
 
 @app.command()
 def batch(
-    file: Path = typer.Argument(..., help="Headlines: a text file (one a line), a CSV (a headline column) or JSONL."),
+    file: Optional[Path] = typer.Argument(None, help="Headlines: a text file (one a line), a CSV (a headline column) or JSONL."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the videos and batch.json (default: newsreel-out/<file name>)."),
+    feed: Optional[str] = typer.Option(None, "--feed", help="Instead of a file: an RSS/Atom feed (URL or file), one video per entry from its linked article."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="With --feed: only the first N entries."),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Worker processes (local, default 1) or CPUs of a local Ray instance (default 2)."),
     engine: str = typer.Option("local", "--engine", help="local (a process pool) or ray (needs the ray extra of newsreel)."),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster to join (e.g. auto or ray://head:10001); none starts a local one."),
@@ -403,8 +405,27 @@ def batch(
     json_progress: bool = typer.Option(False, "--json-progress", help="Print progress as JSON lines on stdout."),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
-    """Make a video for every line of a file; every line is checked first. Run it again to resume."""
+    """Make a video for every line of a file, or every entry of a feed (--feed); every line is checked first. Run it
+    again to resume."""
     from .cli_batch import cli_batch
+
+    if (file is None) == (feed is None):
+        raise NewsreelError(
+            "newsreel batch needs a FILE of headlines or --feed URL_OR_FILE" + (", not both" if file else ""),
+            "e.g. newsreel batch headlines.txt, or newsreel batch --feed https://example.com/rss.xml --limit 5",
+        )
+    if limit is not None and feed is None:
+        raise NewsreelError("--limit goes with --feed", "leave --limit out, or add --feed URL_OR_FILE")
+    if feed is not None:  # the feed becomes OUT/feed.jsonl, a batch file like any other (pipeline/sources/feed.py)
+        from .sources.feed import default_feed_out, read_feed, write_batch_file
+
+        entries = read_feed(feed, limit=limit)
+        out = out or default_feed_out(feed)
+        try:
+            file = write_batch_file(entries, out)
+        except OSError as exc:
+            raise NewsreelError(f"cannot write to the output folder {out}: {exc.strerror}", "choose a writable folder with --out") from None
+    assert file is not None
 
     try:
         code = cli_batch(file, out=out, engine=engine, workers=workers, gpu_slots=gpu_slots, address=address, json_progress=json_progress, config=config)

@@ -37,6 +37,7 @@ class MakeOptions(BaseModel):
     source: Source | None = None  # the article the video is made from (pipeline/sources/)
     url: str | None = Field(None, max_length=4000)  # an article to fetch into `source` (sources.resolve_options)
     refresh: bool = False  # fetch `url` again instead of using the cached fetch
+    public_only: bool = False  # fetch `url` from public addresses only (a public feed's links); it can only restrict
     seed: int | None = Field(None, ge=0, lt=2**32)
     aspect: Aspect | None = None
     lang: str | None = None

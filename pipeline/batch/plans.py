@@ -35,7 +35,7 @@ class Plans:
 
     def get(self, options: MakeOptions) -> Plan | None:
         """The request's plan (None when plans are not kept); raises the request's NewsreelError."""
-        key = options.model_dump_json(exclude={"headline", "source", "url", "refresh"})  # what the plan depends on
+        key = options.model_dump_json(exclude={"headline", "source", "url", "refresh", "public_only"})  # what the plan depends on
         if key in self._seen:
             self._seen.move_to_end(key)
             found = self._seen[key]

@@ -30,5 +30,7 @@ def resolve_options(options: "MakeOptions", cache_dir: Path | None, *, private: 
         return options
     from .fetch import fetch_article
 
+    if options.public_only:  # the option only ever restricts (a web client cannot open anything with it)
+        private = "refuse"
     source = fetch_article(options.url, cache_dir=cache_dir, refresh=options.refresh, private=private)
     return options.with_source(source)
