@@ -290,6 +290,9 @@ def _build(
         with stage_lock(name, provider) if stage_lock else nullcontext():
             t0 = time.perf_counter()  # time the work, not the wait for the lock
             artifact = provider.run(**inputs, workdir=workdir, progress=progress)
+            finish = STAGES[name].finish
+            if finish is not None:  # the script's grounding check, for every provider
+                artifact = finish(artifact, headline=headline, source=source)
             seconds = time.perf_counter() - t0
         meta = {
             "stage": name,
@@ -333,6 +336,8 @@ def stage_key(name: str, provider: Provider, digests: Mapping[str, str], identit
     if identity is None:
         identity = provider.identity()
     material = {**provider.key_params(), "__identity__": identity} if identity else provider.key_params()
+    if STAGES[name].finish_version:
+        material = {**material, "__finish__": STAGES[name].finish_version}
     return cache_key(name, provider.name, provider.version, material, {i: digests[i] for i in STAGES[name].inputs})
 
 

@@ -113,12 +113,18 @@ def source_state(record: dict[str, Any]) -> dict[str, Any]:
     script = record.get("stages", {}).get("script") or {}
     grounding = (script.get("notes") or {}).get("grounding")
     source = record.get("source")
+    grounding = grounding if isinstance(grounding, dict) else None
     if isinstance(source, dict):
         data: dict[str, Any] = {"sourced": True, **source}
+    elif grounding is not None and grounding.get("verbatim"):
+        data = {"sourced": False, "note": "the narration is the user's own words; there was no source article to "
+                                          "check them against"}
     else:
-        data = {"sourced": False, "note": "written from the headline alone: names, numbers and dates in it that the "
-                                          "headline does not give are invented"}
-    if isinstance(grounding, dict):
+        data = {"sourced": False, "note": "written from the headline alone: the names, numbers and dates in it that "
+                                          "the headline does not give are invented"}
+        if grounding is not None:
+            data["invented"] = list(grounding.get("ungrounded") or [])
+    if grounding is not None:
         data["grounding"] = grounding
     return data
 

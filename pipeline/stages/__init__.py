@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..artifacts import Artifact
+from ..grounding import GROUNDING_VERSION, ground_script
 from .captions import Captions, CaptionsProvider
 from .compose import ComposeProvider, Video
 from .image import Backgrounds, BackgroundImage, ImageProvider
@@ -26,12 +27,18 @@ class Stage:
     provider_base: type
     exports: Callable[[Artifact], dict[str, Path | bytes]]  # run-folder file name -> cache file or bytes
     default_provider: str
+    # A step every provider's output passes before it is cached, whoever wrote it: finish(artifact, headline=...,
+    # source=...) -> artifact. `finish_version` joins the stage's cache keys, so a changed step redoes the work.
+    finish: Callable[..., Artifact] | None = None
+    finish_version: str = ""
 
 
 STAGES: dict[str, Stage] = {
     s.name: s
     for s in (
-        Stage("script", ("headline",), Script, ScriptProvider, Script.exports, "local"),
+        # Every script is checked against its source (pipeline/grounding.py), whichever provider wrote it.
+        Stage("script", ("headline",), Script, ScriptProvider, Script.exports, "local", ground_script,
+              f"grounding-{GROUNDING_VERSION}"),
         Stage("image", ("script",), Backgrounds, ImageProvider, Backgrounds.exports, "slate"),
         Stage("voice", ("script",), Narration, VoiceProvider, Narration.exports, "espeak"),
         Stage("captions", ("script", "voice"), Captions, CaptionsProvider, Captions.exports, "subtitles"),

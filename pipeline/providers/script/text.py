@@ -173,5 +173,5 @@ class TextScript(ScriptProvider):
         return _text.make_script(
             headline, sentences, language=p.language, scenes=p.scenes, words_target=words,
             model="written by the user" + (f" (file sha256 {sha256_bytes(data)[:12]})" if data is not None else ""),
-            notes={"source": "file" if data is not None else "text"},
+            notes={"source": "file" if data is not None else "text", "verbatim": True},  # the user's words: never rewritten
         )
