@@ -68,7 +68,7 @@ def _session():
     session = requests.Session()
     session.trust_env = False  # no proxies or ~/.netrc credentials from the environment
     session.headers.update({
-        "User-Agent": f"newsreel/{__version__} (+https://github.com/newsreel; article fetcher)",
+        "User-Agent": f"newsreel/{__version__} (article fetcher)",
         "Accept": "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.1",
         "Accept-Encoding": "gzip, deflate",
     })

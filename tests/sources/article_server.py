@@ -154,6 +154,10 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 return self.send(301, "", headers={"Location": "http://169.254.169.254/latest/meta-data/"})
             if path == "/redirect-ftp":
                 return self.send(302, "", headers={"Location": "ftp://example.com/file.txt"})
+            if path == "/forbidden":
+                return self.send(403, "<h1>Forbidden</h1>")
+            if path == "/overloaded":
+                return self.send(503, "<h1>Try later</h1>")
             if path == "/paywall":
                 return self.send(200, PAYWALL)
             if path == "/front-page":

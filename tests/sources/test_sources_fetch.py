@@ -20,6 +20,8 @@ def cached_files(cache):
     "path, needles",
     [
         ("/articles/99-gone", ["answered HTTP 404 Not Found", "the page is not there"]),
+        ("/forbidden", ["answered HTTP 403 Forbidden", "the site refuses newsreel"]),
+        ("/overloaded", ["answered HTTP 503 Service Unavailable", "try again later"]),
         ("/report.pdf", ["is a PDF (application/pdf)", "--article FILE"]),
         ("/image.png", ["is image/png, not a web page or plain text"]),
         ("/huge", ["is 52.4 MB; the limit for a page is 5 MB"]),
