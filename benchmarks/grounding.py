@@ -57,15 +57,15 @@ def main() -> None:
             headline = source.title or path.stem
             row: dict = {"article": path.stem, "headline": headline, "article_words": source.words}
             t0 = time.perf_counter()
-            script = provider.run(headline=headline, workdir=Path(work), progress=lambda f, m="": None, source=source)
-            script = ground_script(script, headline=headline, source=source)
+            draft = provider.run(headline=headline, workdir=Path(work), progress=lambda f, m="": None, source=source)
+            script = ground_script(draft, headline=headline, source=source)
             row["sourced"] = {"seconds": round(time.perf_counter() - t0, 1), "words": script.word_count,
                               "grounding": script.notes["grounding"], "from_source": script.notes.get("from_source"),
-                              "sentences": script.sentences}
+                              "draft": draft.sentences, "sentences": script.sentences}
             if not args.skip_headline_only:
                 t0 = time.perf_counter()
                 plain = provider.run(headline=headline, workdir=Path(work), progress=lambda f, m="": None)
-                plain = ground_script(plain, headline=headline, source=None)
+                plain = ground_script(plain, headline=headline, source=None)  # unsourced: nothing replaced
                 row["headline_only"] = {"seconds": round(time.perf_counter() - t0, 1), "words": plain.word_count,
                                         "grounding": plain.notes["grounding"], "sentences": plain.sentences}
             rows.append(row)

@@ -99,7 +99,10 @@ def to_decimal(digits: str) -> Decimal | None:
 def _norm(value: Decimal) -> Decimal:
     """One spelling per value (1.50 == 1.5 == 1.5E0), for sets and equality."""
     value = value.normalize()
-    return value.quantize(Decimal(1)) if value == value.to_integral() else value
+    try:
+        return value.quantize(Decimal(1)) if value == value.to_integral() else value
+    except InvalidOperation:  # more digits than the context holds: an absurd number, compared as it is
+        return value
 
 
 def words_number(text: str) -> Decimal | None:
@@ -127,10 +130,10 @@ _NUMWORD = "|".join(sorted([*UNITS, *TENS], key=len, reverse=True))
 _SCALEWORD = "hundred|thousand|million|billion|trillion"
 _SPELLED = rf"(?:(?:{_NUMWORD})(?:[\s\-]+(?:and\s+)?(?:{_NUMWORD}|{_SCALEWORD}))*)"
 _DIGITS = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
-_SCALE = rf"(?:\s*(?P<scale>{_SCALEWORD})\b|(?P<short>k|m|mn|mln|bn|b|tn)\b)"  # "$40 million", "$40M"
-_SCALE_WORD = rf"(?:\s*(?P<scale>{_SCALEWORD})\b)"  # a bare "34m" is metres as often as millions
+_SCALE = rf"(?:[\s\-]*(?P<scale>{_SCALEWORD})\b|\s?(?P<short>k|m|mn|mln|bn|b|tn)\b)"  # "$40 million", "$40M", "$40 mln"
+_SCALE_WORD = rf"(?:[\s\-]*(?P<scale>{_SCALEWORD})\b)"  # a bare "34m" is metres as often as millions
 _SYMBOL = r"(?P<symbol>US\$|A\$|C\$|NZ\$|HK\$|\$|€|£|¥|₹|₩|USD\s?|EUR\s?|GBP\s?|CHF\s?|JPY\s?|INR\s?|SEK\s?|NOK\s?|DKK\s?)"
-_CURRENCY_AFTER = r"(?:\s+(?:US\s+)?(?P<currency>" + "|".join(sorted(CURRENCY_WORDS, key=len, reverse=True)) + r")\b)"
+_CURRENCY_AFTER = r"(?:[\s\-]+(?:US\s+)?(?P<currency>" + "|".join(sorted(CURRENCY_WORDS, key=len, reverse=True)) + r")\b)"
 
 MONEY_BEFORE = re.compile(rf"{_SYMBOL}\s?(?P<num>{_DIGITS}){_SCALE}?", re.IGNORECASE)
 MONEY_AFTER = re.compile(
@@ -173,6 +176,7 @@ class Item:
     kind: Kind
     text: str  # as the script writes it
     key: tuple[Any, ...]  # what it means, whatever the spelling
+    start: int = field(default=0, compare=False)  # where it begins in the text
 
 
 def _overlaps(span: tuple[int, int], taken: list[tuple[int, int]]) -> bool:
@@ -192,7 +196,7 @@ def extract(text: str, context: str | None = None) -> list[Item]:
         if key is None or _overlaps(m.span(), taken):
             return
         taken.append(m.span())
-        items.append(Item(kind, m.group(0).strip(), key))
+        items.append(Item(kind, m.group(0).strip(), key, m.start()))
 
     for m in MONEY_BEFORE.finditer(text):
         value = _scaled(m)
@@ -231,7 +235,7 @@ def extract(text: str, context: str | None = None) -> list[Item]:
             value = _scaled(m)
         add("number", m, ("number", value) if value is not None else None)
     items.extend(_months_and_names(text, taken, _inner_capitals(context if context is not None else text)))
-    return items
+    return sorted(items, key=lambda item: item.start)
 
 
 def _inner_capitals(text: str) -> frozenset[str]:
@@ -270,8 +274,8 @@ def _months_and_names(text: str, taken: list[tuple[int, int]], names: frozenset[
                     run.pop(0)
         if run:
             words = [w for w, _, _ in run]
-            items.append(Item("name", text[run[0][1]:run[-1][2]], ("name", tuple(_name_word(w) for w in words
-                                                                                 if w.casefold() not in CONNECTORS))))
+            key = ("name", tuple(_name_word(w) for w in words if w.casefold() not in CONNECTORS))
+            items.append(Item("name", text[run[0][1]:run[-1][2]], key, run[0][1]))
         run.clear()
 
     previous_end = 0
@@ -292,15 +296,15 @@ def _months_and_names(text: str, taken: list[tuple[int, int]], names: frozenset[
         folded = word.casefold().rstrip(".")
         if folded in MONTHS and word[0].isupper() and len(folded) > 4:  # full names; "Mar", "May" only in dates
             flush()
-            items.append(Item("month", word, ("month", MONTHS[folded])))
+            items.append(Item("month", word, ("month", MONTHS[folded]), start))
             continue
         if folded == "may" and word == "May" and not starts_sentence:
             flush()
-            items.append(Item("month", word, ("month", 5)))
+            items.append(Item("month", word, ("month", 5), start))
             continue
         if folded in WEEKDAYS and word[0].isupper():
             flush()
-            items.append(Item("weekday", word, ("weekday", WEEKDAYS[folded])))
+            items.append(Item("weekday", word, ("weekday", WEEKDAYS[folded]), start))
             continue
         capital = word[0].isupper()
         if folded in CONNECTORS and run:
