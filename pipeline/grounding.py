@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from .sources.model import Source
 
-GROUNDING_VERSION = "1"  # part of the script stage's cache key: a changed check writes new scripts
+GROUNDING_VERSION = "2"  # part of the script stage's cache key: a changed check writes new scripts
 MAX_LISTED = 40  # ungrounded items listed in run.json
 MIN_SHARED = 2  # content words (or items) a replacement must share with the sentence it replaces
 
@@ -473,17 +473,23 @@ def closest(sentence: str, candidates: list[str], used: set[int]) -> int | None:
 def ground_sentences(sentences: list[str], *, headline: str, source: "Source | None", verbatim: bool = False
                      ) -> tuple[list[str], list[int | None], dict[str, Any]]:
     """(new sentences, for each new sentence the index of the script sentence it stands for (None: taken from the
-    source), the `grounding` note)."""
+    source), the `grounding` note). With a source, a sentence is replaced when an item of it is not in the source, or
+    when its figures are each in the source but in no one paragraph together (`mixed`: the small model's commonest
+    slip is joining a number from one fact to another)."""
     evidence = Evidence.of(headline, *(() if source is None else (source.title or "", source.text)))
     draft, missing = check(sentences, evidence)
     out, origin = list(sentences), list(range(len(sentences)))
     replaced = dropped = 0
+    mixed: list[str] = []
+    if source is not None:
+        together = _together(sentences, missing, headline, source)
+        mixed = [s for s, ok in zip(sentences, together) if not ok]
     if source is not None and not verbatim:
         candidates = split_sentences(source.text)
         used = {i for i, c in enumerate(candidates) if any(_same(c, s) for s in sentences)}
         out, origin = [], []
         for i, (sentence, bad) in enumerate(zip(sentences, missing)):
-            if not bad:
+            if not bad and sentence not in mixed:
                 out.append(sentence)
                 origin.append(i)
                 continue
@@ -504,6 +510,7 @@ def ground_sentences(sentences: list[str], *, headline: str, source: "Source | N
         "ungrounded": final.ungrounded[:MAX_LISTED],
         "replaced": replaced,
         "dropped": dropped,
+        "mixed": len(mixed),  # sentences whose figures are each in the source, but never together
         "source": source is not None,
         "draft": {"checked": draft.checked, "grounded": draft.grounded, "ungrounded": draft.ungrounded[:MAX_LISTED]},
         "version": GROUNDING_VERSION,
@@ -511,6 +518,26 @@ def ground_sentences(sentences: list[str], *, headline: str, source: "Source | N
     if verbatim:
         note["verbatim"] = True
     return out, origin, note
+
+
+FIGURES = ("money", "percent", "number", "date", "time")
+
+
+def _together(sentences: list[str], missing: list[list[Item]], headline: str, source: "Source") -> list[bool]:
+    """For each sentence: whether its figures (numbers, money, percentages, dates, times) that the source grounds
+    appear together in one paragraph of it (or the headline, or the title). Each figure being somewhere is not
+    enough: "the bridge, completed in 2025, will cost $25 million" can take 2025 and $25 million from different
+    facts. A sentence with fewer than two figures passes."""
+    paragraphs = [Evidence.of(p) for p in (headline, source.title or "", *source.text.split("\n\n")) if p]
+    context = " ".join(sentences)
+    verdict = []
+    for sentence, bad in zip(sentences, missing):
+        # digits and dates: "three-day" or "two parties" say too little to tie a sentence to one paragraph
+        figures = [i for i in extract(sentence, context)
+                   if i.kind in FIGURES and i not in bad and (i.kind == "date" or any(c.isdigit() for c in i.text))]
+        keys = {i.key for i in figures}
+        verdict.append(len(keys) < 2 or any(all(p.grounds(i) for i in figures) for p in paragraphs))
+    return verdict
 
 
 def _same(a: str, b: str) -> bool:

@@ -179,6 +179,15 @@ def test_ungrounded_sentences_are_replaced_by_the_closest_source_sentence():
     assert note["source"] is True
 
 
+def test_figures_each_in_the_source_but_never_together_are_replaced():
+    mixed = "The bridge, completed in 2025, will carry 12,000 vehicles, and the city pays $25 million."
+    fine = "Construction is due to begin in May 2025 and take three years."
+    out, _, note = ground_sentences([mixed, fine], headline="Bridge approved", source=BRIDGE)
+    assert note["mixed"] == 1 and note["replaced"] == 1
+    assert out[0] != mixed and out[0] in BRIDGE.text and out[1] == fine
+    assert note["draft"]["ungrounded"] == []  # every item was somewhere in the article
+
+
 def test_unsourced_scripts_list_their_invented_items_and_keep_their_words():
     out, _, note = ground_sentences(DRAFT, headline="Riverside approves Clear River bridge", source=None)
     assert out == DRAFT
