@@ -1,6 +1,7 @@
 """Grounding of the default script provider: how much of what SmolLM2 writes from an article is in the article.
 
     .venv/bin/python benchmarks/grounding.py [--articles 12] [--skip-headline-only] [--json out.json]
+    .venv/bin/python benchmarks/grounding.py --report out.json      # the tables again, from a saved run
 
 For each sample article (tests/data/articles/, written for this project, CC0) the DEFAULT local script provider
 (SmolLM2-135M, with the word budget a default run gives it) writes a script twice:
@@ -32,7 +33,11 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=12)
     parser.add_argument("--skip-headline-only", action="store_true")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--report", type=Path, help="print the tables of a saved --json run and stop")
     args = parser.parse_args()
+    if args.report:
+        report(json.loads(args.report.read_text()))
+        return
 
     from pipeline.config import load_settings
     from pipeline.grounding import ground_script
@@ -84,9 +89,10 @@ def pct(a: int, b: int) -> str:
 
 def report(rows: list[dict]) -> None:
     print("\n## From the article\n")
-    print("| article | items checked | grounded | model's draft grounded | replaced | dropped | words | seconds |")
-    print("|---|---|---|---|---|---|---|---|")
-    total = {"checked": 0, "grounded": 0, "dchecked": 0, "dgrounded": 0, "replaced": 0, "dropped": 0}
+    print("| article | items checked | grounded | model's draft grounded | mixed | replaced | dropped | model's draft words "
+          "| words | seconds |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    total = {"checked": 0, "grounded": 0, "dchecked": 0, "dgrounded": 0, "replaced": 0, "dropped": 0, "mixed": 0}
     for row in rows:
         s = row["sourced"]
         g = s["grounding"]
@@ -97,12 +103,14 @@ def report(rows: list[dict]) -> None:
         total["dgrounded"] += d["grounded"]
         total["replaced"] += g["replaced"]
         total["dropped"] += g["dropped"]
+        total["mixed"] += g.get("mixed", 0)
+        model = (s.get("from_source") or {}).get("model_words", "?")  # before the budget cut and the check
         print(f"| {row['article']} | {g['checked']} | {pct(g['grounded'], g['checked'])} | "
-              f"{pct(d['grounded'], d['checked'])} ({d['grounded']}/{d['checked']}) | {g['replaced']} | {g['dropped']} | "
-              f"{s['words']} | {s['seconds']} |")
+              f"{pct(d['grounded'], d['checked'])} ({d['grounded']}/{d['checked']}) | {g.get('mixed', 0)} | "
+              f"{g['replaced']} | {g['dropped']} | {model} | {s['words']} | {s['seconds']} |")
     print(f"| **all** | {total['checked']} | **{pct(total['grounded'], total['checked'])}** | "
           f"{pct(total['dgrounded'], total['dchecked'])} ({total['dgrounded']}/{total['dchecked']}) | "
-          f"{total['replaced']} | {total['dropped']} | | |")
+          f"{total['mixed']} | {total['replaced']} | {total['dropped']} | | | |")
     if not any("headline_only" in r for r in rows):
         return
     print("\n## From the headline alone (unsourced)\n")
