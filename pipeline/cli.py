@@ -88,8 +88,7 @@ def make(
         raise NewsreelError("--refresh goes with --url (it fetches the page again)", "add --url URL, or leave --refresh out")
     if headline is None and article is None and url is None:
         raise NewsreelError(
-            "newsreel make needs a HEADLINE, or an article (--article FILE or --url URL)",
-            'e.g. newsreel make "Breakthrough in Mars Project"',
+            "newsreel make needs its HEADLINE, or an article: --article FILE or --url URL", "see newsreel make --help"
         )
     source = None
     if article is not None:

@@ -150,7 +150,7 @@ def test_cli_refusals_are_one_line_and_leave_nothing(cli, tmp_path, site, test_p
         (["--url", "http://no-such-host.invalid/x"], "does not resolve"),
         (["--url", site.url("/articles/01-bridge"), "--article", str(empty)], "give --article or --url, not both"),
         (["--refresh"], "--refresh goes with --url"),
-        ([], "newsreel make needs a HEADLINE, or an article"),
+        ([], "newsreel make needs its HEADLINE, or an article: --article FILE or --url URL"),
     ]
     for args, needle in cases:
         out = tmp_path / "out"
