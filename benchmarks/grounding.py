@@ -89,8 +89,8 @@ def pct(a: int, b: int) -> str:
 
 def report(rows: list[dict]) -> None:
     print("\n## From the article\n")
-    print("| article | items checked | grounded | model's draft grounded | mixed | replaced | dropped | model's draft words "
-          "| words | seconds |")
+    print("| article | items checked | grounded | model's draft grounded | mixed | replaced | dropped "
+          "| model's draft words | words | seconds |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     total = {"checked": 0, "grounded": 0, "dchecked": 0, "dgrounded": 0, "replaced": 0, "dropped": 0, "mixed": 0}
     for row in rows:

@@ -130,10 +130,13 @@ _NUMWORD = "|".join(sorted([*UNITS, *TENS], key=len, reverse=True))
 _SCALEWORD = "hundred|thousand|million|billion|trillion"
 _SPELLED = rf"(?:(?:{_NUMWORD})(?:[\s\-]+(?:and\s+)?(?:{_NUMWORD}|{_SCALEWORD}))*)"
 _DIGITS = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
-_SCALE = rf"(?:[\s\-]*(?P<scale>{_SCALEWORD})\b|\s?(?P<short>k|m|mn|mln|bn|b|tn)\b)"  # "$40 million", "$40M", "$40 mln"
+# "$40 million", "$40M", "$40 mln"
+_SCALE = rf"(?:[\s\-]*(?P<scale>{_SCALEWORD})\b|\s?(?P<short>k|m|mn|mln|bn|b|tn)\b)"
 _SCALE_WORD = rf"(?:[\s\-]*(?P<scale>{_SCALEWORD})\b)"  # a bare "34m" is metres as often as millions
-_SYMBOL = r"(?P<symbol>US\$|A\$|C\$|NZ\$|HK\$|\$|€|£|¥|₹|₩|USD\s?|EUR\s?|GBP\s?|CHF\s?|JPY\s?|INR\s?|SEK\s?|NOK\s?|DKK\s?)"
-_CURRENCY_AFTER = r"(?:[\s\-]+(?:US\s+)?(?P<currency>" + "|".join(sorted(CURRENCY_WORDS, key=len, reverse=True)) + r")\b)"
+_SYMBOL = (r"(?P<symbol>US\$|A\$|C\$|NZ\$|HK\$|\$|€|£|¥|₹|₩|"
+           r"USD\s?|EUR\s?|GBP\s?|CHF\s?|JPY\s?|INR\s?|SEK\s?|NOK\s?|DKK\s?)")
+_CURRENCIES = "|".join(sorted(CURRENCY_WORDS, key=len, reverse=True))
+_CURRENCY_AFTER = rf"(?:[\s\-]+(?:US\s+)?(?P<currency>{_CURRENCIES})\b)"
 
 MONEY_BEFORE = re.compile(rf"{_SYMBOL}\s?(?P<num>{_DIGITS}){_SCALE}?", re.IGNORECASE)
 MONEY_AFTER = re.compile(
@@ -560,7 +563,8 @@ def ground_script(script: Any, *, headline: str, source: "Source | None" = None)
             note["title_replaced"] = title
             title = _cut(headline)
         else:
-            note["ungrounded"] = [*note["ungrounded"], *(t for t in title_bad if t not in note["ungrounded"])][:MAX_LISTED]
+            listed = note["ungrounded"]
+            note["ungrounded"] = [*listed, *(t for t in title_bad if t not in listed)][:MAX_LISTED]
             note["checked"] += len(extract(title))
             note["grounded"] += len(extract(title)) - len(title_bad)
     notes["grounding"] = note

@@ -61,12 +61,16 @@ def _read_bytes(path: Path) -> bytes:
             )
         return path.read_bytes()
     except OSError as exc:
-        raise NewsreelError(f"cannot read the article file {path} ({exc.strerror or exc})", "check its permissions") from None
+        raise NewsreelError(
+            f"cannot read the article file {path} ({exc.strerror or exc})", "check its permissions"
+        ) from None
 
 
 def _looks_like_html(data: bytes) -> bool:
     head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    return head.startswith((b"<!doctype html", b"<html")) or (head.startswith(b"<") and b"<body" in data[:65536].lower())
+    if head.startswith((b"<!doctype html", b"<html")):
+        return True
+    return head.startswith(b"<") and b"<body" in data[:65536].lower()
 
 
 def _decode(path: Path, data: bytes, *, html: bool) -> str:
@@ -103,7 +107,8 @@ def split_title(text: str, *, markdown: bool) -> tuple[str | None, str]:
             return one_line(_inline_markdown(first)) or None, "\n".join(lines[2:])
         return None, text
     followed_by_blank = len(lines) == 1 or not lines[1].strip()
-    if followed_by_blank and len(first.split()) <= TITLE_MAX_WORDS and not first.endswith((".", "!", "?", ":", ";", ",")):
+    short = len(first.split()) <= TITLE_MAX_WORDS
+    if followed_by_blank and short and not first.endswith((".", "!", "?", ":", ";", ",")):
         return one_line(first) or None, "\n".join(lines[1:])
     return None, text
 

@@ -32,7 +32,9 @@ def trafilatura_missing() -> NewsreelError:
     return NewsreelError("reading web pages needs the trafilatura package", "pip install trafilatura")
 
 
-def extract_html(html: str | bytes, *, where: str, url: str | None = None, min_words: int = MIN_PAGE_WORDS) -> Extracted:
+def extract_html(
+    html: str | bytes, *, where: str, url: str | None = None, min_words: int = MIN_PAGE_WORDS
+) -> Extracted:
     """The main text and metadata of an HTML page. `where` names the page in messages (a URL or a file)."""
     try:
         import trafilatura

@@ -85,10 +85,14 @@ def _read_file(path: Path) -> bytes:
         raise NewsreelError(f"the feed file {path} {what}", "give a feed's URL or an .xml/.rss/.atom file")
     try:
         if path.stat().st_size > MAX_BYTES:
-            raise NewsreelError(f"the feed file {path} is larger than {MAX_BYTES // (1024 * 1024)} MB", "give a smaller feed")
+            raise NewsreelError(
+                f"the feed file {path} is larger than {MAX_BYTES // (1024 * 1024)} MB", "give a smaller feed"
+            )
         return path.read_bytes()
     except OSError as exc:
-        raise NewsreelError(f"cannot read the feed file {path} ({exc.strerror or exc})", "check its permissions") from None
+        raise NewsreelError(
+            f"cannot read the feed file {path} ({exc.strerror or exc})", "check its permissions"
+        ) from None
 
 
 def _text(value: object) -> str | None:

@@ -134,7 +134,9 @@ def fetch_bytes(
                 if response.is_redirect:
                     location = response.headers.get("Location", "")
                     if not location:
-                        raise NewsreelError(f"{_shown(current)} redirects without saying where", "give the final address")
+                        raise NewsreelError(
+                            f"{_shown(current)} redirects without saying where", "give the final address"
+                        )
                     current = _without_fragment(urljoin(current, location))
                     continue
                 if response.status_code >= 400:
@@ -146,7 +148,8 @@ def fetch_bytes(
                     raise NewsreelError(f"{_shown(current)} answered HTTP {response.status_code}{reason}", hint)
                 if response.status_code != 200:
                     raise NewsreelError(
-                        f"{_shown(current)} answered HTTP {response.status_code} instead of a page", "give the article's address"
+                        f"{_shown(current)} answered HTTP {response.status_code} instead of a page",
+                        "give the article's address",
                     )
                 content_type, charset = _content_type(response.headers.get("Content-Type", ""))
                 _check_type(current, content_type, accept, what)
@@ -352,7 +355,8 @@ def _store(cache_dir: Path, source: Source) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(source.model_dump(mode="json"), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        data = json.dumps(source.model_dump(mode="json"), ensure_ascii=False, indent=1) + "\n"
+        tmp.write_text(data, encoding="utf-8")
         os.replace(tmp, path)
     except OSError as exc:  # a read-only cache costs a fetch next time, nothing else
         log.warning("could not cache the fetch of %s: %s", source.url, exc)

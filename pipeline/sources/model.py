@@ -51,7 +51,9 @@ class Source(BaseModel):
         text = data.get("text")
         if isinstance(text, str):
             if any("\ud800" <= ch <= "\udfff" for ch in text):
-                raise NewsreelError("the source text is not valid Unicode (it holds a lone surrogate)", "give UTF-8 text")
+                raise NewsreelError(
+                    "the source text is not valid Unicode (it holds a lone surrogate)", "give UTF-8 text"
+                )
             text = clean_text(text)
             if not text:
                 raise NewsreelError("the source has no text", "give an article with some text in it")
@@ -98,7 +100,8 @@ def now_iso() -> str:
 def one_line(text: str) -> str:
     """Printable text on one line: control, format (bidi) and other invisible characters go, whitespace runs become
     one space."""
-    kept = "".join(" " if ch.isspace() else ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co"))
+    invisible = ("Cc", "Cf", "Cs", "Co")
+    kept = "".join(" " if ch.isspace() else ch for ch in text if unicodedata.category(ch) not in invisible)
     return " ".join(kept.split())
 
 

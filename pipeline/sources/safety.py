@@ -76,7 +76,9 @@ def split_url(url: str) -> tuple[str, str, int]:
     """(scheme, host, port) of an http(s) URL; a NewsreelError for anything else."""
     shown = url if len(url) <= 200 else url[:200] + "…"
     if not url.strip():
-        raise NewsreelError("no URL to fetch (the URL is empty)", "give the article's address, e.g. https://example.com/news/story")
+        raise NewsreelError(
+            "no URL to fetch (the URL is empty)", "give the article's address, e.g. https://example.com/news/story"
+        )
     try:
         parts = urlsplit(url.strip())
         port = parts.port

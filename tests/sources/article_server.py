@@ -56,7 +56,8 @@ def article_page(a: dict[str, object]) -> str:
 {body}
 </article>
 <aside><h2>Most read</h2><ul><li><a href="/a">Local bakery wins national prize</a></li>
-<li><a href="/b">Five things to do this weekend</a></li><li><a href="/c">Traffic: roadworks on the ring road</a></li></ul></aside>
+<li><a href="/b">Five things to do this weekend</a></li>
+<li><a href="/c">Traffic: roadworks on the ring road</a></li></ul></aside>
 </main>
 <footer><p>&copy; 2024 {e(str(a["site"]))}. All rights reserved.</p><p><a href="/privacy">Privacy</a> |
 <a href="/cookies">Cookies</a> | <a href="/contact">Contact us</a></p></footer>
@@ -90,7 +91,8 @@ def atom(base: str, slugs: list[str]) -> str:
     for slug in slugs:
         a = articles()[slug]
         entries.append(f"""<entry><title>{html.escape(str(a["title"]))}</title>
-<link rel="alternate" href="{base}/articles/{slug}"/><id>urn:sample:{slug}</id><updated>2024-03-04T08:00:00Z</updated></entry>""")
+<link rel="alternate" href="{base}/articles/{slug}"/><id>urn:sample:{slug}</id>
+<updated>2024-03-04T08:00:00Z</updated></entry>""")
     return f"""<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom"><title>Sample news (Atom)</title><id>urn:sample</id>
 <updated>2024-03-04T08:00:00Z</updated>{"".join(entries)}</feed>"""

@@ -31,7 +31,8 @@ def test_markdown_title_and_text():
 
 def test_markdown_markup_becomes_plain_text(tmp_path):
     path = tmp_path / "story.md"
-    path.write_text("Library **approved** at last\n===\n\n" + "## Details\n\n- " + BODY.replace("new library", "[new library](https://x.example)") + "\n\n> A quote. " + BODY)
+    linked = BODY.replace("new library", "[new library](https://x.example)")
+    path.write_text("Library **approved** at last\n===\n\n## Details\n\n- " + linked + "\n\n> A quote. " + BODY)
     source = read_article(path)
     assert source.title == "Library approved at last"
     assert "**" not in source.text and "](" not in source.text and "> " not in source.text
@@ -56,7 +57,8 @@ def test_saved_html_goes_through_trafilatura(tmp_path):
     path = tmp_path / "page.html"
     path.write_text(article_page(a))
     source = read_article(path)
-    assert (source.title, source.byline, source.site, source.date) == (a["title"], "Eva Novak", "Kestria Today", "2024-09-23")
+    assert (source.title, source.byline, source.site, source.date) == (
+        a["title"], "Eva Novak", "Kestria Today", "2024-09-23")
     assert source.text.startswith("The Green Alliance won the Kestria regional election")
     assert "Most read" not in source.text
     # a saved page in its own declared charset
@@ -76,7 +78,8 @@ def test_a_long_title_becomes_a_headline_cut_at_a_word():
     [
         ("empty.txt", b"", ["the article file", "empty.txt is empty"]),
         ("blank.md", b"  \n\n \t\n", ["is empty"]),
-        ("latin1.txt", "Caf\u00e9 owners protest new rules in the city centre. ".encode("latin-1") * 5, ["is not UTF-8 text (byte 0xE9", "save it as UTF-8"]),
+        ("latin1.txt", "Caf\u00e9 owners protest new rules in the city centre. ".encode("latin-1") * 5,
+         ["is not UTF-8 text (byte 0xE9", "save it as UTF-8"]),
         ("short.txt", b"Storm hits coast.\n", ["has 3 words of text; an article needs at least 20"]),
         ("nav.html", b"<html><body><nav><a href='/'>Home</a></nav></body></html>", ["has no article text"]),
     ],

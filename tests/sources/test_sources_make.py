@@ -65,7 +65,8 @@ def test_url_is_fetched_once_then_served_from_the_fetch_cache(test_plugin, isola
     record = first.record
     assert record["headline"] == MARS["title"]
     source = record["source"]
-    assert (source["kind"], source["url"], source["byline"], source["site"]) == ("url", url, "Lena Fischer", "Orbit Daily")
+    assert (source["kind"], source["url"], source["byline"], source["site"]) == (
+        "url", url, "Lena Fischer", "Orbit Daily")
     assert source["date"] == "2024-01-17"
     cached = list((isolated_config / "cache" / "sources").glob("*/*.json"))
     assert len(cached) == 1 and json.loads(cached[0].read_text())["sha256"] == source["sha256"]

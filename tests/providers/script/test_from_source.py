@@ -45,7 +45,8 @@ def test_text_provider_reads_the_articles_lead_when_given_no_narration(tmp_path)
 
 
 def test_openai_gets_the_article_in_its_prompt(tmp_path):
-    answer = {"title": "Ship found", "sentences": ["Divers found a Dutch ship that sank in 1672."], "image_prompt": "sea"}
+    sentences = ["Divers found a Dutch ship that sank in 1672."]
+    answer = {"title": "Ship found", "sentences": sentences, "image_prompt": "sea"}
     reply = {"id": "1", "object": "chat.completion", "created": 1, "model": "m",
              "choices": [{"index": 0, "message": {"role": "assistant", "content": json.dumps(answer)},
                           "finish_reason": "stop"}]}
@@ -102,4 +103,5 @@ def test_built_in_script_providers_declare_they_take_the_source(cls):
 
 def test_the_source_template_is_in_the_prompt_key():
     assert "script_from_source.j2" in _text.PROMPT_TEMPLATES
-    assert "script_from_source.j2" in LocalScript({}, models_dir=Path("/nonexistent")).provenance()["prompt_templates_sha256"]
+    said = LocalScript({}, models_dir=Path("/nonexistent")).provenance()["prompt_templates_sha256"]
+    assert "script_from_source.j2" in said
