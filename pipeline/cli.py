@@ -60,8 +60,11 @@ def _json_or_text(value: str) -> Any:
 
 @app.command()
 def make(
-    headline: str = typer.Argument(..., help="The news headline, in quotes."),
+    headline: Optional[str] = typer.Argument(None, help="The news headline, in quotes (optional with --article or --url: the article's title)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder to write (default: newsreel-out/<slug>)."),
+    article: Optional[Path] = typer.Option(None, "--article", help="Make the video from this article: a plain text, Markdown or saved HTML file."),
+    url: Optional[str] = typer.Option(None, "--url", help="Make the video from the article at this http(s) address (fetched once, then cached)."),
+    refresh: bool = typer.Option(False, "--refresh", help="With --url: fetch the page again instead of using the cached fetch."),
     seed: Optional[int] = typer.Option(None, help="Same headline + seed gives the same video."),
     aspect: Optional[str] = typer.Option(None, help="16:9 (1280x720), 9:16 (1080x1920) or 1:1 (1080x1080)."),
     lang: Optional[str] = typer.Option(None, "--lang", help="Language of the script and voice, e.g. en, de, zh."),
@@ -77,9 +80,24 @@ def make(
     no_cache: bool = typer.Option(False, "--no-cache", help="Redo every stage; results still refresh the cache."),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
-    """Make one video from a headline."""
+    """Make one video from a headline, or from an article (--article FILE, --url URL)."""
     from .jobs import MakeOptions
     from .runner import Event, default_out, run
+    from .sources import resolve_options
+
+    if article is not None and url is not None:
+        raise NewsreelError("give --article or --url, not both", "one video is made from one article")
+    if refresh and url is None:
+        raise NewsreelError("--refresh goes with --url (it fetches the page again)", "add --url URL, or leave --refresh out")
+    if headline is None and article is None and url is None:
+        raise NewsreelError(
+            "newsreel make needs its HEADLINE, or an article: --article FILE or --url URL", "see newsreel make --help"
+        )
+    source = None
+    if article is not None:
+        from .sources.article import read_article
+
+        source = read_article(article)
 
     params: dict[str, dict[str, Any]] = {}
     for dotted, value in _parse_pairs(set_, "--set", "voice.rate=170"):
@@ -90,6 +108,9 @@ def make(
     options = MakeOptions.parse(
         {
             "headline": headline,
+            "source": source,
+            "url": url,
+            "refresh": refresh,
             "seed": seed,
             "aspect": aspect,
             "lang": lang,
@@ -106,7 +127,9 @@ def make(
         }
     )
     plan = options.plan(config)
+    options = resolve_options(options, plan.settings.cache_dir)  # --url: fetched now (or read from the fetch cache)
     headline = options.headline
+    assert headline is not None  # given, or the article's title (MakeOptions says so otherwise)
     out = out or default_out(headline)
     # A delegating provider's notice (image `auto`: "the slate backdrop, because ...") matters only on a run that
     # builds that stage: a cached stage was made long ago and the note would repeat on every run.
@@ -144,7 +167,9 @@ def make(
 
     finished = False
     try:
-        result = run(headline, plan, out, force=options.force, no_cache=options.no_cache, on_event=on_event)
+        result = run(
+            headline, plan, out, force=options.force, no_cache=options.no_cache, on_event=on_event, source=options.source
+        )
         finished = True
     finally:
         if finished or err_console.is_terminal:
@@ -286,8 +311,10 @@ def version() -> None:
 
 @app.command()
 def batch(
-    file: Path = typer.Argument(..., help="Headlines: a text file (one a line), a CSV (a headline column) or JSONL."),
+    file: Optional[Path] = typer.Argument(None, help="Headlines: a text file (one a line), a CSV (a headline column) or JSONL."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the videos and batch.json (default: newsreel-out/<file name>)."),
+    feed: Optional[str] = typer.Option(None, "--feed", help="Instead of a file: an RSS/Atom feed (URL or file), one video per entry from its linked article."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="With --feed: only the first N entries."),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Worker processes (local, default 1) or CPUs of a local Ray instance (default 2)."),
     engine: str = typer.Option("local", "--engine", help="local (a process pool) or ray (needs the ray extra of newsreel)."),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster to join (e.g. auto or ray://head:10001); none starts a local one."),
@@ -295,8 +322,27 @@ def batch(
     json_progress: bool = typer.Option(False, "--json-progress", help="Print progress as JSON lines on stdout."),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
-    """Make a video for every line of a file; every line is checked first. Run it again to resume."""
+    """Make a video for every line of a file, or every entry of a feed (--feed); every line is checked first. Run it
+    again to resume."""
     from .cli_batch import cli_batch
+
+    if (file is None) == (feed is None):
+        raise NewsreelError(
+            "newsreel batch needs a FILE of headlines or --feed URL_OR_FILE" + (", not both" if file else ""),
+            "e.g. newsreel batch headlines.txt, or newsreel batch --feed https://example.com/rss.xml --limit 5",
+        )
+    if limit is not None and feed is None:
+        raise NewsreelError("--limit goes with --feed", "leave --limit out, or add --feed URL_OR_FILE")
+    if feed is not None:  # the feed becomes OUT/feed.jsonl, a batch file like any other (pipeline/sources/feed.py)
+        from .sources.feed import default_feed_out, read_feed, write_batch_file
+
+        entries = read_feed(feed, limit=limit)
+        out = out or default_feed_out(feed)
+        try:
+            file = write_batch_file(entries, out)
+        except OSError as exc:
+            raise NewsreelError(f"cannot write to the output folder {out}: {exc.strerror}", "choose a writable folder with --out") from None
+    assert file is not None
 
     try:
         code = cli_batch(file, out=out, engine=engine, workers=workers, gpu_slots=gpu_slots, address=address, json_progress=json_progress, config=config)

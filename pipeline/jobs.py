@@ -17,7 +17,8 @@ from .config import Aspect, load_settings
 from .errors import NewsreelError
 from .plugins import check_stage
 from .runner import Plan, build_plan
-from .stages.script import Headline
+from .sources.model import Source
+from .stages.script import MAX_HEADLINE_CHARS, Headline, check_headline
 
 # Flag-style shortcuts for common provider parameters: option name -> (stage, parameter).
 SHORTCUTS: dict[str, tuple[str, str]] = {
@@ -29,10 +30,20 @@ SHORTCUTS: dict[str, tuple[str, str]] = {
 }
 
 
-class MakeOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _headline_required_in_the_web_api(schema: dict[str, Any]) -> None:
+    # The JSON schema is the web API's request body (its OpenAPI document), and the service takes no article yet:
+    # there a headline is required. The command line, the Python API and batch lines take `url`/`source` instead.
+    schema["required"] = ["headline"]
 
-    headline: Headline
+
+class MakeOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_headline_required_in_the_web_api)
+
+    headline: Headline | None = None  # optional when the source has a title (it becomes the headline)
+    source: Source | None = None  # the article the video is made from (pipeline/sources/)
+    url: str | None = Field(None, max_length=4000)  # an article to fetch into `source` (sources.resolve_options)
+    refresh: bool = False  # fetch `url` again instead of using the cached fetch
+    public_only: bool = False  # fetch `url` from public addresses only (a public feed's links); it can only restrict
     seed: int | None = Field(None, ge=0, lt=2**32)
     aspect: Aspect | None = None
     lang: str | None = None
@@ -65,6 +76,23 @@ class MakeOptions(BaseModel):
             if where is not None:
                 raise NewsreelError(f"the option {where} is not a finite number", "give an ordinary number")
         return data
+
+    @model_validator(mode="after")
+    def _headline_or_source(self) -> "MakeOptions":
+        if self.headline is None:
+            if self.source is not None and self.source.title:
+                object.__setattr__(self, "headline", headline_from_title(self.source.title))
+            elif self.source is not None:
+                raise NewsreelError(
+                    f"the article {self.source.where} has no title to use as the headline", "give a headline too"
+                )
+            elif self.url is None:
+                raise NewsreelError("the option 'headline' is required", 'e.g. {"headline": "Breakthrough in Mars Project"}')
+        return self
+
+    def with_source(self, source: Source) -> "MakeOptions":
+        """These options with `source` (a fetched or read article); its title becomes the headline if none was given."""
+        return type(self).model_validate({**self.model_dump(exclude={"source"}, exclude_unset=True), "source": source})
 
     @classmethod
     def parse(cls, data: dict[str, Any]) -> "MakeOptions":
@@ -100,6 +128,15 @@ class MakeOptions(BaseModel):
                 params.setdefault(stage, {})[key] = value
         settings = load_settings(config_file, seed=self.seed, aspect=self.aspect, language=self.lang, providers=providers)
         return build_plan(settings, params)
+
+
+def headline_from_title(title: str) -> str:
+    """An article's title as a headline: one line, cut at a word boundary to the headline limit."""
+    text = " ".join(title.split())
+    if len(text) > MAX_HEADLINE_CHARS:
+        cut = text[: MAX_HEADLINE_CHARS - 1]
+        text = (cut[: cut.rfind(" ")] if " " in cut else cut).rstrip(" ,;:-") + "…"
+    return check_headline(text)
 
 
 _HINTS = {

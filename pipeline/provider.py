@@ -150,6 +150,10 @@ class Provider:
     #: words) this provider takes; the runner fills each one into the Params field of the same name. None are filled
     #: unless declared here.
     run_options: ClassVar[frozenset[str]] = frozenset()
+    #: Its `run()` takes `source=`: the article the job is made from (`pipeline.sources.Source`), or None for a job
+    #: made from a headline alone. Without it the provider never sees the article (the script is still checked
+    #: against it: pipeline/grounding.py).
+    takes_source: ClassVar[bool] = False
 
     @classmethod
     def delegate(cls, params: dict[str, Any], asked: frozenset[str] = frozenset()) -> tuple[str, dict[str, Any], str]:

@@ -25,6 +25,7 @@ from .errors import NewsreelError
 from .hashing import sha256_bytes
 from .plugins import check_stage, provider_class
 from .provider import Provider
+from .sources.model import Source
 from .stages import STAGES
 from .stages.script import check_headline
 
@@ -142,7 +143,9 @@ def run(
     no_cache: bool = False,
     on_event: EventSink | None = None,
     stage_lock: StageLock | None = None,
+    source: Source | None = None,
 ) -> RunResult:
+    """Make one video from `headline` (and the article `source`, when the job has one) into the run folder `out`."""
     headline = check_headline(headline)
     force = set(force)
     for stage in force:
@@ -160,7 +163,7 @@ def run(
     cache.clean()
     run_folder.clean_abandoned(out.parent)
     try:
-        return _run(headline, plan, out, cache, started, force, no_cache, emit, stage_lock)
+        return _run(headline, plan, out, cache, started, force, no_cache, emit, stage_lock, source)
     except (OSError, NewsreelError) as exc:
         full = _disk_full(exc, {"cache": cache.root, "output": out.parent})
         if full is None:
@@ -178,10 +181,11 @@ def _run(
     no_cache: bool,
     emit: EventSink,
     stage_lock: StageLock | None,
+    source: Source | None = None,
 ) -> RunResult:
 
     artifacts: dict[str, Artifact] = {}
-    digests: dict[str, str] = {"headline": headline_digest(headline)}
+    digests: dict[str, str] = {"headline": headline_digest(headline, source)}
     records: dict[str, StageRecord] = {}
     for name, stage in STAGES.items():
         provider = plan.providers[name]
@@ -200,7 +204,9 @@ def _run(
                 emit(Event(stage=name, kind="notice", message=f"{name}: the cached result was damaged ({damaged.reason}); rebuilding it"))
                 cache.discard(damaged)
         if found is None:
-            artifact, entry = _build(cache, key, name, stage.inputs, provider, artifacts, headline, emit, stage_lock, replace=rebuild)
+            artifact, entry = _build(
+                cache, key, name, stage.inputs, provider, artifacts, headline, emit, stage_lock, replace=rebuild, source=source
+            )
             hit = False
         else:
             artifact, entry = found
@@ -226,6 +232,7 @@ def _run(
     record = {
         "newsreel": __version__,
         "headline": headline,
+        "source": source.summary() if source is not None else None,  # where the article came from; not its text
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "settings": {k: v for k, v in plan.settings.masked().items() if k not in (*SECRET_FIELDS, "cache_dir", "models_dir")},
         "stages": {k: v.model_dump(mode="json") for k, v in records.items()},
@@ -289,9 +296,12 @@ def _build(
     stage_lock: StageLock | None = None,
     *,
     replace: bool = False,
+    source: Source | None = None,
 ) -> tuple[Artifact, Any]:
     inputs: dict[str, Any] = {i: (headline if i == "headline" else artifacts[i]) for i in input_names}
     inputs = inputs_it_takes(provider, name, inputs)
+    if "headline" in input_names and provider.takes_source:
+        inputs["source"] = source  # the article travels with the headline, to providers that read it
 
     def progress(fraction: float, message: str = "") -> None:
         emit(Event(stage=name, kind="progress", fraction=max(0.0, min(1.0, fraction)), message=message))
@@ -300,6 +310,9 @@ def _build(
         with stage_lock(name, provider) if stage_lock else nullcontext():
             t0 = time.perf_counter()  # time the work, not the wait for the lock
             artifact = provider.run(**inputs, workdir=workdir, progress=progress)
+            finish = STAGES[name].finish
+            if finish is not None:  # the script's grounding check, for every provider
+                artifact = finish(artifact, headline=headline, source=source)
             seconds = time.perf_counter() - t0
         # A provider's broken promise fails its stage here, in one line, before anything is cached.
         STAGES[name].check_output(provider, artifact, inputs)
@@ -323,9 +336,15 @@ def _notes(artifact: Artifact) -> dict[str, Any]:
     return notes
 
 
-def headline_digest(headline: str) -> str:
-    """What the headline enters the cache keys as (the input of the script stage)."""
-    return sha256_bytes(headline.encode())
+def headline_digest(headline: str, source: Source | None = None) -> str:
+    """What the job's input, the headline and the article it is made from (if any), enters the cache keys as (the
+    input of the script stage). A headline alone keeps the digest it always had; with a source, the source's text
+    hash and metadata join it, so the same headline with another article is new work."""
+    if source is None:
+        return sha256_bytes(headline.encode())
+    from .artifacts import canonical_json
+
+    return sha256_bytes(canonical_json({"headline": headline, "source": source.key_material()}).encode())
 
 
 def stage_key(name: str, provider: Provider, digests: Mapping[str, str], identity: dict[str, Any] | None = None) -> str:
@@ -339,6 +358,8 @@ def stage_key(name: str, provider: Provider, digests: Mapping[str, str], identit
     if identity is None:
         identity = provider.identity()
     material = {**provider.key_params(), "__identity__": identity} if identity else provider.key_params()
+    if STAGES[name].finish_version:
+        material = {**material, "__finish__": STAGES[name].finish_version}
     return cache_key(name, provider.name, provider.version, material, {i: digests[i] for i in STAGES[name].inputs})
 
 
@@ -399,7 +420,7 @@ def _free_bytes(path: Path) -> int | None:
 
 
 def make_video(
-    headline: str,
+    headline: str | None,
     out: Path | str | None = None,
     *,
     on_event: EventSink | None = None,
@@ -408,14 +429,19 @@ def make_video(
 ) -> RunResult:
     """Python API: `make_video("Headline", out="clip", seed=3, aspect="9:16", providers={"voice": "espeak"})`.
 
-    Options are those of `pipeline.jobs.MakeOptions` (the same as `newsreel make`'s flags).
+    Options are those of `pipeline.jobs.MakeOptions` (the same as `newsreel make`'s flags): `url="https://..."`
+    makes the video from that article (the headline may then be None: the article's title is used), `source=`
+    takes an article already read (`pipeline.sources.article.read_article(path)`).
     """
     from .jobs import MakeOptions
+    from .sources import resolve_options
 
     job = MakeOptions.parse({"headline": headline, **options})
     plan = job.plan(config_file)
+    job = resolve_options(job, plan.settings.cache_dir)  # fetch `url` (cached) into the job's source
+    assert job.headline is not None  # a resolved job has one (given, or the article's title)
     target = Path(out) if out else default_out(job.headline)
-    return run(job.headline, plan, target, force=job.force, no_cache=job.no_cache, on_event=on_event)
+    return run(job.headline, plan, target, force=job.force, no_cache=job.no_cache, on_event=on_event, source=job.source)
 
 
 def default_out(headline: str) -> Path:

@@ -122,7 +122,8 @@ def test_run_json_and_sidecar_record_the_same_facts(run):
     assert side["files"]["narration.wav"] == sha256(out / "narration.wav")
     labels = [a["label"] for a in side["assertions"]]
     assert labels == ["c2pa.actions.v2", "org.newsreel.script", "org.newsreel.image", "org.newsreel.voice",
-                      "org.newsreel.captions", "org.newsreel.presenter", "org.newsreel.compose", "org.newsreel.label",
+                      "org.newsreel.captions", "org.newsreel.presenter", "org.newsreel.compose", "org.newsreel.source",
+                      "org.newsreel.label",
                       "org.newsreel.watermark"]
     # The signed file is still the compose stage's video: same streams, same length.
     from pipeline.media import probe
@@ -435,10 +436,11 @@ def test_ffmpeg_reports_the_label_it_draws_and_the_script_providers_their_templa
     def templates(provider):
         return provider.provenance()["prompt_templates_sha256"]
 
-    digest = {n: sha256(TEMPLATES_DIR / n) for n in ("script_prompt.j2", "script_continue.j2", "image_prompt.j2")}
+    names = ("script_prompt.j2", "script_continue.j2", "script_from_source.j2", "image_prompt.j2")
+    digest = {n: sha256(TEMPLATES_DIR / n) for n in names}
     assert templates(LocalScript()) == digest
     assert templates(OpenAIScript({"model": "m", "base_url": "http://127.0.0.1:9/v1"})) == {
-        n: digest[n] for n in ("script_prompt.j2", "image_prompt.j2")}
+        n: digest[n] for n in ("script_prompt.j2", "script_from_source.j2", "image_prompt.j2")}
     assert templates(TextScript({"text": "Our own words."})) == {"image_prompt.j2": digest["image_prompt.j2"]}
 
 

@@ -369,11 +369,11 @@ def check_name(name: str) -> str:
 def _item(raw: _Raw) -> tuple[BatchItem, MakeOptions]:
     if raw.problem is not None or raw.data is None:
         raise NewsreelError(raw.problem or "unreadable", "")
-    if not str(raw.data.get("headline") or "").strip():
+    if not str(raw.data.get("headline") or "").strip() and "url" not in raw.data:  # a fetched article has a title
         raise NewsreelError("the headline is empty" if "headline" in raw.data else "no headline", "")
     name, data = _split(raw.data)
     options = MakeOptions.parse(data)
-    name = check_name(name.strip() if name else default_out(options.headline).name)
+    name = check_name(name.strip() if name else default_out(options.headline or options.url or "").name)
     return BatchItem(raw.line, name, options.model_dump(mode="json", exclude_unset=True)), options
 
 

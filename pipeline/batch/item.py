@@ -19,6 +19,7 @@ from typing import Any, Literal, NamedTuple
 from ..errors import NewsreelError
 from ..jobs import MakeOptions
 from ..runner import Event, Plan, headline_digest, run, stage_key
+from ..sources import Source, resolve_options
 from ..stages import STAGES
 from .events import BatchEvent
 from .gpu import GpuGate
@@ -59,7 +60,7 @@ class ItemResult:
         return data
 
 
-def up_to_date(out: Path, headline: str, plan: Plan) -> bool:
+def up_to_date(out: Path, headline: str, plan: Plan, source: Source | None = None) -> bool:
     """Whether `out` already holds what this request would make: every stage's cache key, computed now from this
     plan and the input digests its run.json recorded, equals the key recorded there (so the same providers, versions,
     parameters and model identities made it from the same headline), and every file it lists exists.
@@ -70,7 +71,7 @@ def up_to_date(out: Path, headline: str, plan: Plan) -> bool:
         if record.get("headline") != headline:
             return False
         stages = record["stages"]
-        digests = {"headline": headline_digest(headline)}
+        digests = {"headline": headline_digest(headline, source)}
         for name in STAGES:
             if stage_key(name, plan.providers[name], digests) != stages[name]["key"]:
                 return False
@@ -138,14 +139,17 @@ def run_item(
     try:
         options = MakeOptions.parse(item.options)
         plan = _worker_plan(options, config_file)
+        options = resolve_options(options, plan.settings.cache_dir)  # a `url` line: fetched (or from the fetch cache)
+        assert options.headline is not None  # given, or the article's title
         out = Path(out_root) / item.name
-        if not (options.force or options.no_cache) and up_to_date(out, options.headline, plan):
+        if not (options.force or options.no_cache) and up_to_date(out, options.headline, plan, options.source):
             return result("skipped")
         gate = GpuGate(
             gpu, on_wait=lambda stage: emit(Event(stage=stage, kind="progress", message="waiting for a GPU slot"))
         )
         done = run(
-            options.headline, plan, out, force=options.force, no_cache=options.no_cache, on_event=emit, stage_lock=gate
+            options.headline, plan, out, force=options.force, no_cache=options.no_cache, on_event=emit, stage_lock=gate,
+            source=options.source,
         )
         cached = sum(1 for rec in done.record["stages"].values() if rec["hit"])
         return result("ok", cached=cached)

@@ -19,7 +19,7 @@ _PLANS_OK = "plans"  # what validation remembers of a request that plans (not th
 
 
 class Plans:
-    """Plans by request (a MakeOptions minus its headline), the least recently used dropped beyond `size`.
+    """Plans by request (a MakeOptions minus its headline and article), the least recently used dropped beyond `size`.
 
     keep=False (validation): remembers only whether a request plans, and pre-flights its providers (`check()`: the
     packages, keys and model files they need) the first time. keep=True (a worker, the Ray driver): keeps the plans,
@@ -35,7 +35,7 @@ class Plans:
 
     def get(self, options: MakeOptions) -> Plan | None:
         """The request's plan (None when plans are not kept); raises the request's NewsreelError."""
-        key = options.model_dump_json(exclude={"headline"})
+        key = options.model_dump_json(exclude={"headline", "source", "url", "refresh", "public_only"})  # what the plan depends on
         if key in self._seen:
             self._seen.move_to_end(key)
             found = self._seen[key]

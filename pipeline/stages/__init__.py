@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from ..artifacts import Artifact
 from ..errors import NewsreelError
+from ..grounding import GROUNDING_VERSION, ground_script
 from . import captions, compose, image, presenter, script, voice
 from .captions import Captions, CaptionsProvider
 from .compose import ComposeProvider, Video
@@ -33,6 +34,10 @@ class Stage:
     exports: Callable[[Artifact], dict[str, Path | bytes]]  # run-folder file name -> cache file or bytes
     # The first contract rule an output breaks, in words, or None: called as rules(artifact, **inputs).
     rules: Callable[..., str | None]
+    # A step every provider's output passes before it is cached, whoever wrote it: finish(artifact, headline=...,
+    # source=...) -> artifact. `finish_version` joins the stage's cache keys, so a changed step redoes the work.
+    finish: Callable[..., Artifact] | None = None
+    finish_version: str = ""
 
     def check_output(self, provider: Any, artifact: Any, inputs: Mapping[str, Any]) -> None:
         """Raise NewsreelError naming the provider and the rule when `artifact`, what `provider` (an instance or
@@ -56,7 +61,9 @@ class Stage:
 STAGES: dict[str, Stage] = {
     s.name: s
     for s in (
-        Stage("script", ("headline",), Script, ScriptProvider, Script.exports, script.broken_rule),
+        # Every script is checked against its source (pipeline/grounding.py), whichever provider wrote it.
+        Stage("script", ("headline",), Script, ScriptProvider, Script.exports, script.broken_rule,
+              finish=ground_script, finish_version=f"grounding-{GROUNDING_VERSION}"),
         Stage("image", ("script",), Backgrounds, ImageProvider, Backgrounds.exports, image.broken_rule),
         Stage("voice", ("script",), Narration, VoiceProvider, Narration.exports, voice.broken_rule),
         Stage("captions", ("script", "voice"), Captions, CaptionsProvider, Captions.exports, captions.broken_rule),

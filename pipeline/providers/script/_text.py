@@ -41,7 +41,8 @@ def _environment():
     )
 
 
-PROMPT_TEMPLATES = ("script_prompt.j2", "script_continue.j2", "image_prompt.j2")  # what the built-ins render
+PROMPT_TEMPLATES = ("script_prompt.j2", "script_continue.j2", "script_from_source.j2", "image_prompt.j2")  # built-ins
+
 
 
 def templates_sha256() -> str:

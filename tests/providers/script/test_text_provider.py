@@ -114,7 +114,6 @@ def test_cache_key_follows_the_file_content_not_its_path(tmp_path):
 @pytest.mark.parametrize(
     ("params", "needle", "hint"),
     [
-        ({}, "needs your narration", "script.file="),
         ({"text": "One.", "file": "story.txt"}, "either text or file, not both", "script.file="),
         ({"text": ""}, "has no words", "write the narration"),
         ({"text": "  \n\n ... 123. "}, "has no words", "write the narration"),
@@ -125,6 +124,15 @@ def test_bad_text_parameters_name_the_problem(params, needle, hint):
         TextScript(params).check()
     assert needle in err.value.message and hint in err.value.hint
     assert "\n" not in err.value.one_line()
+
+
+def test_no_narration_is_refused_when_the_job_has_no_article_either(tmp_path):
+    provider = TextScript({})
+    provider.check()  # pre-flight cannot know: a job with an article reads the article's lead
+    with pytest.raises(NewsreelError) as err:
+        provider.run(headline="Storm hits coast", workdir=tmp_path, progress=lambda f, m="": None)
+    assert "needs your narration" in err.value.message and "script.file=" in err.value.hint
+    assert "--article FILE or --url URL" in err.value.hint
 
 
 def test_bad_files_name_the_problem(tmp_path):
