@@ -10,7 +10,7 @@ For each sample article (tests/data/articles/, written for this project, CC0) th
    sentences it replaced or dropped;
 2. from the article's headline alone (no source): the same check lists the items the model invented.
 Only the script stage runs (the other stages do not change what is said). The model is loaded once (its conversion,
-if needed, happens before the first timed script). Prints markdown tables for notes-grounding.md.
+if needed, happens before the first timed script). Prints markdown tables for BENCHMARKS.md.
 """
 
 from __future__ import annotations
