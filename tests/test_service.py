@@ -735,6 +735,36 @@ def test_server_paths_are_refused_before_anything_is_opened(service, client):
         assert jobs_titled(client, f"Refused {provider} {key}") == []
 
 
+def test_a_url_or_article_is_refused_and_never_fetched(service, client):
+    """The service does not make videos from sources yet: a client's URL (loopback here, the classic SSRF target)
+    or article gets a 422 and no job; nothing is fetched (a server on the URL would see the request)."""
+    import http.server
+    import threading
+
+    hits = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the stdlib's name
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/article"
+        for extra in ({"url": url}, {"source": {"kind": "file", "file": "a.txt", "text": "Some text. More text."}}):
+            r = client.post("/api/jobs", json={"headline": "Sourced story", "providers": TEST_PROVIDERS, **extra})
+            assert_error(r, 422, "does not make videos from an article or a URL yet")
+        assert jobs_titled(client, "Sourced story") == [] and hits == []
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_server_resource_parameters_are_marked():
     from pipeline.plugins import provider_class
     from pipeline.provider import names_server_resource

@@ -44,6 +44,14 @@ def create_job(svc: ServiceState, data: Any) -> Job:
     from ..jobs import MakeOptions
 
     options = MakeOptions.parse(data)  # NewsreelError -> 422 with the option's name
+    if options.url is not None or options.source is not None:
+        # Not wired into the service yet: refuse rather than make a headline-only video that silently drops the
+        # article, and never fetch a client's URL here (the command line checks every address it fetches).
+        raise ApiError(
+            422,
+            "the web service does not make videos from an article or a URL yet",
+            "send a headline alone, or use newsreel make --url/--article on the command line",
+        )
     if options.init_image is not None and not UPLOAD_REF.match(options.init_image):
         raise ApiError(
             422,
