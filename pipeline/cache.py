@@ -35,7 +35,7 @@ from typing import Any
 from .artifacts import Artifact, canonical_json
 from .hashing import sha256_bytes, sha256_file
 from .errors import NewsreelError
-from .owner_lock import UNLOCKED_GRACE, OwnerLock, age
+from .owner_lock import UNLOCKED_GRACE, OwnerLock, age, owned_folder
 
 SEAL = "files"  # meta.json's map of every sealed file: relative path -> [size, sha256]
 RETIRED_GRACE = 3600.0  # seconds a replaced object stays for readers that resolved it before the swap
@@ -159,13 +159,8 @@ class Cache:
         """A fresh temp folder for a provider to write into, beside a lock held while it is built (so a later run
         can tell a killed build's leftovers from a live build elsewhere); removed if the build fails."""
         self._writable()
-        tmp = self.root / "tmp" / f"{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
-        with OwnerLock(tmp.with_name(tmp.name + ".lock")):
-            tmp.mkdir()
-            try:
-                yield tmp
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
+        with owned_folder(self.root / "tmp" / f"{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}") as tmp:
+            yield tmp
 
     def put(self, key: str, tmp: Path, artifact: Artifact, meta: dict[str, Any], *, replace: bool = False) -> tuple[Artifact, Entry]:
         """Seal a built folder (artifact.json, meta.json with every file's size and hash), move it into objects/

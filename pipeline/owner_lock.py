@@ -6,7 +6,10 @@ remove what the dead one left at once, while a live build in another process is 
 from __future__ import annotations
 
 import os
+import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 UNLOCKED_GRACE = 3600.0  # seconds after which a leftover without a lock (an older newsreel, or no flock) is stale
@@ -53,6 +56,19 @@ class OwnerLock:
         finally:
             os.close(fd)
         return True
+
+
+@contextmanager
+def owned_folder(folder: Path) -> Iterator[Path]:
+    """Create `folder` beside its owner lock (`<folder>.lock`, held throughout); the folder is removed when the block
+    exits, whether it finished (its owner renamed it away first) or failed. A killed owner leaves both, and
+    `OwnerLock.abandoned(<folder>.lock)` then says so."""
+    with OwnerLock(folder.with_name(folder.name + ".lock")):
+        folder.mkdir()
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def age(path: Path, now: float) -> float:

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import NewsreelError
-from .owner_lock import OwnerLock
+from .owner_lock import OwnerLock, owned_folder
 
 MARK = ".newsreel-"
 SUFFIX = ".part"
@@ -69,13 +69,8 @@ def assembling(out: Path) -> Iterator[Path]:
     """A private folder beside `out` to write the run's files into; `publish()` it when complete. Removed on
     failure; if the process is killed, the next run's `clean_abandoned()` removes it."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    part = out.parent / f".{out.name}{MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}{SUFFIX}"
-    with OwnerLock(part.with_name(part.name + ".lock")):
-        part.mkdir()
-        try:
-            yield part
-        finally:
-            shutil.rmtree(part, ignore_errors=True)
+    with owned_folder(out.parent / f".{out.name}{MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}{SUFFIX}") as part:
+        yield part
 
 
 def publish(part: Path, out: Path) -> None:
