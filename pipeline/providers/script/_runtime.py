@@ -216,6 +216,7 @@ STALE_TEMP_SECONDS = 3600  # a conversion temp folder older than this was left b
 
 
 def remove_stale_temps(parent: Path, name: str) -> None:
+    """Remove `.NAME.tmp-*` conversion folders in `parent` older than STALE_TEMP_SECONDS (NAME may be a glob)."""
     now = time.time()
     for old in parent.glob(f".{name}.tmp-*"):
         try:

@@ -58,7 +58,6 @@ MIN_CONTINUATION_WORDS = 40  # asking a tiny model for "12 more words" gets noth
 REPETITION_PENALTY = 1.1
 OVER_BUDGET = 0.10  # a script may run this far over its word budget rather than cut a sentence
 GOOD_ENOUGH = 0.90  # stop writing passages once whole sentences can fill this much of the budget
-STALE_TEMP_SECONDS = 3600  # a conversion temp folder older than this was left by a killed process
 ONNX_SUFFIX = "-onnx"  # the ONNX model's folder: the transformers folder's name plus this
 
 # The loaded model (an OnnxModel or a TransformersModel) per converted folder, shared by every provider instance in
@@ -335,7 +334,7 @@ class LocalScript(ScriptProvider):
         # Room for this folder and, when the fast runtime is installed, the ONNX model built from it right after.
         needed = _runtime.FP32_BYTES + (_runtime.BUILD_BYTES if _runtime.runtime_version() else 0)
         _runtime.ensure_room(folder.parent, needed, "the SmolLM2 model file")
-        self._remove_stale_temps(folder.parent)
+        _runtime.remove_stale_temps(folder.parent, f"{CONVERTED_PREFIX}-*")
         tmp = folder.parent / f".{folder.name}.tmp-{uuid.uuid4().hex[:8]}"
         started = time.perf_counter()
         try:
@@ -388,15 +387,6 @@ class LocalScript(ScriptProvider):
             shutil.rmtree(tmp, ignore_errors=True)
         log.info("converted %s into %s in %.1f s", gguf.name, folder, time.perf_counter() - started)
 
-    @staticmethod
-    def _remove_stale_temps(parent: Path) -> None:
-        now = time.time()
-        for old in parent.glob(f".{CONVERTED_PREFIX}-*.tmp-*"):
-            try:
-                if now - old.stat().st_mtime > STALE_TEMP_SECONDS:
-                    shutil.rmtree(old, ignore_errors=True)
-            except OSError:
-                pass
 
     # ---------------------------------------------------------------------------------------------------------------
     # Writing
