@@ -28,6 +28,10 @@ SUFFIX = ".part"
 
 def check_destination(out: Path) -> None:
     """Fail before any work when `out` cannot become a run folder. Writes nothing."""
+    resolved = out.resolve()
+    if resolved == Path.cwd().resolve() or resolved.parent == resolved:
+        # The run folder is renamed into place whole: it cannot be the folder we stand in, or a filesystem root.
+        raise NewsreelError(f"--out {out} is the current folder or a root folder", "give a folder name for the run, e.g. --out clip")
     if out.exists() or out.is_symlink():
         if not out.is_dir():
             raise NewsreelError(f"the output {out} exists and is not a folder", "choose a folder name with --out")

@@ -180,3 +180,18 @@ def test_make_options_are_plain_json_that_round_trips(test_plugin, isolated_conf
         MakeOptions.parse({"headline": "x", "colour": "red"})
     with pytest.raises(NewsreelError, match="bad option aspect"):
         MakeOptions.parse({"headline": "x", "aspect": "4:3"})
+
+
+def test_the_current_folder_is_never_a_run_folder(test_plugin, isolated_config, tmp_path, monkeypatch):
+    # Run folders are renamed into place whole, so `--out .` would mean replacing the folder we stand in.
+    from pipeline.errors import NewsreelError
+    from pipeline.runner import make_video
+    from tests.helpers import TEST_PROVIDERS
+
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    for out in (".", str(here), "/"):
+        with pytest.raises(NewsreelError, match="is the current folder or a root folder"):
+            make_video("Hello", out=out, providers=TEST_PROVIDERS)
+    assert list(here.iterdir()) == []
