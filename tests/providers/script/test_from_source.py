@@ -66,9 +66,12 @@ class StubbedLocal(LocalScript):
               "The ship is the Golden Heron, museum historians believe.")
 
     def _load(self, progress):
-        return None, None
+        from types import SimpleNamespace
 
-    def _generate(self, model, tokenizer, prompt, max_new_tokens, seed, temperature=None, repetition_penalty=1.1):
+        self._loaded = SimpleNamespace(label="stub")  # what the log line names
+        return self._loaded
+
+    def _generate(self, prompt, max_new_tokens, seed, temperature=None, repetition_penalty=1.1):
         self.calls = [*getattr(self, "calls", []), (prompt, temperature, repetition_penalty)]
         return self.answer, True
 
