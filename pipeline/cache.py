@@ -373,16 +373,9 @@ class Cache:
             for marker in retired.iterdir():
                 if age(marker, now) > RETIRED_GRACE:
                     obj = self.root / "objects" / marker.name[:2] / marker.name
-                    if obj.is_dir() and not any(link.resolve() == obj for link in self._links_to(marker.name[:64])):
+                    if obj.is_dir() and self.entry_path(marker.name[:64]).resolve() != obj:  # not linked again
                         self._delete(obj)
                     marker.unlink(missing_ok=True)
-
-    def _links_to(self, key: str) -> list[Path]:
-        link = self.entry_path(key)
-        return [link] if link.is_symlink() else []
-
-    def tmp_bytes(self) -> int:
-        return tree_size(self.root / "tmp")
 
 
 def tree_size(path: Path) -> int:
