@@ -38,6 +38,7 @@ class Phonemized:
 def phonemize(words: list[str], language: str) -> Phonemized:
     """The IPA phonemes of each word, read by espeak-ng's voice for `language` (English when it has none)."""
     from ...errors import NewsreelError
+    from ...media import die_with_parent  # here, not at the top: the child runs this file alone, by path
 
     unique = sorted(set(words))
     request = json.dumps({"language": language, "words": unique}, ensure_ascii=False)
@@ -50,6 +51,7 @@ def phonemize(words: list[str], language: str) -> Phonemized:
             capture_output=True,
             timeout=TIMEOUT,
             check=False,
+            preexec_fn=die_with_parent,  # a kill -9 of newsreel takes the phonemiser with it, like ffmpeg and piper's
         )
     except subprocess.TimeoutExpired:
         raise NewsreelError(f"espeak-ng took over {TIMEOUT:.0f} s to phonemise the narration", "try again") from None
