@@ -66,7 +66,7 @@ def cache_prune(
     all_: bool = typer.Option(False, "--all", help="Remove every entry."),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
-    """Remove cache entries (by age, by stage, or all)."""
+    """Remove cache entries (by age, by stage, or all). Without --stage, fetched articles (--url) go too."""
     from .cache import Cache
     from .config import load_settings
     from .plugins import check_stage
@@ -89,7 +89,15 @@ def cache_prune(
     removed = cache.prune(keep=lambda e: not doomed(e))
     unusable = sum(1 for e in removed if e.problem)
     note = f" ({unusable} with unreadable metadata)" if unusable else ""
-    console.print(f"removed {len(removed)} entries{note}, {_size(sum(sizes.get(e.key, 0) for e in removed))} freed", markup=False, highlight=False)
+    freed = sum(sizes.get(e.key, 0) for e in removed)
+    fetched = ""
+    if not stage:  # fetched articles belong to no stage; --older-than and --all take them too
+        from .sources.fetch import prune_fetches
+
+        count, size = prune_fetches(cache.root, older_than_s=None if older_than is None else older_than * 86400)
+        freed += size
+        fetched = f" and {count} fetched article{'' if count == 1 else 's'}"
+    console.print(f"removed {len(removed)} entries{note}{fetched}, {_size(freed)} freed", markup=False, highlight=False)
 
 
 @cache_app.command("verify")

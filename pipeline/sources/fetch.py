@@ -364,6 +364,33 @@ def _store(cache_dir: Path, source: Source) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def prune_fetches(cache_dir: Path, *, older_than_s: float | None = None) -> tuple[int, int]:
+    """Remove cached fetches (all, or those written more than `older_than_s` seconds ago): (files removed, bytes).
+    `newsreel cache prune` calls it beside the stage entries, which never hold the fetched articles."""
+    folder = Path(cache_dir) / CACHE_FOLDER
+    if not folder.is_dir():
+        return 0, 0
+    now = time.time()
+    count = size = 0
+    for path in sorted(folder.glob("*/*")):
+        try:
+            info = path.stat()
+            if older_than_s is not None and now - info.st_mtime < older_than_s:
+                continue
+            path.unlink()
+        except OSError:  # gone already, or not ours to remove: left for the next prune
+            continue
+        count += path.suffix == ".json"  # a leftover temp file is removed but not counted as a fetch
+        size += info.st_size
+    if older_than_s is None:  # everything went: the empty folders go too (a busy one stays, harmlessly)
+        for empty in [*sorted(folder.iterdir()), folder]:
+            try:
+                empty.rmdir()
+            except OSError:
+                pass
+    return count, size
+
+
 def fetch_article(url: str, *, cache_dir: Path | None, refresh: bool = False, private: Private = "as-typed",
                   **limits: float) -> Source:
     """The article at `url` as a Source: from the cache unless `refresh`, else fetched, extracted and cached."""

@@ -97,7 +97,7 @@ def cli(test_plugin, isolated_config):
 FLAGS = [arg for stage, name in TEST_PROVIDERS.items() for arg in ("-p", f"{stage}={name}")]
 
 
-def test_cli_make_article_and_url(cli, tmp_path, site):
+def test_cli_make_article_and_url(cli, tmp_path, site, isolated_config):
     done = cli("make", "--article", str(ARTICLES / "05-malaria-trial.md"), "--out", str(tmp_path / "a"), *FLAGS)
     assert done.returncode == 0, done.stderr
     record = json.loads((tmp_path / "a" / "run.json").read_text())
@@ -108,6 +108,20 @@ def test_cli_make_article_and_url(cli, tmp_path, site):
     record = json.loads((tmp_path / "b" / "run.json").read_text())
     assert record["source"]["site"] == "Valdoria Business Review"
     assert record["headline"] == "Central bank of Valdoria raises interest rate to 4.25 percent"
+
+    # `cache prune --all` takes the fetched articles too: the next make fetches the page again
+    fetched = isolated_config / "cache" / "sources"
+    assert len(list(fetched.glob("*/*.json"))) == 1
+    hits = site.hits["/articles/03-interest-rates"]
+    pruned = cli("cache", "prune", "--all")
+    assert pruned.returncode == 0, pruned.stderr
+    assert "and 1 fetched article," in pruned.stdout, pruned.stdout
+    assert not fetched.exists()
+    done = cli("make", "--url", site.url("/articles/03-interest-rates"), "--out", str(tmp_path / "c"), *FLAGS)
+    assert done.returncode == 0, done.stderr
+    assert site.hits["/articles/03-interest-rates"] == hits + 1
+    assert cli("cache", "prune", "--stage", "script").returncode == 0  # a stage's prune leaves the fetches alone
+    assert len(list(fetched.glob("*/*.json"))) == 1
 
 
 def test_text_provider_narrates_the_fetched_articles_lead(test_plugin, isolated_config, tmp_path, site):
