@@ -366,10 +366,11 @@ def serve(
     token: Optional[str] = typer.Option(None, "--token", help="The access token itself (visible to other users in ps: prefer --token-file)."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Run jobs a stopped server left unfinished again, or mark them failed."),
     allow_server_paths: bool = typer.Option(False, "--allow-server-paths", help="Let clients name files, folders and API addresses on this machine in provider parameters (trusted clients only)."),
+    allow_private_urls: bool = typer.Option(False, "--allow-private-urls", help="Let clients' article URLs reach loopback, private and link-local addresses (this machine, its network); setting service_allow_private_urls."),
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Serve the web page and the HTTP API (FastAPI + uvicorn): make videos from a browser, follow them, download them."""
-    from .service import ServiceConfig, read_token, settings_token
+    from .service import ServiceConfig, read_token, settings_allow_private_urls, settings_token
     from .service import serve as run_service
 
     options: dict[str, Any] = {
@@ -383,6 +384,7 @@ def serve(
         "max_image_bytes": int(max_upload_mb * 1024 * 1024),
         "resume": resume,
         "allow_server_paths": allow_server_paths,
+        "allow_private_urls": allow_private_urls or settings_allow_private_urls(config),
     }
     if data_dir is not None:
         options["data_dir"] = data_dir

@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     compose: dict[str, Any] = {}
     openai_api_key: SecretStr | None = None
     service_token: SecretStr | None = None  # required by `newsreel serve` on any address but loopback
+    service_allow_private_urls: bool = False  # `newsreel serve --allow-private-urls`: clients' URLs may be private
     # C2PA signing identity: your key and certificate chain (leaf first). Unset: a local identity made on first use.
     c2pa_key: Path | None = None
     c2pa_cert: Path | None = None

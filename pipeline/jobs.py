@@ -30,14 +30,8 @@ SHORTCUTS: dict[str, tuple[str, str]] = {
 }
 
 
-def _headline_required_in_the_web_api(schema: dict[str, Any]) -> None:
-    # The JSON schema is the web API's request body (its OpenAPI document), and the service takes no article yet:
-    # there a headline is required. The command line, the Python API and batch lines take `url`/`source` instead.
-    schema["required"] = ["headline"]
-
-
 class MakeOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_headline_required_in_the_web_api)
+    model_config = ConfigDict(extra="forbid")
 
     headline: Headline | None = None  # optional when the source has a title (it becomes the headline)
     source: Source | None = None  # the article the video is made from (pipeline/sources/)

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import NewsreelError
 from .config import ServiceConfig, read_token
 
-__all__ = ["ServiceConfig", "read_token", "serve", "settings_token"]
+__all__ = ["ServiceConfig", "read_token", "serve", "settings_allow_private_urls", "settings_token"]
 
 
 def settings_token(config_file: Path | None):
@@ -26,6 +26,17 @@ def settings_token(config_file: Path | None):
         return getattr(load_settings(config_file), "service_token", None)
     except NewsreelError:
         return None
+
+
+def settings_allow_private_urls(config_file: Path | None) -> bool:
+    """Whether newsreel.toml / NEWSREEL_* settings let clients' URLs reach private addresses
+    (`service_allow_private_urls`, the setting behind --allow-private-urls)."""
+    from ..config import load_settings
+
+    try:
+        return bool(getattr(load_settings(config_file), "service_allow_private_urls", False))
+    except NewsreelError:
+        return False
 
 
 def serve(config: ServiceConfig, log_level: str = "info") -> None:

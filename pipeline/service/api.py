@@ -34,6 +34,13 @@ def options_schema() -> dict[str, Any]:
 
     schema = MakeOptions.model_json_schema()
     schema.pop("$defs", None)
+    # The service makes the source itself (a checked fetch, an upload it read); a client sends `url` or `article`.
+    schema["properties"].pop("source", None)
+    schema["properties"]["article"] = {
+        "anyOf": [{"type": "string", "pattern": r"^upload:[0-9a-f]{16}$"}, {"type": "null"}],
+        "default": None,
+        "description": "an article uploaded with POST /api/uploads (kind=article): its ref",
+    }
     schema["examples"] = [{"headline": "Breakthrough in Mars Project", "seed": 3, "aspect": "9:16", "voice": "en-gb"}]
     return schema
 
@@ -48,8 +55,11 @@ def options_schema() -> dict[str, Any]:
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": options_schema()}}}},
 )
 async def post_job(request: Request, response: Response, svc: Service) -> JobView:
-    """The body holds `newsreel make`'s options; only `headline` is required. The server picks the run folder. An
-    init image (or music) is uploaded first with POST /api/uploads and passed as its `ref`. Returns the job (201)."""
+    """The body holds `newsreel make`'s options; `headline` is required unless the video is made from an article:
+    `url` (a public http(s) page the service fetches; loopback and private addresses only when its operator allows
+    them) or `article` (the `ref` of an article uploaded with POST /api/uploads, kind=article), whose title is then
+    the headline. The server picks the run folder. An init image (or music) is uploaded first with POST
+    /api/uploads and passed as its `ref`. Returns the job (201)."""
     data = parse_json_body(request.headers.get("content-type", ""), await request.body())
     job = await run_in_threadpool(create_job, svc, data)
     response.headers["Location"] = f"/api/jobs/{job.id}"
@@ -159,14 +169,16 @@ def file_response(job: Job, name: str, download: bool):
     return FileResponse(path, media_type=MEDIA_TYPES[path.suffix], headers=headers)
 
 
-@router.post("/api/uploads", summary="Upload an init image or music", status_code=201, response_model=UploadView, responses=ERRORS, tags=["uploads"])
+@router.post("/api/uploads", summary="Upload an init image, music or an article", status_code=201, response_model=UploadView, responses=ERRORS, tags=["uploads"])
 async def upload(
     svc: Service,
-    file: UploadFile = File(..., description="the picture or audio file"),
-    kind: Literal["image", "audio"] = Form("image"),
+    file: UploadFile = File(..., description="the picture, audio or article file"),
+    kind: Literal["image", "audio", "article"] = Form("image"),
 ) -> UploadView:
-    """Upload an init image (kind=image: PNG, JPEG or WebP) or music (kind=audio: WAV, MP3, Ogg, FLAC, M4A). What
-    the file is comes from its bytes, not its name or declared type. Returns the `ref` to use in a job."""
+    """Upload an init image (kind=image: PNG, JPEG or WebP), music (kind=audio: WAV, MP3, Ogg, FLAC, M4A) or an
+    article to make the video from (kind=article: UTF-8 plain text, Markdown (.md) or a saved HTML page; pass its
+    `ref` as `article`). What the file is comes from its bytes, not its name or declared type (a .md name makes
+    text Markdown). Returns the `ref` to use in a job."""
     try:
         saved = await run_in_threadpool(save_upload, file.file, file.filename, kind, svc.config.upload_dir, svc.limits)
     finally:

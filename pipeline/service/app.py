@@ -64,7 +64,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
     )
-    limits = Limits(config.max_image_bytes, config.max_audio_bytes, config.max_image_pixels)
+    limits = Limits(config.max_image_bytes, config.max_audio_bytes, config.max_image_pixels, config.max_article_bytes)
     app.state.service = ServiceState(config=config, store=store, hub=hub, executor=executor, limits=limits)
     app.add_middleware(Guard, config=config)
     _error_handlers(app)

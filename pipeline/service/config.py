@@ -45,12 +45,17 @@ class ServiceConfig(BaseModel):
     max_image_bytes: int = Field(20 * 1024 * 1024, ge=1024)
     max_audio_bytes: int = Field(50 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(40_000_000, ge=1)  # about 8000 x 5000
+    max_article_bytes: int = Field(5 * 1024 * 1024, ge=1024)  # an uploaded article (text, Markdown or HTML)
     resume: bool = True  # jobs that were running when the server stopped: run again (True) or mark failed
     max_attempts: int = Field(3, ge=1)  # a job that was interrupted this often is failed, not resumed again
     cancel_grace_s: float = Field(3.0, ge=0)  # cooperative cancel, then SIGTERM; SIGKILL after 3x that
     # Clients may name files, folders or addresses on this machine in provider parameters (a model folder, a
     # logo, an API base URL): off, since they could read the server's files or send its API key elsewhere.
     allow_server_paths: bool = False
+    # A client's article URL may lead to loopback, private or link-local addresses (this machine, its network): off,
+    # since the service would fetch the router's admin page or a database's HTTP port and read it into a video.
+    # Cloud metadata addresses stay refused even when on (pipeline/sources/safety.py).
+    allow_private_urls: bool = False
 
     @property
     def db_path(self) -> Path:
@@ -74,7 +79,7 @@ class ServiceConfig(BaseModel):
 
     @property
     def max_upload_bytes(self) -> int:
-        return max(self.max_image_bytes, self.max_audio_bytes)
+        return max(self.max_image_bytes, self.max_audio_bytes, self.max_article_bytes)
 
     def check(self) -> None:
         """Refuse an unsafe setup before binding anything."""

@@ -216,11 +216,26 @@ class Executor:
                     self._changed(job.id)
 
     def resolve_spec(self, job: Job) -> dict[str, Any]:
-        """The worker's input: the stored options with upload references turned into their files on this server."""
-        from .uploads import resolve_uploads
+        """The worker's input: the stored options with upload references turned into their files on this server, the
+        article upload (if any) as its stored file, and which addresses a URL's fetch may reach ("refuse": public
+        only, on every redirect and for the address connected to; "allow" when the operator allows private ones)."""
+        from .uploads import UPLOAD_REF, resolve_uploads
 
         options = resolve_uploads(job.options, self.store)
-        return {"options": options, "out": str(job.out), "config": str(self.config.config_file) if self.config.config_file else None}
+        spec: dict[str, Any] = {
+            "options": options,
+            "out": str(job.out),
+            "config": str(self.config.config_file) if self.config.config_file else None,
+            "private": "allow" if self.config.allow_private_urls else "refuse",
+        }
+        ref = options.pop("article", None)
+        if ref is not None:
+            match = UPLOAD_REF.match(str(ref))
+            upload = self.store.get_upload(match.group(1)) if match else None
+            if upload is None or upload.kind != "article":
+                raise ValueError(f"job {job.id}: its article upload {ref!r} is gone")  # intake checked it: a bug
+            spec["article"] = {"path": str(upload.path), "name": upload.name}
+        return spec
 
     def _run(self, job: Job) -> None:
         self.config.log_dir.mkdir(parents=True, exist_ok=True)
@@ -262,6 +277,11 @@ class Executor:
                 kind = message.pop("type", None)
                 if kind == "event":
                     self._on_event(job.id, stages, message, last_write)
+                elif kind == "headline":  # a URL's or an article's title, once the worker has read it
+                    headline = " ".join(str(message.get("headline", "")).split())[:300]
+                    if headline:
+                        self.store.update(job.id, headline=headline)
+                        self._changed(job.id)
                 elif kind == "notice":
                     notices.append(str(message.get("message", "")))
                     self.store.update(job.id, notices=notices)

@@ -25,6 +25,10 @@ MAX_DEPTH = 32
 SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+# safety.check_address's hint for a loopback, private or link-local address that was not allowed.
+PRIVATE_REFUSED_HINT = "newsreel fetches only public web addresses here"
+
+
 class ApiError(Exception):
     def __init__(self, status: int, message: str, hint: str, headers: dict[str, str] | None = None):
         super().__init__(message)
@@ -39,19 +43,32 @@ def create_job(svc: ServiceState, data: Any) -> Job:
     check_plain_data(data)  # JSON bodies were checked as they parsed; form fields come here too
     if not isinstance(data, dict):
         raise ApiError(422, "the request body must be a JSON object of options", 'e.g. {"headline": "Breakthrough in Mars Project"}')
-    if "headline" not in data or data["headline"] is None:
-        raise ApiError(422, "the request has no headline", 'send {"headline": "...", ...}: one line of text, at most 300 characters')
-    from ..jobs import MakeOptions
-
-    options = MakeOptions.parse(data)  # NewsreelError -> 422 with the option's name
-    if options.url is not None or options.source is not None:
-        # Not wired into the service yet: refuse rather than make a headline-only video that silently drops the
-        # article, and never fetch a client's URL here (the command line checks every address it fetches).
+    data = dict(data)
+    article_ref = data.pop("article", None)
+    article = _article_upload(svc, article_ref) if article_ref is not None else None
+    if "source" in data:
+        # The service makes the source itself (a fetch it checked, an upload it read): a client's ready-made source
+        # could claim any URL, and run.json and the signed manifest would repeat the claim.
         raise ApiError(
             422,
-            "the web service does not make videos from an article or a URL yet",
-            "send a headline alone, or use newsreel make --url/--article on the command line",
+            "the option 'source' is made by the service, not sent",
+            'send "url": "https://..." for a web page, or upload the article (POST /api/uploads, kind=article) '
+            'and send "article": "upload:ID"',
         )
+    if article is not None and data.get("url") is not None:
+        raise ApiError(422, "the request has both an article and a url", "one video is made from one article: send one of them")
+    if data.get("headline") is None and article is None and data.get("url") is None:
+        raise ApiError(
+            422,
+            "the request has no headline",
+            'send {"headline": "...", ...}: one line of text, at most 300 characters (optional with a url or an article)',
+        )
+    from ..jobs import MakeOptions
+
+    # NewsreelError -> 422 with the option's name; an article's title is the headline when none was given
+    options = MakeOptions.parse({**data, "source": article[1]} if article else data)
+    if options.url is not None:
+        _check_client_url(options.url, config.allow_private_urls)
     if options.init_image is not None and not UPLOAD_REF.match(options.init_image):
         raise ApiError(
             422,
@@ -60,16 +77,26 @@ def create_job(svc: ServiceState, data: Any) -> Job:
         )
     if not config.allow_server_paths:
         refuse_server_resources(options, config.config_file)  # before the plan opens any file it names
-    public = options.model_dump(mode="json", exclude_defaults=True)
-    public["headline"] = options.headline
+    public = options.model_dump(mode="json", exclude_defaults=True, exclude={"source", "headline"})
+    if data.get("headline") is not None:  # the client's (a title taken from the article is not an option given)
+        public["headline"] = options.headline
     for where, upload_id in upload_refs(public):
         upload = store.get_upload(upload_id)
         if upload is None:
             raise ApiError(422, f"{where} names an upload that does not exist (upload:{upload_id})", "upload the file again with POST /api/uploads")
         if where == "init_image" and upload.kind != "image":
             raise ApiError(422, f"init_image names a {upload.kind} upload, not an image", "upload a picture with kind=image")
-    plan = MakeOptions.parse(resolve_uploads(public, store)).plan(config.config_file)  # unknown providers, bad params
-    job = store.add(options.headline, public, config.run_root, list(plan.notices), config.max_queued)
+        if upload.kind == "article":
+            raise ApiError(422, f"{where} names an article upload", 'send an article as "article": "upload:ID"')
+    # The job's title until the worker has the article: the headline (or the uploaded article's title), or the URL.
+    title = options.headline
+    shown = title or (article[0].name if article else str(options.url))[:300]
+    planned = {**resolve_uploads(public, store), "headline": title or "article"}  # the plan does not read the headline
+    planned.pop("url", None)
+    plan = MakeOptions.parse(planned).plan(config.config_file)  # unknown providers, bad params
+    if article is not None:
+        public["article"] = article_ref
+    job = store.add(shown, public, config.run_root, list(plan.notices), config.max_queued)
     if job is None:
         raise ApiError(
             429,
@@ -79,6 +106,40 @@ def create_job(svc: ServiceState, data: Any) -> Job:
         )
     svc.executor.wake()
     return job
+
+
+def _article_upload(svc: ServiceState, ref: Any) -> tuple[Any, Any]:
+    """The article upload `ref` names ("upload:ID", kind article) and its Source, read again from the service's own
+    upload folder; an ApiError for anything else (a path, another kind, a missing upload)."""
+    from .uploads import read_uploaded_article
+
+    match = UPLOAD_REF.match(ref) if isinstance(ref, str) else None
+    if match is None:
+        raise ApiError(
+            422,
+            "article must be an upload, not a path or text",
+            "POST the file to /api/uploads (kind=article: plain text, Markdown or HTML, UTF-8) and pass the 'ref' it returns",
+        )
+    upload = svc.store.get_upload(match.group(1))
+    if upload is None:
+        raise ApiError(422, f"article names an upload that does not exist ({ref})", "upload the file again with POST /api/uploads")
+    if upload.kind != "article":
+        raise ApiError(422, f"article names a {upload.kind} upload, not an article", "upload the article with kind=article")
+    return upload, read_uploaded_article(upload.path, upload.name)
+
+
+def _check_client_url(url: str, allow_private: bool) -> None:
+    """A client's URL before it is queued: http(s), resolving, and to public addresses only unless the operator
+    allows private ones. The worker checks again on every hop and the address it connects to (DNS rebinding)."""
+    from ..sources.safety import check_url
+
+    try:
+        check_url(url, allow_private=allow_private)
+    except NewsreelError as exc:
+        hint = exc.hint or "give the article's public web address"
+        if hint == PRIVATE_REFUSED_HINT:  # a private address: say who may open them
+            hint = "the service fetches only public web addresses; its operator may allow others (newsreel serve --allow-private-urls)"
+        raise ApiError(422, exc.message, hint) from None
 
 
 def parse_json_body(content_type: str, body: bytes) -> Any:

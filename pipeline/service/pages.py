@@ -46,7 +46,7 @@ def index(svc: Service, p: int = Query(1, ge=1, le=100_000)):
 
 @router.post("/jobs")
 async def submit_form(request: Request, svc: Service):
-    form = await request.form(max_files=1, max_fields=20)
+    form = await request.form(max_files=2, max_fields=20)
     try:
         data = await _form_to_options(form, svc)
         job = await run_in_threadpool(create_job, svc, data)
@@ -224,7 +224,28 @@ def _form_choices(config: ServiceConfig) -> dict[str, Any]:
     takes["init_image"] = any("init_image" in cls.Params.model_fields for cls in _loadable("image", image_providers))
     from ..config import FRAME_SIZES
 
-    return {"aspects": list(FRAME_SIZES), "image_providers": image_providers, "styles": styles, "takes": takes, "defaults": choice}
+    return {"aspects": list(FRAME_SIZES), "image_providers": image_providers, "styles": styles, "takes": takes, "defaults": choice,
+            "presenters": presenter_choices()}
+
+
+def presenter_choices() -> list[dict[str, Any]]:
+    """The presenters the form offers: each installed presenter provider that runs here and needs nothing but what
+    a form can give, with a choice per value of its `param_choices()` (the anchor's looks). A provider with a
+    required server path (a user's sprite folder) is left out: clients may not name folders on the server."""
+    from ..plugins import provider_names
+    from ..provider import server_resource_kind
+
+    offered = []
+    for cls in _loadable("presenter", provider_names("presenter")):
+        fields = cls.Params.model_fields
+        if cls.missing_packages() or any(f.is_required() and server_resource_kind(f) for f in fields.values()):
+            continue
+        options = [{"value": cls.name, "label": cls.name}]
+        for key, values in cls.param_choices().items():
+            default = fields[key].default if key in fields else None
+            options += [{"value": f"{cls.name}:{key}={v}", "label": f"{cls.name}, {key} {v}"} for v in values if v != default]
+        offered.append({"name": cls.name, "summary": cls.summary, "options": options})
+    return offered
 
 
 def _loadable(stage: str, names: list[str]) -> list[Any]:
@@ -240,17 +261,22 @@ def _loadable(stage: str, names: list[str]) -> list[Any]:
 
 
 async def _form_to_options(form: Any, svc: ServiceState) -> dict[str, Any]:
-    """The page's form (multipart or urlencoded) as job options; an attached init image is checked and stored."""
+    """The page's form (multipart or urlencoded) as job options; an attached init image or article is checked and
+    stored in the service's upload folder."""
 
     def text(name: str) -> str:
         value = form.get(name)
         return value.strip() if isinstance(value, str) else ""
 
-    allowed = {"headline", "aspect", "voice", "image", "style", "seed", "init_image"}
+    allowed = {"headline", "url", "article", "aspect", "voice", "image", "style", "presenter", "seed", "init_image"}
     unknown = [k for k in form if k not in allowed]
     if unknown:
         raise ApiError(422, f"unknown form field '{unknown[0][:40]}'", f"the form's fields are: {', '.join(sorted(allowed))}")
-    data: dict[str, Any] = {"headline": text("headline")}
+    data: dict[str, Any] = {}
+    if text("headline"):
+        data["headline"] = text("headline")
+    if text("url"):
+        data["url"] = text("url")
     if text("aspect"):
         data["aspect"] = text("aspect")
     if text("voice"):
@@ -258,7 +284,15 @@ async def _form_to_options(form: Any, svc: ServiceState) -> dict[str, Any]:
     if text("image"):
         data["providers"] = {"image": text("image")}
     if text("style"):
-        data["params"] = {"compose": {"style": text("style")}}
+        data.setdefault("params", {}).setdefault("compose", {})["style"] = text("style")
+    if text("presenter"):  # PROVIDER, or PROVIDER:KEY=VALUE (one of the values its param_choices() offers)
+        name, _, setting = text("presenter").partition(":")
+        data["presenter"] = name
+        if setting:
+            key, eq, value = setting.partition("=")
+            if not (eq and key and value):
+                raise ApiError(422, f"the presenter '{text('presenter')[:60]}' is not a choice of the form", "pick one from the list")
+            data.setdefault("params", {}).setdefault("presenter", {})[key] = value
     if text("seed"):
         if not text("seed").isdigit():
             raise ApiError(422, f"the seed '{text('seed')[:20]}' is not a whole number", "leave it empty or give 0, 1, 2, ...")
@@ -268,6 +302,13 @@ async def _form_to_options(form: Any, svc: ServiceState) -> dict[str, Any]:
         saved = await run_in_threadpool(save_upload, picture.file, picture.filename, "image", svc.config.upload_dir, svc.limits)
         svc.store.add_upload(saved)
         data["init_image"] = f"upload:{saved.id}"
+    article = form.get("article")
+    if article is not None and not isinstance(article, str) and article.filename:
+        if text("url"):  # refused before the file is stored
+            raise ApiError(422, "the form has both an article URL and an article file", "one video is made from one article: give one of them")
+        saved = await run_in_threadpool(save_upload, article.file, article.filename, "article", svc.config.upload_dir, svc.limits)
+        svc.store.add_upload(saved)
+        data["article"] = f"upload:{saved.id}"
     return data
 
 

@@ -93,7 +93,7 @@ class Job:
 @dataclass
 class Upload:
     id: str
-    kind: str  # "image" | "audio"
+    kind: str  # "image" | "audio" | "article"
     type: str  # the sniffed MIME type
     bytes: int
     name: str  # the client's file name, for display only

@@ -1,8 +1,11 @@
-"""Uploaded init images and music: what a file really is (its bytes, not its name), and whether it is small enough.
+"""Uploaded init images, music and articles: what a file really is (its bytes, not its name), and whether it is small
+enough.
 
 An image must start like a PNG, JPEG or WebP, and Pillow must decode all of it within the pixel limit; audio must
-start like WAV, MP3, Ogg, FLAC or MP4/M4A audio, and ffmpeg must find an audio stream of some length in it. The file
-is stored under the upload's id with the extension of what it is; the client's file name is kept for display only.
+start like WAV, MP3, Ogg, FLAC or MP4/M4A audio, and ffmpeg must find an audio stream of some length in it; an article
+must be UTF-8 text (plain, Markdown, or a saved HTML page) with enough words in it, read as `newsreel make --article`
+reads a file. The file is stored in the service's own upload folder under the upload's id with the extension of what
+it is; the client's file name is kept for display only (and never opened: a client names no path on the server).
 """
 
 from __future__ import annotations
@@ -31,11 +34,18 @@ class UploadProblem(Exception):
         self.status, self.message, self.hint = status, message, hint
 
 
+ARTICLE_TYPES = {"txt": "text/plain", "md": "text/markdown", "html": "text/html"}
+MARKDOWN_SUFFIXES = (".md", ".markdown")
+HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".shtml")
+KINDS = ("image", "audio", "article")
+
+
 @dataclass(frozen=True)
 class Limits:
     image_bytes: int
     audio_bytes: int
     image_pixels: int
+    article_bytes: int = 5 * 1024 * 1024
 
 
 def sniff_image(head: bytes) -> str | None:
@@ -73,9 +83,11 @@ def save_upload(source: BinaryIO, name: str | None, kind: str, folder: Path, lim
 
     Raises UploadProblem; nothing of a refused upload is left on disk.
     """
-    if kind not in ("image", "audio"):
-        raise UploadProblem(422, f"unknown upload kind '{kind}'", "kind is image (an init image) or audio (music)")
-    limit = limits.image_bytes if kind == "image" else limits.audio_bytes
+    if kind not in KINDS:
+        raise UploadProblem(
+            422, f"unknown upload kind '{kind[:40]}'", "kind is image (an init image), audio (music) or article"
+        )
+    limit = {"image": limits.image_bytes, "audio": limits.audio_bytes, "article": limits.article_bytes}[kind]
     folder.mkdir(parents=True, exist_ok=True)
     upload_id = new_id()
     tmp = folder / f".{upload_id}.part"
@@ -95,6 +107,9 @@ def save_upload(source: BinaryIO, name: str | None, kind: str, folder: Path, lim
             raise UploadProblem(422, "the uploaded file is empty", f"attach the {kind} file")
         with open(tmp, "rb") as f:
             head = f.read(64)
+        if kind == "article":
+            final, mime = _keep_article(tmp, folder / upload_id, display_name(name))
+            return Upload(id=upload_id, kind=kind, type=mime, bytes=size, name=display_name(name), path=final, created=time.time())
         if kind == "image":
             ext = sniff_image(head)
             if ext is None:
@@ -112,6 +127,58 @@ def save_upload(source: BinaryIO, name: str | None, kind: str, folder: Path, lim
         return Upload(id=upload_id, kind=kind, type=mime, bytes=size, name=display_name(name), path=final, created=time.time())
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def article_kind(data: bytes, name: str) -> str:
+    """txt, md or html: a page by its bytes (or a .html name), Markdown by its name, else plain text."""
+    from ..sources.article import _looks_like_html
+
+    suffix = os.path.splitext(name)[1].lower()
+    if suffix in HTML_SUFFIXES or _looks_like_html(data):
+        return "html"
+    return "md" if suffix in MARKDOWN_SUFFIXES else "txt"
+
+
+def _keep_article(tmp: Path, stem: Path, name: str) -> tuple[Path, str]:
+    """Check the uploaded article (UTF-8, enough words; read as `make --article` reads a file) and keep it as
+    `stem.EXT`; (the stored file, its MIME type). Messages name the client's file, never the server's path."""
+    data = tmp.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise UploadProblem(422, f"the article {name} is UTF-16, not UTF-8 text", "save it as UTF-8 and upload it again")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UploadProblem(
+            422,
+            f"the article {name} is not UTF-8 text (byte 0x{data[exc.start]:02X} at offset {exc.start})",
+            "save it as UTF-8 (most editors offer it under 'Save as' / encoding) and upload it again",
+        ) from None
+    ext = article_kind(data, name)
+    final = stem.with_name(f"{stem.name}.{ext}")
+    os.replace(tmp, final)
+    try:
+        read_uploaded_article(final, name)
+    except BaseException:
+        final.unlink(missing_ok=True)
+        raise
+    return final, ARTICLE_TYPES[ext]
+
+
+def read_uploaded_article(path: Path, name: str):
+    """The stored article as a `Source` named by the client's file name; an UploadProblem (422) when it is no
+    article (empty, too few words, an HTML page without article text). Runs at upload and again in the worker."""
+    from ..errors import NewsreelError
+    from ..sources.article import read_article
+
+    try:
+        source = read_article(path)
+    except NewsreelError as exc:
+        message = exc.message.replace(str(path), name)  # the server's folder never reaches the client
+        hint = (exc.hint or "").replace("--article FILE", "an article upload").replace("--article", "the upload")
+        if "newsreel make" in hint:  # the command line's advice; a client sends a headline instead
+            hint = "upload the whole article, or send a headline alone"
+        raise UploadProblem(422, message, hint or "upload one article's text as UTF-8") from None
+    return source.model_copy(update={"file": name})
 
 
 def _check_image(path: Path, ext: str, max_pixels: int) -> None:

@@ -76,7 +76,7 @@ class JobList(BaseModel):
 class UploadView(BaseModel):
     id: str
     ref: str  # use this string as init_image (or a provider parameter) in POST /api/jobs
-    kind: Literal["image", "audio"]
+    kind: Literal["image", "audio", "article"]
     type: str
     bytes: int
     name: str

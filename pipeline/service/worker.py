@@ -1,8 +1,14 @@
 """One job, in a process of its own: `python -m pipeline.service.worker`, started by the service's executor.
 
 Protocol: the first line on stdin is the job as JSON ({"options": MakeOptions fields, "out": run folder, "config":
-a newsreel.toml or null}). Messages go back as JSON lines on the process's original stdout: {"type": "notice"},
-{"type": "event", ...Event}, then exactly one of {"type": "done"}, {"type": "error"} or {"type": "cancelled"}.
+a newsreel.toml or null, "private": which addresses a URL's fetch may reach, "article": the uploaded article's stored
+file and display name, or absent}). Messages go back as JSON lines on the process's original stdout: {"type":
+"notice"}, {"type": "headline"} (the article's title, when the job had none), {"type": "event", ...Event}, then
+exactly one of {"type": "done"}, {"type": "error"} or {"type": "cancelled"}.
+
+A URL is fetched here, not in the server, with the fetch cache; `private` defaults to "refuse": public addresses
+only, checked on every redirect and against the address actually connected to (DNS rebinding). The command line's
+exemption for a private host the user typed is never extended to a client.
 Anything else a library prints goes to stderr (the job's log), never into the protocol.
 
 Cancelling: a "cancel" line on stdin, or stdin closing (the server went away), makes the next progress event raise,
@@ -68,12 +74,30 @@ def main() -> int:
             send({"type": "event", **event.model_dump(mode="json")})
 
         try:
-            options = MakeOptions.parse(spec["options"])
+            from ..sources import resolve_options
+
+            data = dict(spec["options"])
+            given = data.get("headline")
+            if spec.get("article"):  # read from the service's own upload folder (the intake checked the ref)
+                from .uploads import UploadProblem, read_uploaded_article
+
+                try:
+                    data["source"] = read_uploaded_article(Path(spec["article"]["path"]), spec["article"]["name"])
+                except UploadProblem as exc:
+                    raise NewsreelError(exc.message, exc.hint) from None
+            options = MakeOptions.parse(data)
             config = Path(spec["config"]) if spec.get("config") else None
             plan = options.plan(config)
+            private = spec.get("private") if spec.get("private") in ("refuse", "allow") else "refuse"
+            options = resolve_options(options, plan.settings.cache_dir, private=private)
+            if options.headline != given and options.headline:
+                send({"type": "headline", "headline": options.headline})
             for notice in plan.notices:
                 send({"type": "notice", "message": notice})
-            result = run(options.headline, plan, Path(spec["out"]), force=options.force, no_cache=options.no_cache, on_event=on_event)
+            result = run(
+                options.headline, plan, Path(spec["out"]), force=options.force, no_cache=options.no_cache,
+                on_event=on_event, source=options.source,
+            )
         except NewsreelError as exc:
             if cancel.is_set():
                 raise Cancelled() from None

@@ -30,7 +30,7 @@ from ..hashing import sha256_bytes
 from .article import split_title
 from .extract import MIN_PAGE_WORDS, extract_html
 from .model import Source, clean_text, now_iso
-from .safety import check_address, is_private_host, resolve, split_url
+from .safety import check_address, check_url, is_private_host, resolve, split_url
 
 log = logging.getLogger(__name__)
 
@@ -398,6 +398,10 @@ def fetch_article(url: str, *, cache_dir: Path | None, refresh: bool = False, pr
     if cache_dir is not None and not refresh:
         found = cached_source(cache_dir, url)
         if found is not None:
+            if private == "refuse":  # cached by a more trusting caller (the command line's own private host)
+                for where in (found.url, found.final_url):
+                    if where:
+                        check_url(where)
             return found
     page = fetch_bytes(url, accept=ARTICLE_TYPES, private=private, what="page", **limits)  # type: ignore[arg-type]
     source = page_source(page, url)

@@ -152,6 +152,11 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
             if path == "/redirect-elsewhere":  # to another loopback host than the one typed
                 port = base.rsplit(":", 1)[1]
                 return self.send(302, "", headers={"Location": f"http://127.0.0.2:{port}/articles/01-bridge"})
+            if path == "/redirect-to":  # anywhere: ?to=URL (the web service's redirect test)
+                from urllib.parse import parse_qs, urlsplit
+
+                target = parse_qs(urlsplit(self.path).query).get("to", ["/"])[0]
+                return self.send(302, "", headers={"Location": target})
             if path == "/redirect-metadata":
                 return self.send(301, "", headers={"Location": "http://169.254.169.254/latest/meta-data/"})
             if path == "/redirect-ftp":
@@ -229,10 +234,12 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def serve() -> Iterator[Site]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), None)  # type: ignore[arg-type]
+def serve(host: str = "127.0.0.1") -> Iterator[Site]:
+    """`host`: a loopback address to bind (another than 127.0.0.1 stands in for a public site in the web service's
+    tests, tests/service_public/)."""
+    server = ThreadingHTTPServer((host, 0), None)  # type: ignore[arg-type]
     server.daemon_threads = True
-    site = Site(f"http://127.0.0.1:{server.server_address[1]}")
+    site = Site(f"http://{host}:{server.server_address[1]}")
     server.RequestHandlerClass = _handler(site)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
