@@ -552,3 +552,19 @@ def test_ray_workers_get_settings_but_never_secrets(monkeypatch):
     env = worker_env("/shared/cache")
     assert env["NEWSREEL_SEED"] == "5" and env["NEWSREEL_CACHE_DIR"] == "/shared/cache"
     assert "NEWSREEL_OPENAI_API_KEY" not in env and "NEWSREEL_SERVICE_TOKEN" not in env
+
+
+def test_a_presenter_chosen_on_a_line_reaches_its_item(batch_env, tmp_path):
+    """`presenter` and `presenter.KEY` columns pass through to the item's run (the settings choose none for all)."""
+    jsonl = _write(
+        tmp_path / "p.jsonl",
+        '{"headline": "Anchor reads this", "out": "anchor", "presenter": "anchor", "presenter.look": "kwame", '
+        '"presenter.size": 96}\n'
+        '{"headline": "Nobody reads this", "out": "plain"}\n',
+    )
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["batch", str(jsonl), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    anchored = json.loads((out / "anchor" / "run.json").read_text())["stages"]["presenter"]
+    assert anchored["provider"] == "anchor" and anchored["params"]["look"] == "kwame" and anchored["notes"]["look"] == "kwame"
+    assert json.loads((out / "plain" / "run.json").read_text())["stages"]["presenter"]["provider"] == "none"

@@ -171,3 +171,14 @@ def test_a_typed_private_address_is_the_users_own_server():
     assert not is_private_host("http://169.254.169.254/")  # never, even typed
     assert not is_private_host("http://no-such-host.invalid/")
     assert safety.describe(ipaddress.ip_address("8.8.8.8")) is None
+
+
+def test_a_strict_caller_does_not_take_a_private_page_from_the_fetch_cache(site, tmp_path):
+    """The command line may fetch its user's own server (cached as usual); the web service, which fetches in strict
+    mode for clients, must not be handed that page from the shared cache."""
+    url = site.url("/articles/06-wildfire")
+    fetch_article(url, cache_dir=tmp_path)  # as typed: the user's own loopback server
+    hits = site.hits["/articles/06-wildfire"]
+    with pytest.raises(NewsreelError, match="refusing to fetch from 127.0.0.1: it is 127.0.0.1, loopback"):
+        fetch_article(url, cache_dir=tmp_path, private="refuse")
+    assert site.hits["/articles/06-wildfire"] == hits and len(cached_files(tmp_path)) == 1
