@@ -193,6 +193,20 @@ def test_the_form_takes_an_article_file_and_a_presenter(strict):
         assert nolook.status_code == 422 and "has no look" in nolook.text
 
 
+def test_an_article_upload_past_the_size_limit_leaves_nothing(tmp_path):
+    import io
+
+    from pipeline.service.uploads import Limits, UploadProblem, save_upload
+
+    limits = Limits(image_bytes=1024, audio_bytes=1024, image_pixels=1, article_bytes=4096)
+    with pytest.raises(UploadProblem) as caught:
+        save_upload(io.BytesIO(b"Words of a long feature. " * 400), "long.txt", "article", tmp_path, limits)
+    assert caught.value.status == 413 and caught.value.message == "the article upload is larger than 4 KB"
+    assert list(tmp_path.iterdir()) == []
+    saved = save_upload(io.BytesIO(MALARIA.read_bytes()), "../../etc/x.md", "article", tmp_path, Limits(1024, 1024, 1))
+    assert saved.path.parent == tmp_path and saved.path.name == f"{saved.id}.md" and saved.name == "x.md"
+
+
 # -- a server started with --allow-private-urls ------------------------------------------------------------------------
 
 

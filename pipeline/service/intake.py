@@ -46,7 +46,7 @@ def create_job(svc: ServiceState, data: Any) -> Job:
     data = dict(data)
     article_ref = data.pop("article", None)
     article = _article_upload(svc, article_ref) if article_ref is not None else None
-    if "source" in data:
+    if data.get("source") is not None:
         # The service makes the source itself (a fetch it checked, an upload it read): a client's ready-made source
         # could claim any URL, and run.json and the signed manifest would repeat the claim.
         raise ApiError(
