@@ -53,6 +53,7 @@ def strict(tmp_path_factory):
     svc = Service(tmp_path_factory.mktemp("strict"))
     svc.env["PYTHONPATH"] = str(Path(__file__).parent / "service_public") + ":" + svc.env["PYTHONPATH"]
     svc.env["NEWSREEL_TEST_PUBLIC_STANDIN"] = STANDIN
+    svc.env["NEWSREEL_TEST_REBIND_NAME"] = "rebind.test"
     svc.start()
     yield svc
     svc.stop()
@@ -104,7 +105,7 @@ def test_urls_to_this_machine_or_its_network_are_refused_before_queueing(strict,
     assert sum(local_site.hits.values()) == 0
 
 
-def test_a_public_article_makes_a_video_and_a_redirect_to_this_machine_is_refused(strict, public_site, local_site):
+def test_a_public_article_makes_a_video_and_a_redirect_or_rebinding_to_this_machine_is_refused(strict, public_site, local_site):
     with strict.client() as client:
         url = public_site.url("/articles/02-mars-sample")
         r = client.post("/api/jobs", json={"url": url, "providers": TEST_PROVIDERS})
@@ -125,6 +126,15 @@ def test_a_public_article_makes_a_video_and_a_redirect_to_this_machine_is_refuse
         assert job["state"] == "failed"
         assert job["error"]["error"] == "refusing to fetch from 127.0.0.1: it is 127.0.0.1, loopback (this machine)"
         assert public_site.hits["/redirect-to"] == 1
+
+        # DNS rebinding: the name was public when the intake checked it, and is loopback when the worker fetches.
+        # The command line would fetch it (a private host as typed); the service must not.
+        port = local_site.base.rsplit(":", 1)[1]
+        r = client.post("/api/jobs", json={"url": f"http://rebind.test:{port}/articles/01-bridge", "providers": TEST_PROVIDERS})
+        assert r.status_code == 201, r.text
+        job = wait_state(client, r.json()["id"], "done", "failed")
+        assert job["state"] == "failed"
+        assert job["error"]["error"] == "refusing to fetch from rebind.test: it is 127.0.0.1, loopback (this machine)"
     assert local_site.hits["/articles/01-bridge"] == 0
 
 

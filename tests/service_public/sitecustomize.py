@@ -1,16 +1,24 @@
-"""Test only: one loopback address stands in for a public news site, for the web service's source tests.
+"""Test only: stand-ins for the internet in the web service's source tests (tests/test_service_sources.py).
 
-The tests cannot reach the internet, yet the service must be shown fetching from an address it allows and refusing
-where a redirect leads from there. With NEWSREEL_TEST_PUBLIC_STANDIN=127.0.0.3 in the environment, every process of
-that test server (the server and its job workers; Python imports `sitecustomize` from this folder on PYTHONPATH at
-start) treats that one address as public; every other address keeps its real class, 127.0.0.1 included. Nothing
-outside tests/test_service_sources.py puts this folder on a path.
+The tests cannot reach the internet, yet the service must be shown fetching from an address it allows, refusing where
+a redirect leads from there, and refusing a name that changes its answer between the check and the fetch (DNS
+rebinding). Python imports `sitecustomize` from this folder, which only that test's strict server has on its
+PYTHONPATH, at the start of each of its processes (the server and its job workers):
+
+- NEWSREEL_TEST_PUBLIC_STANDIN=127.0.0.3: that one address counts as public; every other keeps its real class,
+  127.0.0.1 included.
+- NEWSREEL_TEST_REBIND_NAME=rebind.test: that name resolves to the stand-in in the server (where the intake checks
+  it) and to 127.0.0.1 in a job's worker (where the fetch happens), as a rebinding DNS server would answer.
 """
 
 import ipaddress
 import os
+import socket
+import sys
 
 _STANDIN = os.environ.get("NEWSREEL_TEST_PUBLIC_STANDIN")
+_REBIND = os.environ.get("NEWSREEL_TEST_REBIND_NAME")
+
 if _STANDIN:
     from pipeline.sources import safety
 
@@ -21,3 +29,14 @@ if _STANDIN:
         return None if address == _public else _real_classify(address)
 
     safety.classify = _classify
+
+if _STANDIN and _REBIND:
+    _real_getaddrinfo = socket.getaddrinfo
+
+    def _getaddrinfo(host, *args, **kwargs):
+        if host == _REBIND:
+            in_worker = sys.argv and sys.argv[0].replace("\\", "/").endswith("pipeline/service/worker.py")
+            host = "127.0.0.1" if in_worker else _STANDIN
+        return _real_getaddrinfo(host, *args, **kwargs)
+
+    socket.getaddrinfo = _getaddrinfo
