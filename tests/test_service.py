@@ -878,6 +878,14 @@ def test_form_choices_come_from_provider_declarations(isolated_config, test_plug
     # diffusers is installed and its Params has init_image; the test plugin's image provider is listed too
     assert choices["takes"]["init_image"] and "flat" in choices["image_providers"]
 
+    # presenters: each with a choice per value its param_choices() offers (not the default again); a provider with a
+    # required server path (a sprite folder) is not offered
+    presenters = {p["name"]: [o["value"] for o in p["options"]] for p in choices["presenters"]}
+    anchor = provider_class("presenter", "anchor")
+    looks = [v for v in anchor.param_choices()["look"] if v != anchor.Params.model_fields["look"].default]
+    assert presenters["anchor"] == ["anchor", *(f"anchor:look={v}" for v in looks)] and len(looks) >= 2
+    assert presenters["none"] == ["none"] and "sprites" not in presenters
+
     toml.write_text("[providers]\n" + "".join(f'{k} = "{v}"\n' for k, v in TEST_PROVIDERS.items()))
     plain = _form_choices(ServiceConfig(data_dir=tmp_path / "d", config_file=toml))
     assert plain["styles"] == [] and not plain["takes"]["style"] and not plain["takes"]["voice"]  # listing, beep take neither

@@ -217,6 +217,18 @@ def test_an_article_upload_past_the_size_limit_leaves_nothing(tmp_path):
     assert saved.path.parent == tmp_path and saved.path.name == f"{saved.id}.md" and saved.name == "x.md"
 
 
+def test_the_setting_behind_allow_private_urls(isolated_config, tmp_path, monkeypatch):
+    from pipeline.service import settings_allow_private_urls
+
+    toml = tmp_path / "newsreel.toml"
+    toml.write_text("service_allow_private_urls = true\n")
+    assert settings_allow_private_urls(toml) is True
+    toml.write_text("")
+    assert settings_allow_private_urls(toml) is False
+    monkeypatch.setenv("NEWSREEL_SERVICE_ALLOW_PRIVATE_URLS", "1")
+    assert settings_allow_private_urls(toml) is True
+
+
 # -- a server started with --allow-private-urls ------------------------------------------------------------------------
 
 
