@@ -117,6 +117,9 @@ def test_a_public_article_makes_a_video_and_a_redirect_or_rebinding_to_this_mach
         expected = fetch_article(url, cache_dir=None, private="allow")
         assert record["source"]["url"] == url and record["source"]["sha256"] == expected.sha256
         assert record["source"]["title"] == MARS["title"] and record["headline"] == MARS["title"]
+        page = client.get(f"/jobs/{job['id']}").text  # the job page names what the video was made from
+        assert f'<a href="{url}" rel="noopener noreferrer nofollow">{MARS["title"]}</a>' in page
+        assert f"text sha256 {expected.sha256[:12]}" in page
 
         # From the allowed host to 127.0.0.1: the intake sees only the allowed host; the worker refuses the hop.
         target = local_site.url("/articles/01-bridge")

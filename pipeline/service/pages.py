@@ -195,6 +195,7 @@ def _provenance(record: dict[str, Any] | None) -> dict[str, Any] | None:
         "seed": settings.get("seed"),
         "aspect": settings.get("aspect"),
         "language": settings.get("language"),
+        "source": record.get("source") if isinstance(record.get("source"), dict) else None,
         "stages": stages,
     }
 
