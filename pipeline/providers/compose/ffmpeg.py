@@ -34,12 +34,12 @@ from pydantic import Field, field_validator, model_validator
 from ...errors import NewsreelError
 from ...provider import Needs, Params, ProgressFn, ServerPath, ServerPathOrName, operational
 from ...stages.captions import Captions
-from ...stages.compose import ComposeProvider, Video
+from ...stages.compose import ComposeProvider, Reveal, Video
 from ...stages.image import Backgrounds
 from ...stages.presenter import Presenter
 from ...stages.script import Script
 from ...stages.voice import Narration
-from . import _layers, _motion, _presenter, _shots, _styles
+from . import _layers, _motion, _presenter, _reveal, _shots, _styles
 from ._command import AudioTrack, Overlay, filter_command, resolve_encoder, warp_command, write_mark
 from ._ass_text import ass_escape, ass_time, fit_title, one_line, text_width  # noqa: F401 - the graphics API, re-exported
 from ._graphics import (  # noqa: F401 - re-exported: the graphics API used by tests and other modules
@@ -200,6 +200,7 @@ class FfmpegCompose(ComposeProvider):
         voice: Narration,
         captions: Captions,
         presenter: Presenter | None = None,
+        reveal: Reveal | None = None,
         workdir: Path,
         progress: ProgressFn,
     ) -> Video:
@@ -215,7 +216,7 @@ class FfmpegCompose(ComposeProvider):
         if p.engine == "warp":
             self.check()
 
-        plan = timeline(script, voice, len(image.images), p)
+        plan = timeline(script, voice, len(image.images), p, _reveal.card_seconds(reveal) if reveal else 0.0)
         drawn = presenter is not None and presenter.kind == "sprites" and p.engine == "warp"
         frame = _presenter.placement(presenter, p.width, p.height) if drawn else None
         face = frame.box(_presenter.face_box(presenter)) if frame is not None else None
@@ -248,6 +249,7 @@ class FfmpegCompose(ComposeProvider):
                 width=p.width, height=p.height, style=p.style, breaking=p.breaking, ticker=p.ticker,
                 logo_aspect=(logo.width / logo.height) if logo is not None else None, timing=plan.timing,
                 keep_clear=face, clear_when=shots.anchor_seconds(p.fps) if shots is not None else None,
+                reveal=reveal,
             )
             overlay = None
             if logo is not None:
@@ -322,6 +324,8 @@ class FfmpegCompose(ComposeProvider):
         notes: dict[str, Any] = {"audio": mastered.notes()}
         if watermark:
             notes["watermark"] = watermark
+        if reveal is not None:  # what of the card fitted the frame (run.json's reveal.drawn)
+            notes["reveal"] = {**_reveal.notes(layout.reveal), "seconds_shown": round(plan.duration - plan.timing.reveal_start, 3)}
         if presenter is not None and presenter.kind != "none":
             notes["presenter"] = presenter_notes(presenter, frame, face, p.engine)
             if frame is not None:  # the still graphics' boxes, frame pixels: none may cover the face box
