@@ -145,3 +145,34 @@ def notes(layout: dict[str, Any]) -> dict[str, Any]:
     """run.json's compose notes about the card: drawn, the lines as shown, how many items fit and were left off."""
     return {"drawn": True, "shown_lines": [ln["text"] for ln in layout["lines"]], "invented_shown": layout["shown"],
             "invented_left_off": layout["more"], "box": layout["box"]}
+
+
+def render_card(reveal: Any, width: int, height: int, out: Any, *, style: str = "news") -> dict[str, Any]:
+    """Draw the card alone, as compose draws it (the style's graphics burned by libass), over black into the image
+    file `out` (e.g. a PNG): the picture of its last moment, the fades done. For screenshots and for tests that
+    compare a video's last frames with it. Returns the layout."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    import pysubs2
+
+    from ...media import run_ffmpeg
+    from ._graphics import Timing, write_burn_ass
+    from .shared import filter_escape
+
+    duration = 2.0  # the card from 1 s on: its picture does not depend on how long it shows
+    with tempfile.TemporaryDirectory(prefix="newsreel-reveal-") as tmp:
+        folder = Path(tmp)
+        captions = pysubs2.SSAFile()
+        captions.info.update({"PlayResX": str(width), "PlayResY": str(height)})
+        captions.save(os.fspath(folder / "captions.ass"), format_="ass")
+        layout = write_burn_ass(folder / "captions.ass", folder / "graphics.ass", title=" ", label="AI-GENERATED",
+                                duration=duration, width=width, height=height, style=style,
+                                timing=Timing(duration, 0.0, 1.0, False, False, reveal_start=1.0), reveal=reveal)
+        fonts = filter_escape(os.fspath(assets.FONTS_DIR))
+        run_ffmpeg(["-y", "-f", "lavfi", "-i", f"color=c=black:s={width}x{height}:r=10:d={duration}",
+                    "-vf", f"ass=filename=graphics.ass:fontsdir={fonts}:shaping=complex",
+                    "-ss", "1.7", "-frames:v", "1", os.fspath(Path(out).resolve())],
+                   cwd=folder, loglevel="error")
+    return layout.reveal
