@@ -65,7 +65,7 @@ def build_reveal(
     invented = [str(item) for item in grounding.get("ungrounded") or []]
     if invented:
         heading = ("Invented (not in the source):" if source is not None
-                   else "Invented (no source: every name, number and date):")
+                   else "Invented (no source to check against):")
     elif source is not None:
         heading = "Every fact appeared in the source."
     else:

@@ -37,11 +37,23 @@ def reveal_layout(reveal: Any, res_x: int, res_y: int, *, label_bottom: float | 
     top = round((label_bottom if label_bottom is not None else 60 * u) + 28 * u)
     bottom = res_y - (round(0.14 * res_y) if portrait else round(40 * u))
     width = res_x - 2 * margin_x
-    for scale in (1.0, 0.9, 0.8, 0.7, 0.6):
-        placed = _place(reveal, margin_x, top, bottom, width, u * scale, u, portrait)
-        if placed is not None:
-            return placed
-    return _place(reveal, margin_x, top, bottom, width, u * 0.6, u, portrait, force=True)  # type: ignore[return-value]
+    # A tall frame has the room for larger text (phones show 9:16 small); every frame shrinks when it must.
+    scales = (1.25, 1.1, 1.0, 0.9, 0.8, 0.7, 0.6) if portrait else (1.0, 0.9, 0.8, 0.7, 0.6)
+    # The largest size that shows every item, down to 80 %; else the largest at most 100 % that fits the statements.
+    tries = [(k, _place(reveal, margin_x, top, bottom, width, u * k, u, portrait)) for k in scales]
+    placed = next((p for k, p in tries if p is not None and (p["more"] == 0 and k >= 0.8)), None) or next(
+        (p for k, p in tries if p is not None and k <= 1.0), None)
+    if placed is None:
+        return _place(reveal, margin_x, top, bottom, width, u * 0.6, u, portrait, force=True)  # type: ignore[return-value]
+    # A short card sits a third of the way down the room it leaves, not against the label.
+    spare = bottom - (placed["box"][1] + placed["box"][3])
+    if spare > 0:
+        shift = round(spare / 3, 1)
+        for line in placed["lines"]:
+            line["y"] = round(line["y"] + shift, 1)
+        placed["rule"]["y"] = round(placed["rule"]["y"] + shift, 1)
+        placed["box"][1] = round(placed["box"][1] + shift, 1)
+    return placed
 
 
 def _wrapped(text: str, size: int, width: float, max_lines: int, font: str) -> list[str] | None:

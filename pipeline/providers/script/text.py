@@ -134,7 +134,7 @@ class TextScript(ScriptProvider):
 
     def model_label(self) -> str:
         """No model writes this narration: it is the user's (or, with an article and no narration, the article's)."""
-        return "no model (the text was given)"
+        return "given as text (no model)"
 
     def provenance(self) -> dict[str, Any]:
         """The narration is the user's; the one prompt it renders is the image prompt (via make_script)."""
