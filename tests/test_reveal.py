@@ -249,3 +249,30 @@ def test_bad_preset_is_one_line_exit_2(env, args, needle):
     assert "Traceback" not in proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and needle in lines[0] and "presets: lesson" in lines[0], proc.stderr
+
+
+@pytest.mark.parametrize("provider", ["ffmpeg-zoompan", "moviepy"])
+def test_the_other_compose_engines_draw_it_too(provider, tmp_path):
+    """The zoompan engine (ffmpeg's ass filter) and the moviepy provider (libass sprites) draw the same card."""
+    if provider == "moviepy":
+        pytest.importorskip("moviepy")
+    from pipeline.providers.compose.ffmpeg import FfmpegCompose
+    from pipeline.providers.compose.moviepy import MoviepyCompose
+    from tests.providers.compose.inputs import make_inputs
+
+    w, h = 640, 360
+    script, image, voice, captions = make_inputs(tmp_path / "in", 1.5, width=w, height=h)[:4]
+    reveal = Reveal(lines=["Made by AI in 3 seconds on a computer, at no cost.", "Voice: sine."],
+                    invented_heading="Invented (no source to check against):", invented=["NASA", "2035"], seconds=3)
+    cls, params = (MoviepyCompose, {}) if provider == "moviepy" else (FfmpegCompose, {"engine": "zoompan"})
+    (tmp_path / "work").mkdir()
+    video = cls({"width": w, "height": h, **params}).run(script=script, image=image, voice=voice, captions=captions,
+                                                         reveal=reveal, workdir=tmp_path / "work",
+                                                         progress=lambda f, m: None)
+    assert video.notes["reveal"]["drawn"] is True and video.notes["reveal"]["invented_shown"] == 2
+    from pipeline.media import extract_frame
+
+    last = np.asarray(Image.open(extract_frame(video.path, video.duration - 0.2, tmp_path / "last.png")).convert("RGB"))
+    render_card(reveal, w, h, tmp_path / "card.png")
+    card = np.asarray(Image.open(tmp_path / "card.png").convert("RGB"))
+    assert np.abs(last.astype(np.int16) - card).mean() < 6.0
