@@ -11,7 +11,8 @@ Three motion engines:
 - `perspective`: ffmpeg's perspective filter evaluated per frame; smooth, and the slowest.
   Both draw the bug with `overlay` and all the graphics with one `ass` filter, then blend in the provenance mark.
 
-The graphics come from a style's templates (`_graphics.py`, `_styles.py`, templates/styles/). The sound is mastered
+The graphics come from a style's templates (`_graphics.py`, `_styles.py`, templates/styles/), the reveal card
+(`reveal=`: pipeline/reveal.py's text, laid out for the frame by `_reveal.py`) among them, over the last seconds. The sound is mastered
 while they are prepared (`pipeline/audio.py`): the narration placed after any intro, optional music ducked under
 it, loudness normalised to -16 LUFS with true peaks at most -1.5 dBTP; the measured values go to run.json. Encoder:
 libx264 (CRF), or h264_nvenc when an NVIDIA GPU and an ffmpeg with NVENC are there. Then a poster JPEG and a 320 px

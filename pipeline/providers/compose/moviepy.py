@@ -22,7 +22,8 @@ with Pillow; benchmarks/compose.py measures it):
 - graphics and captions: the `ffmpeg` provider's burned ASS (a style's templates merged with the captions,
   `_graphics.write_burn_ass`), each event drawn once at rest by libass into an RGBA picture (`draw_sprites`) and
   shown as an ImageClip over its time, with the fade-in, fade-out and slide its ASS tags ask for. The
-  AI-GENERATED label is one of them, on screen from the first frame to the last; the channel bug is one more;
+  AI-GENERATED label is one of them, on screen from the first frame to the last; the channel bug is one more; the
+  reveal card (`reveal=`, the style's reveal.ass.j2 laid out by `_reveal.py`) is drawn the same way at the end;
 - sound: the soundtrack mastered by `pipeline/audio.py` (-16 LUFS, -1.5 dBTP, optional music ducked under the voice);
 - the invisible provenance mark (`pipeline/video_watermark.py`) added to every finished frame, as the `ffmpeg`
   provider's warp engine does, just before the frame goes to the encoder (libx264, yuv420p, AAC, faststart).
