@@ -187,6 +187,11 @@ def test_headline_only_and_sourced_wording():
                             script_notes={"grounding": {"ungrounded": []}})
     assert grounded.invented_heading == "Every fact appeared in the source."
     assert "from \u201cBridge opens\u201d (example.org)." in grounded.lines[1]
+    assert not any(line.startswith("Presenter:") for line in alone.lines)
+    anchored = build_reveal(providers={**providers, "presenter": provider_class("presenter", "anchor")()},
+                            built_seconds=built, presenter_shown=True, source=None, script_notes={})
+    assert anchored.lines[-1] == "Presenter: anchor."
+    assert anchored.invented_heading == "No names, numbers or dates to check."
     # a provider that is not local (a paid API) takes "at no cost" away; the core asks, it never tests names
     paid = {**providers, "voice": provider_class("voice", "openai-tts")()}
     assert build_reveal(providers=paid, built_seconds=built, presenter_shown=False, source=None,
@@ -276,3 +281,27 @@ def test_the_other_compose_engines_draw_it_too(provider, tmp_path):
     render_card(reveal, w, h, tmp_path / "card.png")
     card = np.asarray(Image.open(tmp_path / "card.png").convert("RGB"))
     assert np.abs(last.astype(np.int16) - card).mean() < 6.0
+
+
+def test_batch_reveal_reaches_every_item(test_plugin, isolated_config, tmp_path):
+    """`newsreel batch --reveal` asks every line for the card: the test plugin's compose cannot draw it, so each
+    item fails saying so (and nothing is composed), while the same batch without --reveal is made."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p), "COLUMNS": "200"}
+    lines = tmp_path / "b.txt"
+    lines.write_text("One\nTwo\n")
+    # batch takes its providers from the config (or each line): the test plugin's, from newsreel.toml
+    (isolated_config / "cwd" / "newsreel.toml").write_text(
+        '[providers]\nscript = "echo"\nimage = "flat"\nvoice = "beep"\ncaptions = "plain"\ncompose = "listing"\n')
+
+    def batch(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pipeline", "batch", str(lines), "--out", str(tmp_path / "o"),
+                               *args], capture_output=True, text=True, env=env,
+                              cwd=isolated_config / "cwd", timeout=120)
+
+    refused = batch("--reveal")
+    assert refused.returncode == 1, refused.stderr
+    report = json.loads((tmp_path / "o" / "batch.json").read_text())
+    assert [i["status"] for i in report["items"]] == ["failed", "failed"]
+    assert all("does not draw the reveal card" in i["error"] for i in report["items"])
+    made = batch()
+    assert made.returncode == 0, made.stderr
