@@ -39,6 +39,8 @@ app.add_typer(config_app, name="config")
 console = Console()
 
 ConfigOpt = typer.Option(None, "--config", help="A newsreel.toml to use on top of the user and project ones.")
+RevealOpt = typer.Option(None, "--reveal/--no-reveal", help="End with a card saying how the clip was made and what its script invented (config: reveal).")
+PresetOpt = typer.Option(None, "--preset", help="A named bundle of option defaults; flags given with it win. lesson: --reveal.")
 
 
 def _parse_pairs(pairs: list[str], what: str, example: str) -> list[tuple[str, str]]:
@@ -76,6 +78,8 @@ def make(
     voice: Optional[str] = typer.Option(None, "--voice", help="Voice name of the voice provider (e.g. en-gb)."),
     music: Optional[str] = typer.Option(None, "--music", help="Background music under the voice: an audio file, or 'default' for the bundled bed."),
     presenter: Optional[str] = typer.Option(None, "--presenter", help="Presenter provider: none (default), anchor (a drawn news anchor) or sprites."),
+    reveal: Optional[bool] = RevealOpt,
+    preset: Optional[str] = PresetOpt,
     force: list[str] = typer.Option([], "--force", help="Redo this stage even if cached (repeatable)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Redo every stage; results still refresh the cache."),
     config: Optional[Path] = ConfigOpt,
@@ -122,6 +126,8 @@ def make(
             "voice": voice,
             "music": music,
             "presenter": presenter,
+            "reveal": reveal,
+            "preset": preset,
             "force": force,
             "no_cache": no_cache,
         }
@@ -320,6 +326,8 @@ def batch(
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster to join (e.g. auto or ray://head:10001); none starts a local one."),
     gpu_slots: int = typer.Option(1, "--gpu-slots", help="GPU stages that may run at once."),
     json_progress: bool = typer.Option(False, "--json-progress", help="Print progress as JSON lines on stdout."),
+    reveal: Optional[bool] = RevealOpt,
+    preset: Optional[str] = PresetOpt,
     config: Optional[Path] = ConfigOpt,
 ) -> None:
     """Make a video for every line of a file, or every entry of a feed (--feed); every line is checked first. Run it
@@ -333,6 +341,12 @@ def batch(
         )
     if limit is not None and feed is None:
         raise NewsreelError("--limit goes with --feed", "leave --limit out, or add --feed URL_OR_FILE")
+    # Options for every line that does not set them itself; an unknown preset fails now, before the feed is read.
+    defaults: dict[str, Any] = {k: v for k, v in {"reveal": reveal, "preset": preset}.items() if v is not None}
+    if preset is not None:
+        from .config import preset_options
+
+        preset_options(preset)
     if feed is not None:  # the feed becomes OUT/feed.jsonl, a batch file like any other (pipeline/sources/feed.py)
         from .sources.feed import default_feed_out, read_feed, write_batch_file
 
@@ -345,7 +359,7 @@ def batch(
     assert file is not None
 
     try:
-        code = cli_batch(file, out=out, engine=engine, workers=workers, gpu_slots=gpu_slots, address=address, json_progress=json_progress, config=config)
+        code = cli_batch(file, out=out, engine=engine, workers=workers, gpu_slots=gpu_slots, address=address, json_progress=json_progress, config=config, defaults=defaults)
     except KeyboardInterrupt:  # before the work started (a batch in progress handles Ctrl-C itself)
         err_console.print("interrupted: nothing was made")
         code = 130

@@ -38,6 +38,7 @@ def cli_batch(
     address: str | None,
     json_progress: bool,
     config: Path | None,
+    defaults: dict[str, Any] | None = None,
 ) -> int:
     """Run a batch for the command line; returns the exit code (0 all made, 1 some failed, 2 bad file, 130 Ctrl-C)."""
     from rich.console import Console
@@ -51,7 +52,7 @@ def cli_batch(
         sys.stdout.flush()
 
     try:
-        validation = validate(file, config)
+        validation = validate(file, config, defaults)
     except BatchFileError as exc:
         if json_progress:
             problems = [{"line": p.line, "message": p.message} for p in exc.problems]

@@ -27,6 +27,21 @@ _EXTRA_CONFIG: ContextVar[Path | None] = ContextVar("newsreel_extra_config", def
 
 SECRET_FIELDS = ("openai_api_key", "service_token")
 
+# Presets: a named bundle of option defaults (`--preset NAME`, "preset" in a batch line or a web request). A preset's
+# values sit under the options given with it (an explicit `--no-reveal` wins over `--preset lesson`) and over
+# newsreel.toml. Keys are `jobs.MakeOptions` fields. Add one here, with a line in README.md.
+PRESETS: dict[str, dict[str, Any]] = {
+    # For showing what AI video is: the end card says how the clip was made and lists what the script invented.
+    "lesson": {"reveal": True},
+}
+
+
+def preset_options(name: str) -> dict[str, Any]:
+    """The option defaults of preset `name`; an unknown name is a one-line error naming the presets."""
+    if name not in PRESETS:
+        raise NewsreelError(f"unknown preset '{name}'", f"presets: {', '.join(sorted(PRESETS))}")
+    return dict(PRESETS[name])
+
 
 class ProviderChoice(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -52,6 +67,8 @@ class Settings(BaseSettings):
     language: str = Field("en", pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]+)*$")
     target_seconds: float = Field(60.0, gt=5, le=600, description="narration length to aim for")
     fps: int = Field(30, ge=10, le=60)
+    # An end card after the narration saying how the clip was made and what the script invented (pipeline/reveal.py).
+    reveal: bool = False
     cache_dir: Path = Field(default_factory=lambda: platformdirs.user_cache_path("newsreel"))
     models_dir: Path | None = None  # converted model files kept between runs; default: <cache_dir>/models
     providers: ProviderChoice = ProviderChoice()

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .config import Aspect, load_settings
+from .config import Aspect, load_settings, preset_options
 from .errors import NewsreelError
 from .plugins import check_stage
 from .runner import Plan, build_plan
@@ -49,6 +49,8 @@ class MakeOptions(BaseModel):
     voice: str | None = None
     music: str | None = None
     presenter: str | None = None  # the presenter stage's provider (none, anchor, sprites): providers.presenter
+    reveal: bool | None = None  # the reveal end card (pipeline/reveal.py); None: the preset's, else the config's
+    preset: str | None = Field(None, max_length=40)  # a bundle of option defaults (config.PRESETS), e.g. "lesson"
     force: list[str] = []
     no_cache: bool = False
 
@@ -70,6 +72,12 @@ class MakeOptions(BaseModel):
             if where is not None:
                 raise NewsreelError(f"the option {where} is not a finite number", "give an ordinary number")
         return data
+
+    @model_validator(mode="after")
+    def _preset_known(self) -> "MakeOptions":
+        if self.preset is not None:
+            preset_options(self.preset)  # an unknown name fails here, in validation, before any work
+        return self
 
     @model_validator(mode="after")
     def _headline_or_source(self) -> "MakeOptions":
@@ -120,7 +128,11 @@ class MakeOptions(BaseModel):
             value = getattr(self, option)
             if value is not None:
                 params.setdefault(stage, {})[key] = value
-        settings = load_settings(config_file, seed=self.seed, aspect=self.aspect, language=self.lang, providers=providers)
+        # A preset's values fill only the options this request left unset.
+        preset = preset_options(self.preset) if self.preset is not None else {}
+        reveal = self.reveal if self.reveal is not None else preset.get("reveal")
+        settings = load_settings(config_file, seed=self.seed, aspect=self.aspect, language=self.lang, providers=providers,
+                                 reveal=reveal)
         return build_plan(settings, params)
 
 

@@ -176,6 +176,19 @@ class Provider:
         values only."""
         return {}
 
+    def runs_locally(self) -> bool:
+        """Whether this provider, with its parameters, does its work on this machine with nothing to pay: no network
+        service, no API key. The reveal card says "at no cost" only when every provider of the run says so."""
+        return not self.needs.network and self.needs.api_key is None
+
+    def model_label(self) -> str:
+        """The model (or program) that does the work, in a few words for a viewer: the reveal card's "Voice:
+        espeak". Default: the provider's name, with its `model` parameter's last part when it has one."""
+        model = getattr(self.params, "model", None)
+        if isinstance(model, str) and model.strip():
+            return f"{self.name} ({model.strip().rstrip('/').rsplit('/', 1)[-1]})"
+        return self.name
+
     def __init__(
         self,
         params: BaseModel | dict[str, Any] | None = None,

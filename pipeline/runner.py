@@ -26,7 +26,8 @@ from .hashing import sha256_bytes
 from .plugins import check_stage, provider_class
 from .provider import Provider
 from .sources.model import Source
-from .stages import STAGES
+from .reveal import build_reveal, record as reveal_record, reveal_digest
+from .stages import STAGES, Reveal
 from .stages.script import check_headline
 
 # Run-level options a provider receives when it declares them (`Provider.run_options`) and its Params has the field.
@@ -159,6 +160,8 @@ def run(
     # before any stage spends minutes on work.
     for provider in plan.providers.values():
         provider.check()
+    if plan.settings.reveal:
+        _check_draws_reveal(plan)
     # What killed runs left behind goes now, not a day later; live work elsewhere holds its locks and stays.
     cache.clean()
     run_folder.clean_abandoned(out.parent)
@@ -187,10 +190,14 @@ def _run(
     artifacts: dict[str, Artifact] = {}
     digests: dict[str, str] = {"headline": headline_digest(headline, source)}
     records: dict[str, StageRecord] = {}
+    reveal = None
     for name, stage in STAGES.items():
         provider = plan.providers[name]
         params = provider.params.model_dump(mode="json")
         identity = provider.identity()
+        if stage.takes_reveal and plan.settings.reveal and reveal is None:
+            reveal = _reveal_card(plan, records, artifacts, source)
+            digests["reveal"] = reveal_digest(reveal)
         key = stage_key(name, provider, digests, identity)
         emit(Event(stage=name, kind="start"))
         t0 = time.perf_counter()
@@ -205,7 +212,8 @@ def _run(
                 cache.discard(damaged)
         if found is None:
             artifact, entry = _build(
-                cache, key, name, stage.inputs, provider, artifacts, headline, emit, stage_lock, replace=rebuild, source=source
+                cache, key, name, stage.inputs, provider, artifacts, headline, emit, stage_lock, replace=rebuild, source=source,
+                reveal=reveal if stage.takes_reveal else None,
             )
             hit = False
         else:
@@ -238,6 +246,9 @@ def _run(
         "stages": {k: v.model_dump(mode="json") for k, v in records.items()},
         "seconds": round(time.perf_counter() - started, 3),
     }
+    if reveal is not None:  # the card's whole text, N and what it means, and what compose drew of it
+        drawer = next(n for n, s in STAGES.items() if s.takes_reveal)
+        record["reveal"] = reveal_record(reveal, records[drawer].notes)
     files: dict[str, Path | bytes] = {}
     for name, stage in STAGES.items():
         files.update(stage.exports(artifacts[name]))
@@ -284,6 +295,40 @@ def inputs_it_takes(provider: Any, stage: str, inputs: dict[str, Any]) -> dict[s
     return {k: v for k, v in inputs.items() if k != "presenter"}
 
 
+def _takes_argument(provider: Any, argument: str) -> bool:
+    import inspect
+
+    params = inspect.signature(provider.run).parameters
+    return argument in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def _check_draws_reveal(plan: Plan) -> None:
+    """A run that asks for the reveal card fails before any work when its compose provider cannot draw it (its
+    run() has no `reveal` argument): the card is never dropped without a word."""
+    for name, stage in STAGES.items():
+        provider = plan.providers[name]
+        if stage.takes_reveal and not _takes_argument(provider, "reveal"):
+            raise NewsreelError(
+                f"{name} provider '{provider.name}' does not draw the reveal card",
+                f"leave out --reveal (and --preset lesson), or use a {name} provider that draws it (ffmpeg, moviepy)",
+            )
+
+
+def _reveal_card(plan: Plan, records: Mapping[str, StageRecord], artifacts: Mapping[str, Artifact],
+                 source: Source | None) -> Reveal:
+    """The reveal card from what the earlier stages recorded (pipeline/reveal.py)."""
+    script = artifacts["script"]
+    presenter = artifacts.get("presenter")
+    return build_reveal(
+        providers=plan.providers,
+        built_seconds={name: rec.built_seconds for name, rec in records.items()},
+        script_notes=getattr(script, "notes", None) or {},
+        presenter_shown=presenter is not None and getattr(presenter, "kind", "none") != "none",
+        source=source,
+        language=getattr(script, "language", "en") or "en",
+    )
+
+
 def _build(
     cache: Cache,
     key: str,
@@ -297,9 +342,12 @@ def _build(
     *,
     replace: bool = False,
     source: Source | None = None,
+    reveal: Reveal | None = None,
 ) -> tuple[Artifact, Any]:
     inputs: dict[str, Any] = {i: (headline if i == "headline" else artifacts[i]) for i in input_names}
     inputs = inputs_it_takes(provider, name, inputs)
+    if reveal is not None:
+        inputs["reveal"] = reveal
     if "headline" in input_names and provider.takes_source:
         inputs["source"] = source  # the article travels with the headline, to providers that read it
 
@@ -351,7 +399,8 @@ def stage_key(name: str, provider: Provider, digests: Mapping[str, str], identit
     """The cache key of stage `name` done by `provider`: its name and version, its key parameters, its model identity
     (file hash, revision: new weights at the same path are new work) and the digests of the stage's inputs.
 
-    `digests` holds "headline" (`headline_digest`) and each earlier stage's output digest. `identity` is
+    `digests` holds "headline" (`headline_digest`) and each earlier stage's output digest, and "reveal" (the reveal
+    card's digest) when the run draws one. `identity` is
     `provider.identity()`, passed when the caller already has it. The runner keys its cache with this and
     `batch.up_to_date` recomputes run.json's keys with it.
     """
@@ -360,7 +409,10 @@ def stage_key(name: str, provider: Provider, digests: Mapping[str, str], identit
     material = {**provider.key_params(), "__identity__": identity} if identity else provider.key_params()
     if STAGES[name].finish_version:
         material = {**material, "__finish__": STAGES[name].finish_version}
-    return cache_key(name, provider.name, provider.version, material, {i: digests[i] for i in STAGES[name].inputs})
+    inputs = {i: digests[i] for i in STAGES[name].inputs}
+    if STAGES[name].takes_reveal and "reveal" in digests:  # one more input; a run without the card keeps its keys
+        inputs["reveal"] = digests["reveal"]
+    return cache_key(name, provider.name, provider.version, material, inputs)
 
 
 def _export(folder: Path, files: dict[str, Path | bytes]) -> None:

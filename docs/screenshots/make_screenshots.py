@@ -1,6 +1,7 @@
 """Render short clips in each shipped style and frame size and save frames as PNGs in this folder.
 
-    .venv/bin/python docs/screenshots/make_screenshots.py
+    .venv/bin/python docs/screenshots/make_screenshots.py            # all of them
+    .venv/bin/python docs/screenshots/make_screenshots.py reveal     # only the reveal card's (reveal-*.png)
 
 Inputs are real: the slate backdrop, an espeak narration and its captions; graphics on (BREAKING, a ticker, the
 channel bug). Frames are saved at most 1280 pixels on their long side.
@@ -35,6 +36,71 @@ SHOTS = [  # (file, style, width, height, extra params, seconds into the video)
     ("minimal-1x1.png", "minimal", 1080, 1080, {}, 4.0),
     ("minimal-intro.png", "minimal", 1280, 720, {"intro": True}, 1.2),
 ]
+
+
+# The reveal card (--reveal): a narration made from the headline alone, with the kind of details a small model
+# invents; the grounding check lists them and the card shows them.
+REVEAL_HEADLINE = "Breakthrough in Mars Project"
+REVEAL_SENTENCES = [
+    "The Daily Mail reports that NASA scientists have found water on Mars, ahead of the 2035 Apollo missions.",
+    "Dr. Helen Okafor of the European Space Agency said the discovery cost $40 million and took three years.",
+]
+REVEAL_SHOTS = [("reveal-16x9.png", 1280, 720), ("reveal-9x16.png", 1080, 1920)]
+
+
+def reveal_shots() -> None:
+    """The last frame of a clip made with the reveal card, at 16:9 and 9:16."""
+    import time
+
+    from pipeline.grounding import ground_script
+    from pipeline.media import extract_frame
+    from pipeline.providers.captions.subtitles import SubtitleCaptions
+    from pipeline.providers.compose.ffmpeg import FfmpegCompose
+    from pipeline.providers.image.slate import SlateImage
+    from pipeline.providers.presenter.none import NoPresenter
+    from pipeline.providers.script.text import TextScript
+    from pipeline.providers.voice.espeak import EspeakVoice
+    from pipeline.reveal import build_reveal
+    from pipeline.stages import Script
+
+    quiet = lambda f, m: None
+    script = Script(headline=REVEAL_HEADLINE, title=REVEAL_HEADLINE, sentences=REVEAL_SENTENCES, image_prompt="mars")
+    script = ground_script(script, headline=REVEAL_HEADLINE)  # the check every run's script passes
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        (tmp / "voice").mkdir()
+        t0 = time.perf_counter()
+        voice = EspeakVoice({"target_seconds": 8.0, "fit": False}).run(script=script, workdir=tmp / "voice", progress=quiet)
+        built = {"voice": time.perf_counter() - t0}
+        for name, w, h in REVEAL_SHOTS:
+            work = tmp / name
+            for sub in ("image", "captions", "compose"):
+                (work / sub).mkdir(parents=True)
+            t0 = time.perf_counter()
+            image = SlateImage({"width": w, "height": h}).run(script=script, workdir=work / "image", progress=quiet)
+            captions = SubtitleCaptions({"width": w, "height": h}).run(script=script, voice=voice,
+                                                                      workdir=work / "captions", progress=quiet)
+            built["image+captions"] = time.perf_counter() - t0
+            providers = {"script": TextScript({"text": " ".join(REVEAL_SENTENCES)}), "image": SlateImage(),
+                         "voice": EspeakVoice(), "captions": SubtitleCaptions(), "presenter": NoPresenter(),
+                         "compose": FfmpegCompose()}
+            reveal = build_reveal(providers=providers, built_seconds=built, script_notes=script.notes,
+                                  presenter_shown=False, source=None)
+            video = FfmpegCompose({"width": w, "height": h}).run(
+                script=script, image=image, voice=voice, captions=captions, reveal=reveal, workdir=work / "compose",
+                progress=quiet)
+            save(extract_frame(video.path, video.duration - 0.3, work / "frame.png"), name)
+            print(f"{name}: {w}x{h} reveal card at {video.duration - 0.3:.1f} s", flush=True)
+
+
+def save(png: Path, name: str) -> None:
+    from PIL import Image
+
+    im = Image.open(png).convert("RGB")
+    scale = min(1.0, 1280 / max(im.size))
+    if scale < 1.0:
+        im = im.resize((round(im.width * scale), round(im.height * scale)), Image.Resampling.LANCZOS)
+    im.save(HERE / name, optimize=True)
 
 
 def main() -> None:
@@ -76,4 +142,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] != ["reveal"]:
+        main()
+    reveal_shots()

@@ -86,12 +86,15 @@ def run_batch(
     config_file: Path | None = None,
     on_event: BatchSink | None = None,
     validation: Validation | None = None,
+    defaults: dict[str, Any] | None = None,
 ) -> BatchSummary:
     """Validate the whole file, then make every item; writes OUT/batch.json and returns the summary.
 
     Raises BatchFileError (every bad line) before any work. One item's failure never stops the others. Ctrl-C stops
     cleanly: the summary says which items were interrupted or never started, and re-running resumes. The local engine
-    spawns its workers, so a script calling this must do so under `if __name__ == "__main__":`."""
+    spawns its workers, so a script calling this must do so under `if __name__ == "__main__":`. `defaults`: options
+    for every line that does not set them (`newsreel batch --reveal`: {"reveal": True}); a `validation` carries its
+    own."""
     if engine not in ENGINES:
         raise NewsreelError(f"unknown engine '{engine}'", f"engines are: {', '.join(ENGINES)}")
     if workers is not None and workers < 1:
@@ -99,7 +102,7 @@ def run_batch(
     if gpu_slots < 1:
         raise NewsreelError("--gpu-slots must be at least 1", "the GPU stages that may run at once, e.g. 1")
     path = Path(path)
-    validation = validation or validate(path, config_file)
+    validation = validation or validate(path, config_file, defaults)
     out_root = Path(out or default_batch_out(path)).resolve()
     try:
         out_root.mkdir(parents=True, exist_ok=True)
@@ -111,7 +114,7 @@ def run_batch(
     ctx = BatchContext(out_root, config_file, validation.total, workers, gpu_slots, address, sink)
     sink(BatchEvent(kind="batch-start", total=validation.total))
     started = time.perf_counter()
-    items = iter_items(path)
+    items = iter_items(path, validation.defaults)
     if engine == "ray":
         from .ray_engine import run_ray
 

@@ -93,6 +93,7 @@ class Validation:
     format: Format
     total: int
     notices: list[str] = field(default_factory=list)  # choices made for the user (e.g. image `auto`), once each
+    defaults: dict[str, Any] = field(default_factory=dict)  # the batch's options under every line's own
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -366,20 +367,22 @@ def check_name(name: str) -> str:
     return name
 
 
-def _item(raw: _Raw) -> tuple[BatchItem, MakeOptions]:
+def _item(raw: _Raw, defaults: dict[str, Any] | None = None) -> tuple[BatchItem, MakeOptions]:
     if raw.problem is not None or raw.data is None:
         raise NewsreelError(raw.problem or "unreadable", "")
     if not str(raw.data.get("headline") or "").strip() and "url" not in raw.data:  # a fetched article has a title
         raise NewsreelError("the headline is empty" if "headline" in raw.data else "no headline", "")
     name, data = _split(raw.data)
+    data = {**(defaults or {}), **data}  # the batch's options (`newsreel batch --reveal`); a line's own value wins
     options = MakeOptions.parse(data)
     name = check_name(name.strip() if name else default_out(options.headline or options.url or "").name)
     return BatchItem(raw.line, name, options.model_dump(mode="json", exclude_unset=True)), options
 
 
-def validate(path: Path | str, config_file: Path | None = None) -> Validation:
+def validate(path: Path | str, config_file: Path | None = None, defaults: dict[str, Any] | None = None) -> Validation:
     """Check every line of a batch file before any work: options, providers and their parameters (the plan is built),
-    output names (unique, case-insensitively). Raises BatchFileError listing every bad line; streams the file."""
+    output names (unique, case-insensitively). Raises BatchFileError listing every bad line; streams the file.
+    `defaults`: MakeOptions values for every line that does not set them itself (e.g. {"reveal": True})."""
     path = Path(path)
     fmt = detect_format(path)
     problems: list[Problem] = []
@@ -397,7 +400,7 @@ def validate(path: Path | str, config_file: Path | None = None) -> Validation:
 
     for raw in _records(path, fmt):
         try:
-            item, options = _item(raw)
+            item, options = _item(raw, defaults)
             plans.get(options)
         except NewsreelError as exc:
             problem(raw.line, exc.one_line())
@@ -415,15 +418,15 @@ def validate(path: Path | str, config_file: Path | None = None) -> Validation:
         problem(0, "has no headlines" if fmt != "csv" else "has no rows under the header")
     if problems:
         raise BatchFileError(path, problems, more)
-    return Validation(path=path, format=fmt, total=total, notices=list(plans.notices))
+    return Validation(path=path, format=fmt, total=total, notices=list(plans.notices), defaults=dict(defaults or {}))
 
 
-def iter_items(path: Path | str) -> Iterator[BatchItem]:
-    """The items of an already validated file, streamed (the second pass)."""
+def iter_items(path: Path | str, defaults: dict[str, Any] | None = None) -> Iterator[BatchItem]:
+    """The items of an already validated file, streamed (the second pass), with the batch's `defaults`."""
     path = Path(path)
     for raw in _records(path, detect_format(path)):
         try:
-            yield _item(raw)[0]
+            yield _item(raw, defaults)[0]
         except NewsreelError as exc:
             message = plain_text(exc.one_line()) + " (the file changed during the batch)"
             raise BatchFileError(path, [Problem(raw.line, message)]) from None

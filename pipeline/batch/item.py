@@ -72,6 +72,10 @@ def up_to_date(out: Path, headline: str, plan: Plan, source: Source | None = Non
             return False
         stages = record["stages"]
         digests = {"headline": headline_digest(headline, source)}
+        if plan.settings.reveal:
+            # The card is made from the entries the recorded keys name (their build seconds among them), so the
+            # recorded card stands for it; a folder made without the card has none and is not up to date.
+            digests["reveal"] = record["reveal"]["digest"]
         for name in STAGES:
             if stage_key(name, plan.providers[name], digests) != stages[name]["key"]:
                 return False

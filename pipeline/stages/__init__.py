@@ -18,7 +18,7 @@ from ..errors import NewsreelError
 from ..grounding import GROUNDING_VERSION, ground_script
 from . import captions, compose, image, presenter, script, voice
 from .captions import Captions, CaptionsProvider
-from .compose import ComposeProvider, Video
+from .compose import ComposeProvider, Reveal, Video
 from .image import Backgrounds, BackgroundImage, ImageProvider
 from .presenter import Presenter, PresenterProvider
 from .script import Scene, Script, ScriptProvider
@@ -38,6 +38,9 @@ class Stage:
     # source=...) -> artifact. `finish_version` joins the stage's cache keys, so a changed step redoes the work.
     finish: Callable[..., Artifact] | None = None
     finish_version: str = ""
+    # It draws the reveal card (pipeline/reveal.py) when the run asks for one: its providers' run() takes `reveal=`
+    # and the card's digest joins its cache key (only then: a run without the card keeps its keys).
+    takes_reveal: bool = False
 
     def check_output(self, provider: Any, artifact: Any, inputs: Mapping[str, Any]) -> None:
         """Raise NewsreelError naming the provider and the rule when `artifact`, what `provider` (an instance or
@@ -69,7 +72,7 @@ STAGES: dict[str, Stage] = {
         Stage("captions", ("script", "voice"), Captions, CaptionsProvider, Captions.exports, captions.broken_rule),
         Stage("presenter", ("script", "voice"), Presenter, PresenterProvider, Presenter.exports, presenter.broken_rule),
         Stage("compose", ("script", "image", "voice", "captions", "presenter"), Video, ComposeProvider, Video.exports,
-              compose.broken_rule),
+              compose.broken_rule, takes_reveal=True),
     )
 }
 
@@ -84,6 +87,7 @@ __all__ = [
     "WordTiming",
     "Captions",
     "Video",
+    "Reveal",
     "ScriptProvider",
     "ImageProvider",
     "VoiceProvider",

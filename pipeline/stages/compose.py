@@ -6,6 +6,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from ..artifacts import Artifact, ArtifactPath
 from ..provider import ProgressFn, Provider
 from .captions import Captions
@@ -34,6 +36,27 @@ class Video(Artifact):
         return out
 
 
+class Reveal(BaseModel):
+    """The reveal end card's text (built by pipeline/reveal.py), which a compose provider draws after the narration
+    when the run asks for it: a heading, the statements, and the invented details under their heading. A provider
+    that cannot draw it has no `reveal` argument in `run()`, and the runner refuses the run rather than drop it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    heading: str = "How this clip was made"
+    lines: list[str]  # "Made by AI in 12 seconds on a computer, at no cost.", "Script: ...", "Pictures: ...", ...
+    invented_heading: str  # "Invented (not in the source):", or "Every fact appeared in the source." with none
+    invented: list[str] = []  # the grounding check's ungrounded items, all of them
+    seconds: int  # the N of "in N seconds" (pipeline/reveal.py says what it counts)
+    at_no_cost: bool = False
+    sourced: bool = False
+    language: str = "en"  # the script's: invented items are drawn in the font of their writing system
+
+    def text_lines(self) -> list[str]:
+        """The whole card as lines of text, every invented item included (run.json's `reveal.lines`)."""
+        return [self.heading, *self.lines, self.invented_heading, *(f"\u2022 {item}" for item in self.invented)]
+
+
 class ComposeProvider(Provider):
     stage = "compose"
 
@@ -45,6 +68,7 @@ class ComposeProvider(Provider):
         voice: Narration,
         captions: Captions,
         presenter: Presenter | None = None,  # None or kind none: no presenter (older callers pass none)
+        reveal: Reveal | None = None,  # the end card to draw after the narration, when the run asks for one
         workdir: Path,
         progress: ProgressFn,
     ) -> Video:

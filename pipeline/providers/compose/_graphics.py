@@ -56,6 +56,7 @@ class GraphicsLayout:
     clear_bottom: int = 0  # captions anchored at the bottom must keep this much space free below them
     u: float = 1.0
     shape: str = "landscape"
+    reveal: dict = field(default_factory=dict)  # the reveal card's layout when drawn (`_reveal.reveal_layout`)
 
 
 def graphics_layout(
@@ -206,11 +207,22 @@ class Timing:
     main_end: float
     intro: bool
     outro: bool
+    reveal_start: float | None = None  # when the reveal card starts (it runs to the end); None: no card
+
+    @property
+    def outro_end(self) -> float:
+        return self.reveal_start if self.reveal_start is not None else self.duration + 1.0
 
 
-def style_context(layout: GraphicsLayout, timing: Timing) -> dict[str, Any]:
+def style_context(layout: GraphicsLayout, timing: Timing, reveal: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a style's templates see. `reveal`: the reveal card's layout (`_reveal.reveal_layout`), None for none."""
     lower_start = timing.main_start + 0.15
+    card: dict[str, Any] = {"on": False}
+    if reveal is not None and timing.reveal_start is not None:
+        card = {**reveal, "on": True, "start": ass_time(timing.reveal_start), "end": ass_time(timing.duration + 1.0),
+                "ms": round((timing.duration - timing.reveal_start) * 1000)}
     return {
+        "reveal": card,
         "res_x": layout.res_x,
         "res_y": layout.res_y,
         "u": layout.u,
@@ -230,15 +242,15 @@ def style_context(layout: GraphicsLayout, timing: Timing) -> dict[str, Any]:
         "lower": {"start": ass_time(lower_start), "end": ass_time(timing.main_end), "fade": 350},
         "intro": {"on": timing.intro, "start": ass_time(0), "end": ass_time(timing.main_start),
                   "ms": round(timing.main_start * 1000)},
-        "outro": {"on": timing.outro, "start": ass_time(timing.main_end), "end": ass_time(timing.duration + 1.0),
-                  "ms": round((timing.duration - timing.main_end) * 1000)},
+        "outro": {"on": timing.outro, "start": ass_time(timing.main_end), "end": ass_time(timing.outro_end),
+                  "ms": round((min(timing.outro_end, timing.duration) - timing.main_end) * 1000)},
     }
 
 
 def render_graphics(layout: GraphicsLayout, duration: float, style: str = "news", timing: Timing | None = None) -> str:
     """The graphics ASS document of a style for this layout."""
     timing = timing or Timing(duration, 0.0, duration, False, False)
-    return render_style(style_dir(style), style_context(layout, timing))
+    return render_style(style_dir(style), style_context(layout, timing, layout.reveal or None))
 
 
 def write_burn_ass(
@@ -258,12 +270,15 @@ def write_burn_ass(
     language: str = "",
     keep_clear: list[int] | None = None,
     clear_when: list[tuple[float, float]] | None = None,
+    reveal: Any = None,
 ) -> GraphicsLayout:
     """Merge the captions' ASS (shifted to start after an intro) with the style's graphics into `out`, the one file
     the `ass` filter burns in. `language` (the script's) picks the graphics' font for text without letters.
     `keep_clear` ([x, y, w, h] frame pixels, a presenter's face): bottom captions are narrowed to the other side of
     it, or lifted above it when it stands in the middle; only the captions showing during `clear_when` ([(start,
-    end)] seconds of the video, the anchor's shots) when given, else all."""
+    end)] seconds of the video, the anchor's shots) when given, else all. `reveal` (a `stages.compose.Reveal`, with
+    `timing.reveal_start` set): the reveal card, laid out for the frame by `_reveal.reveal_layout`; the layout's
+    `reveal` holds what was placed (its notes)."""
     import pysubs2
 
     timing = timing or Timing(duration, 0.0, duration, False, False)
@@ -300,7 +315,13 @@ def write_burn_ass(
         subs.shift(s=timing.main_start)
     layout = graphics_layout(res_x, res_y, title, label, breaking=breaking, ticker=ticker, logo_aspect=logo_aspect,
                              main=(timing.main_start, timing.main_end), language=language)
-    document = render_style(folder, style_context(layout, timing))
+    card = None
+    if reveal is not None and timing.reveal_start is not None:
+        from ._reveal import reveal_layout
+
+        card = reveal_layout(reveal, res_x, res_y, label_bottom=layout.label["box_y"] + layout.label["box_h"])
+        object.__setattr__(layout, "reveal", card)
+    document = render_style(folder, style_context(layout, timing, card))
     try:
         graphics = pysubs2.SSAFile.from_string(document, format_="ass")
     except Exception as exc:  # noqa: BLE001
@@ -310,6 +331,12 @@ def write_burn_ass(
         raise NewsreelError(
             f"style {folder} draws no AI-GENERATED label (no event named 'label')",
             "keep the label events of the shipped style's label.ass.j2: every video carries the label",
+        )
+    if card is not None and not any(e.name == "reveal" for e in graphics.events):
+        raise NewsreelError(
+            f"style {folder} draws no reveal card (no event named 'reveal')",
+            f"copy reveal.ass.j2 from {STYLES_DIR / 'news'} into the style and include it in style.ass.j2, "
+            "or leave out --reveal",
         )
     # Captions anchored at the bottom move up above the lower third.
     for st in subs.styles.values():

@@ -11,7 +11,8 @@ Three motion engines:
 - `perspective`: ffmpeg's perspective filter evaluated per frame; smooth, and the slowest.
   Both draw the bug with `overlay` and all the graphics with one `ass` filter, then blend in the provenance mark.
 
-The graphics come from a style's templates (`_graphics.py`, `_styles.py`, templates/styles/). The sound is mastered
+The graphics come from a style's templates (`_graphics.py`, `_styles.py`, templates/styles/), the reveal card
+(`reveal=`: pipeline/reveal.py's text, laid out for the frame by `_reveal.py`) among them, over the last seconds. The sound is mastered
 while they are prepared (`pipeline/audio.py`): the narration placed after any intro, optional music ducked under
 it, loudness normalised to -16 LUFS with true peaks at most -1.5 dBTP; the measured values go to run.json. Encoder:
 libx264 (CRF), or h264_nvenc when an NVIDIA GPU and an ffmpeg with NVENC are there. Then a poster JPEG and a 320 px
@@ -34,12 +35,12 @@ from pydantic import Field, field_validator, model_validator
 from ...errors import NewsreelError
 from ...provider import Needs, Params, ProgressFn, ServerPath, ServerPathOrName, operational
 from ...stages.captions import Captions
-from ...stages.compose import ComposeProvider, Video
+from ...stages.compose import ComposeProvider, Reveal, Video
 from ...stages.image import Backgrounds
 from ...stages.presenter import Presenter
 from ...stages.script import Script
 from ...stages.voice import Narration
-from . import _layers, _motion, _presenter, _shots, _styles
+from . import _layers, _motion, _presenter, _reveal, _shots, _styles
 from ._command import AudioTrack, Overlay, filter_command, resolve_encoder, warp_command, write_mark
 from ._ass_text import ass_escape, ass_time, fit_title, one_line, text_width  # noqa: F401 - the graphics API, re-exported
 from ._graphics import (  # noqa: F401 - re-exported: the graphics API used by tests and other modules
@@ -200,6 +201,7 @@ class FfmpegCompose(ComposeProvider):
         voice: Narration,
         captions: Captions,
         presenter: Presenter | None = None,
+        reveal: Reveal | None = None,
         workdir: Path,
         progress: ProgressFn,
     ) -> Video:
@@ -215,7 +217,7 @@ class FfmpegCompose(ComposeProvider):
         if p.engine == "warp":
             self.check()
 
-        plan = timeline(script, voice, len(image.images), p)
+        plan = timeline(script, voice, len(image.images), p, _reveal.card_seconds(reveal) if reveal else 0.0)
         drawn = presenter is not None and presenter.kind == "sprites" and p.engine == "warp"
         frame = _presenter.placement(presenter, p.width, p.height) if drawn else None
         face = frame.box(_presenter.face_box(presenter)) if frame is not None else None
@@ -248,6 +250,7 @@ class FfmpegCompose(ComposeProvider):
                 width=p.width, height=p.height, style=p.style, breaking=p.breaking, ticker=p.ticker,
                 logo_aspect=(logo.width / logo.height) if logo is not None else None, timing=plan.timing,
                 keep_clear=face, clear_when=shots.anchor_seconds(p.fps) if shots is not None else None,
+                reveal=reveal,
             )
             overlay = None
             if logo is not None:
@@ -322,6 +325,8 @@ class FfmpegCompose(ComposeProvider):
         notes: dict[str, Any] = {"audio": mastered.notes()}
         if watermark:
             notes["watermark"] = watermark
+        if reveal is not None:  # what of the card fitted the frame (run.json's reveal.drawn)
+            notes["reveal"] = {**_reveal.notes(layout.reveal), "seconds_shown": round(plan.duration - plan.timing.reveal_start, 3)}
         if presenter is not None and presenter.kind != "none":
             notes["presenter"] = presenter_notes(presenter, frame, face, p.engine)
             if frame is not None:  # the still graphics' boxes, frame pixels: none may cover the face box

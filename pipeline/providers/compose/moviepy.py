@@ -22,7 +22,8 @@ with Pillow; benchmarks/compose.py measures it):
 - graphics and captions: the `ffmpeg` provider's burned ASS (a style's templates merged with the captions,
   `_graphics.write_burn_ass`), each event drawn once at rest by libass into an RGBA picture (`draw_sprites`) and
   shown as an ImageClip over its time, with the fade-in, fade-out and slide its ASS tags ask for. The
-  AI-GENERATED label is one of them, on screen from the first frame to the last; the channel bug is one more;
+  AI-GENERATED label is one of them, on screen from the first frame to the last; the channel bug is one more; the
+  reveal card (`reveal=`, the style's reveal.ass.j2 laid out by `_reveal.py`) is drawn the same way at the end;
 - sound: the soundtrack mastered by `pipeline/audio.py` (-16 LUFS, -1.5 dBTP, optional music ducked under the voice);
 - the invisible provenance mark (`pipeline/video_watermark.py`) added to every finished frame, as the `ffmpeg`
   provider's warp engine does, just before the frame goes to the encoder (libx264, yuv420p, AAC, faststart).
@@ -46,12 +47,12 @@ from ... import assets
 from ...errors import NewsreelError
 from ...provider import Needs, Params, ProgressFn, ServerPath, ServerPathOrName, operational
 from ...stages.captions import Captions
-from ...stages.compose import ComposeProvider, Video
+from ...stages.compose import ComposeProvider, Reveal, Video
 from ...stages.image import Backgrounds
 from ...stages.presenter import Presenter
 from ...stages.script import Script
 from ...stages.voice import Narration
-from . import _graphics, _motion, _styles
+from . import _graphics, _motion, _reveal, _styles
 from ._ass_text import one_line
 from .shared import (
     BUG_OPACITY,
@@ -177,6 +178,7 @@ class MoviepyCompose(ComposeProvider):
         voice: Narration,
         captions: Captions,
         presenter: Presenter | None = None,
+        reveal: Reveal | None = None,
         workdir: Path,
         progress: ProgressFn,
     ) -> Video:
@@ -188,7 +190,7 @@ class MoviepyCompose(ComposeProvider):
         workdir = Path(workdir)
         check_inputs_exist(image, voice)
         self.check()
-        plan = timeline(script, voice, len(image.images), p)
+        plan = timeline(script, voice, len(image.images), p, _reveal.card_seconds(reveal) if reveal else 0.0)
         burned, bug_png, soundtrack = workdir / ".graphics.ass", workdir / ".bug.png", workdir / ".soundtrack.wav"
         partial, final = workdir / ".video.partial.mp4", workdir / "video.mp4"
         poster, thumbnail = workdir / "poster.jpg", workdir / THUMBNAIL_NAME
@@ -200,7 +202,9 @@ class MoviepyCompose(ComposeProvider):
                 offset=plan.timing.main_start, duck=p.duck, target_lufs=p.loudness, true_peak=p.true_peak,
             )
             progress(0.03, "drawing the graphics and captions")
-            video = self.clips(script, image, captions, plan, workdir)
+            self._reveal_notes = None  # set by clips() when it lays the card out
+            # (only with a card: a subclass's clips() written before the card existed keeps working without one)
+            video = self.clips(script, image, captions, plan, workdir, **({"reveal": reveal} if reveal else {}))
             progress(0.05, "composing with MoviePy")
             run_ffmpeg(
                 encode_command(p, plan, soundtrack.name, partial.name, script.title),
@@ -227,10 +231,12 @@ class MoviepyCompose(ComposeProvider):
         remove_files(scratch)
         progress(1.0, f"{plan.duration:.1f} s video, {p.width}x{p.height}, MoviePy + libx264")
         return Video(path=final, duration=plan.duration, width=p.width, height=p.height, fps=p.fps, poster=poster,
-                     thumbnail=thumbnail, notes=_notes(mastered.notes(), presenter))
+                     thumbnail=thumbnail, notes=_notes(mastered.notes(), presenter, self._reveal_notes, reveal))
 
-    def clips(self, script: Script, image: Backgrounds, captions: Captions, plan: Timeline, workdir: Path):
-        """The whole picture as one MoviePy CompositeVideoClip: the place to add effects of your own."""
+    def clips(self, script: Script, image: Backgrounds, captions: Captions, plan: Timeline, workdir: Path,
+              reveal: Reveal | None = None):
+        """The whole picture as one MoviePy CompositeVideoClip: the place to add effects of your own. `reveal`: the
+        reveal card, drawn (as the other graphics) from the style's reveal.ass.j2 over the last seconds."""
         from moviepy import CompositeVideoClip, ImageClip, vfx
 
         p = self.params
@@ -239,8 +245,9 @@ class MoviepyCompose(ComposeProvider):
         layout = _graphics.write_burn_ass(
             captions.ass, burned, title=script.title, label=p.label, duration=plan.duration, width=p.width,
             height=p.height, style=p.style, breaking=p.breaking, ticker=None, timing=plan.timing,
-            logo_aspect=(logo.width / logo.height) if logo is not None else None,
+            logo_aspect=(logo.width / logo.height) if logo is not None else None, reveal=reveal,
         )
+        self._reveal_notes = _reveal.notes(layout.reveal) if layout.reveal else None
         layers = background_clips([Path(i.path) for i in image.images], plan, p.width, p.height)
         if logo is not None:  # the channel bug, under the graphics and captions as in the `ffmpeg` provider
             bug = _styles.write_logo(logo, layout.bug["w"], layout.bug["h"], BUG_OPACITY, workdir / ".bug.png")
@@ -463,12 +470,15 @@ def _rgba(path: Path) -> Any:
         return np.asarray(im.convert("RGBA"))
 
 
-def _notes(audio: dict[str, Any], presenter: Presenter | None) -> dict[str, Any]:
+def _notes(audio: dict[str, Any], presenter: Presenter | None, drawn: dict[str, Any] | None = None,
+           reveal: Reveal | None = None) -> dict[str, Any]:
     """run.json's compose notes. This provider does not draw a presenter: it says so rather than dropping it
     silently (the `ffmpeg` provider's warp engine draws it)."""
     from ... import video_watermark
 
     notes: dict[str, Any] = {"audio": audio, "watermark": video_watermark.METHOD}
+    if reveal is not None:  # the card is drawn by clips(); one that did not draw it says so
+        notes["reveal"] = drawn or {"drawn": False, "why": "this provider's clips() did not draw the reveal card"}
     if presenter is not None and presenter.kind != "none":
         notes["presenter"] = {"drawn": False, "why": "the moviepy compose provider does not draw presenters; "
                               "use --provider compose=ffmpeg (engine warp)"}

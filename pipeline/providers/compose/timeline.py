@@ -29,20 +29,23 @@ class Timeline:
         return self.frames / self.fps
 
 
-def timeline(script: Script, voice: Narration, n_images: int, p: Any) -> Timeline:
+def timeline(script: Script, voice: Narration, n_images: int, p: Any, reveal_seconds: float = 0.0) -> Timeline:
     """The Timeline for these inputs and a compose provider's parameters `p` (fps, intro/outro and their seconds,
-    tail_seconds, crossfade, motion): the narration plus its tail, after the intro and before the outro."""
+    tail_seconds, crossfade, motion): the narration plus its tail, after the intro and before the outro, and the
+    reveal card (`reveal_seconds` long, 0 for none) last of all."""
     fps = p.fps
     intro = round(p.intro_seconds * fps) if p.intro else 0
     body = max(1, round((voice.duration + p.tail_seconds) * fps))
     outro = round(p.outro_seconds * fps) if p.outro else 0
-    frames = intro + body + outro
+    card = round(reveal_seconds * fps)
+    frames = intro + body + outro + card
     fade = round(p.crossfade * fps)
     spans = scene_spans(script, voice, n_images, body, fps, min_len=max(2, 2 * fade))
     shifted = []
     for k, (i, s, e) in enumerate(spans):
         shifted.append((i, 0 if k == 0 else s + intro, frames if k == len(spans) - 1 else e + intro))
-    timing = Timing(frames / fps, intro / fps, (intro + body) / fps, bool(intro), bool(outro))
+    timing = Timing(frames / fps, intro / fps, (intro + body) / fps, bool(intro), bool(outro),
+                    reveal_start=(frames - card) / fps if card else None)
     return Timeline(frames, fps, shifted, scene_motions(p.motion, len(shifted)), fade, timing)
 
 

@@ -45,6 +45,9 @@ class SlateImage(ImageProvider):
         seed: int = 0
         oversample: float = Field(1.25, ge=1.0, le=2.0)
 
+    def model_label(self) -> str:
+        return "slate (a drawn backdrop, no model)"
+
     def run(self, *, script: Script, workdir: Path, progress: ProgressFn) -> Backgrounds:
         p = self.params
         w = _even(p.width * p.oversample)

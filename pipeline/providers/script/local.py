@@ -196,6 +196,9 @@ class LocalScript(ScriptProvider):
         key["templates_sha256"] = _text.templates_sha256()
         return key
 
+    def model_label(self) -> str:
+        return "SmolLM2-135M"
+
     def provenance(self) -> dict[str, Any]:
         """The prompts it renders: the first passage, the continuations, and the image prompt (via make_script)."""
         return _text.templates_provenance("script_prompt.j2", "script_continue.j2", "script_from_source.j2", "image_prompt.j2")

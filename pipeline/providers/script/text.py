@@ -132,6 +132,10 @@ class TextScript(ScriptProvider):
             key["file_sha256"] = sha256_bytes(data or b"")
         return key
 
+    def model_label(self) -> str:
+        """No model writes this narration: it is the user's (or, with an article and no narration, the article's)."""
+        return "given as text (no model)"
+
     def provenance(self) -> dict[str, Any]:
         """The narration is the user's; the one prompt it renders is the image prompt (via make_script)."""
         return _text.templates_provenance("image_prompt.j2")
