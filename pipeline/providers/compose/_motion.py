@@ -161,8 +161,9 @@ def cover(image, width: int, height: int):
     iw, ih = image.size
     scale = max(width / iw, height / ih)
     cw, ch = width / scale, height / scale
-    x0 = (iw - cw) / 2
-    y0 = (ih - ch) / 2
+    # max(0, ...): on the side the crop takes whole, cw or ch can come out a hair above it (float rounding)
+    x0 = max(0.0, (iw - cw) / 2)
+    y0 = max(0.0, (ih - ch) / 2)
     return image.resize((width, height), Image.Resampling.LANCZOS, box=(x0, y0, x0 + cw, y0 + ch))
 
 
