@@ -303,14 +303,15 @@ def write_burn_ass(
     keep_clear: list[int] | None = None,
     clear_when: list[tuple[float, float]] | None = None,
     callouts: list[dict[str, Any]] | None = None,
+    keep_under: int | None = None,
 ) -> GraphicsLayout:
     """Merge the captions' ASS (shifted to start after an intro) with the style's graphics into `out`, the one file
     the `ass` filter burns in. `language` (the script's) picks the graphics' font for text without letters.
     `keep_clear` ([x, y, w, h] frame pixels, a presenter's face): bottom captions are narrowed to the other side of
     it (when it leaves 40 % of the width there), or lifted above it when it stands in the middle; only the captions
     showing during `clear_when` ([(start, end)] seconds of the video, the shots showing the anchor) when given, else
-    all. `callouts` (`callout_context`'s input): the cards of the callout shots, drawn by the style's
-    callout.ass.j2."""
+    all; `keep_under`: the row those captions stay below (shrunk to fit if they must: `_fit_under`). `callouts`
+    (`callout_context`'s input): the cards of the callout shots, drawn by the style's callout.ass.j2."""
     import pysubs2
 
     timing = timing or Timing(duration, 0.0, duration, False, False)
@@ -367,7 +368,7 @@ def write_burn_ass(
             event.marginv = layout.clear_bottom
         event.layer = min(event.layer, GRAPHICS_LAYER - 1)
     if keep_clear is not None:
-        _clear_of(subs, keep_clear, res_x, res_y, clear_when)
+        _clear_of(subs, keep_clear, res_x, res_y, clear_when, keep_under)
     parts = [graphics]
     if callouts:
         cards = render_style(folder, callout_context(callouts, res_x, res_y, language), CALLOUT_ENTRY)
@@ -387,11 +388,12 @@ def write_burn_ass(
 
 
 def _clear_of(subs: Any, box: list[int], res_x: int, res_y: int,
-              when: list[tuple[float, float]] | None = None) -> None:
+              when: list[tuple[float, float]] | None = None, above: int | None = None) -> None:
     """Keep the captions (the events below the graphics' layer showing during `when`, all when None) off `box`: a
     box on one side (or leaving 40 % of the width on the other) narrows them to the other side's margins; a box
-    across the middle lifts bottom captions above
-    it and pushes top ones below it. Set on each event (an event's non-zero margin overrides its style's)."""
+    across the middle lifts bottom captions above it and pushes top ones below it. Set on each event (an event's
+    non-zero margin overrides its style's). `above`: a frame row bottom captions must stay below (the bottom of the
+    picture's box or the callout's card): one that would wrap up past it is drawn smaller, down to 70 %."""
     x, y, w, h = box
     pad = max(8, round(0.02 * res_x))
     right = x + w / 2 >= res_x / 2
@@ -419,6 +421,36 @@ def _clear_of(subs: Any, box: list[int], res_x: int, res_y: int,
             event.marginv = max(event.marginv or st.marginv, res_y - y + pad)
         elif int(st.alignment) in (7, 8, 9):
             event.marginv = max(event.marginv or st.marginv, y + h + pad)
+        if above is not None and int(st.alignment) in (1, 2, 3):
+            _fit_under(event, st, res_x, res_y, above + pad)
+
+
+def _fit_under(event: Any, st: Any, res_x: int, res_y: int, top: int) -> None:
+    """Draw a bottom caption smaller (90 %, 80 %, 70 %: an \\fs override at its start) when its lines, wrapped
+    as libass wraps them in its margins (estimated by measuring the words), would reach above row `top`."""
+    width = res_x - (event.marginl or st.marginl) - (event.marginr or st.marginr)
+    bottom = res_y - (event.marginv or st.marginv)
+    lines = [line.split() for line in event.plaintext.split("\n")]
+
+    def height(size: float) -> float:
+        count = 0
+        for words in lines:
+            count += 1
+            used = 0.0
+            for word in words:
+                w = text_width(word + " ", size, font=st.fontname)
+                if used and used + w > width:
+                    count += 1
+                    used = 0.0
+                used += w
+        return count * size * 1.1 + 2 * st.outline
+
+    if bottom - height(st.fontsize) >= top:
+        return
+    for scale in (0.9, 0.8, 0.7):
+        if bottom - height(st.fontsize * scale) >= top:
+            break
+    event.text = "{\\fs%d}" % round(st.fontsize * scale) + event.text
 
 
 def _style_is_bottom(subs, name: str) -> bool:

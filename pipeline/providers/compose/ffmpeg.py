@@ -259,6 +259,7 @@ class FfmpegCompose(ComposeProvider):
                 logo_aspect=(logo.width / logo.height) if logo is not None else None, timing=plan.timing,
                 keep_clear=face, clear_when=shots.anchor_seconds(p.fps) if shots is not None else None,
                 callouts=shots.callouts(p.fps) if shots is not None else None,
+                keep_under=(shots.box[1] + shots.box[3]) if shots is not None else None,
             )
             overlay = None
             if logo is not None:

@@ -199,3 +199,40 @@ def test_a_style_without_a_callout_template_draws_the_shipped_card_and_a_broken_
     with pytest.raises(NewsreelError) as err:
         burn(mine)
     assert re.search(r"mine/callout\.ass\.j2:\d+", err.value.message), err.value.message
+
+
+def test_captions_beside_the_anchor_stay_under_the_card(tmp_path):
+    """A long caption narrowed beside the face would wrap up into the card: it is drawn smaller instead. Checked on
+    libass's own drawing of the burned file (one frame over black)."""
+    from pipeline.media import run_ffmpeg
+
+    width, height, face, card = 1280, 720, [760, 90, 330, 300], [50, 100, 588, 330]
+    subs = pysubs2.SSAFile()
+    subs.info["PlayResX"], subs.info["PlayResY"] = str(width), str(height)
+    style = subs.styles["Default"]
+    style.fontname, style.fontsize, style.bold, style.outline, style.shadow = "DejaVu Sans", 46, True, 3, 0
+    style.alignment, style.marginv = pysubs2.Alignment.BOTTOM_CENTER, 20
+    long = "Thousands of people walked across the new bridge on its first day\\Nwaving flags and cheering loudly"
+    subs.events.append(pysubs2.SSAEvent(start=0, end=3000, text=long))
+    captions = tmp_path / "captions.ass"
+    subs.save(os.fspath(captions))
+
+    def caption_rows(keep_under):
+        out = tmp_path / "burn.ass"
+        _graphics.write_burn_ass(captions, out, title="T", label="AI-GENERATED", duration=3.0, width=width,
+                                 height=height, keep_clear=face, clear_when=[(0.0, 3.0)], keep_under=keep_under)
+        png = tmp_path / "frame.png"
+        run_ffmpeg(["-y", "-f", "lavfi", "-i", f"color=black:s={width}x{height}:d=1", "-vf",
+                    f"ass={out.name}", "-frames:v", "1", os.fspath(png)], cwd=tmp_path)
+        from PIL import Image
+
+        frame = np.asarray(Image.open(png).convert("L"))
+        label_bottom = 36 + 60  # the AI-GENERATED label's box, top left
+        white = frame[label_bottom:, :face[0]] > 200
+        white[-(height - 560):] = False  # the lower third's title
+        rows = np.nonzero(white.sum(axis=1) > 3)[0] + label_bottom
+        assert rows.size  # the caption is there
+        return rows.min()
+
+    assert caption_rows(None) < card[1] + card[3]  # unshrunk, its wrapped lines reach into the card's box
+    assert caption_rows(card[1] + card[3]) >= card[1] + card[3]
