@@ -248,14 +248,19 @@ def callout_context(callouts: list[dict[str, Any]], res_x: int, res_y: int, lang
         accent = max(2, round(0.018 * w))
         pad = round(0.07 * w)
         inner = w - accent - 2 * pad
-        fig_lines, fig_size = fit_title(c["text"], min(0.3 * h, 120 * u) * font.factor, inner, 1, font.family)
-        label = c["label"] or " "
-        lab_lines, lab_size = fit_title(label, min(0.1 * h, 32 * u) * font.factor, inner, 2, font.family)
-        if not (c["label"] or "").strip():
-            lab_lines = []
-        fig_h = fig_size / font.factor * 1.2
-        gap = 0.3 * lab_size / font.factor if lab_lines else 0.0
-        lab_h = len(lab_lines) * lab_size / font.factor * 1.22
+        # the label readable on a small card (a square frame's), 22 px at 720 lines at least, while both fit
+        fig_base, lab_base = min(0.3 * h, 120 * u), min(max(0.1 * h, 22 * u), 32 * u)
+        for _ in range(6):
+            fig_lines, fig_size = fit_title(c["text"], fig_base * font.factor, inner, 1, font.family)
+            lab_lines, lab_size = fit_title(c["label"] or " ", lab_base * font.factor, inner, 2, font.family)
+            if not (c["label"] or "").strip():
+                lab_lines = []
+            fig_h = fig_size / font.factor * 1.2
+            gap = 0.3 * lab_size / font.factor if lab_lines else 0.0
+            lab_h = len(lab_lines) * lab_size / font.factor * 1.22
+            if fig_h + gap + lab_h <= 0.9 * h:
+                break
+            fig_base, lab_base = 0.9 * fig_base, 0.9 * lab_base
         top = y + (h - fig_h - gap - lab_h) / 2
         left = x + accent + pad
         out.append({
