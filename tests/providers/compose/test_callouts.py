@@ -44,6 +44,21 @@ def test_a_figure_wins_over_a_name_and_plain_sentences_offer_nothing():
     assert _shots.callout_for("The vote is expected on Tuesday.", 0) is None
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(["The", "city", "spent", "$40", "million,", "on", "roads", "71%", "Ana", "Silva",
+                                 "said", "March", "3", "\u201cwe", "won\u201d", "at", "9:30", "pm.", "\u00a0", "the"]),
+                max_size=16).map(" ".join) | st.text(max_size=80))
+def test_any_sentence_gives_a_card_made_of_its_own_words_or_none(sentence):
+    import unicodedata
+
+    callout = _shots.callout_for(sentence, 0)
+    if callout is not None:
+        said = unicodedata.normalize("NFKC", sentence)
+        assert callout.text and callout.text in said and callout.kind in _shots.CALLOUT_KINDS
+        assert all(word in said for word in callout.label.split())
+        assert len(callout.label.split()) <= _shots.LABEL_WORDS
+
+
 def narration(sentences: list[str], gaps: list[float]) -> Narration:
     words, t = [], 0.1
     for i, (sentence, gap) in enumerate(zip(sentences, gaps)):
