@@ -24,6 +24,8 @@ callouts' frames and blends the presenter on them; B-roll frames are the usual m
 from __future__ import annotations
 
 import bisect
+import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,8 +65,6 @@ class Shot:
 def callout_for(sentence: str, index: int, context: str | None = None) -> Callout | None:
     """The callout a sentence offers: its first item of the most wanted kind (`CALLOUT_KINDS`), labelled with the
     words after it up to the next punctuation or item (the words before it when fewer than two follow), or None."""
-    import re
-
     from ...grounding import extract
 
     items = [i for i in extract(sentence, context) if i.kind in CALLOUT_KINDS]
@@ -72,8 +72,6 @@ def callout_for(sentence: str, index: int, context: str | None = None) -> Callou
         return None
     item = min(items, key=lambda i: (CALLOUT_KINDS.index(i.kind), i.start))
     # grounding works on the NFKC form; the offsets it gives are into that text
-    import unicodedata
-
     text = unicodedata.normalize("NFKC", sentence)
     begin = text.find(item.text, item.start)
     begin = item.start if begin < 0 else begin
@@ -84,7 +82,7 @@ def callout_for(sentence: str, index: int, context: str | None = None) -> Callou
     after = _trimmed(after, lead=False)
     words = after
     if len(after) < 2:
-        start = max([o for o in others if o < begin] + [0])
+        start = max([i.start + len(i.text) for i in items if i is not item and i.start < begin] + [0])
         before = re.split(r"[,;:.!?()\u2014\u2013]", text[start:begin])[-1].split()[-LABEL_WORDS:]
         before = _trimmed(before, lead=True)
         words = before if len(before) > len(after) else after
