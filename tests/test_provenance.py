@@ -123,7 +123,7 @@ def test_run_json_and_sidecar_record_the_same_facts(run):
     labels = [a["label"] for a in side["assertions"]]
     assert labels == ["c2pa.actions.v2", "org.newsreel.script", "org.newsreel.image", "org.newsreel.voice",
                       "org.newsreel.captions", "org.newsreel.presenter", "org.newsreel.compose", "org.newsreel.source",
-                      "org.newsreel.label",
+                      "org.newsreel.label", "org.newsreel.ai_elements",
                       "org.newsreel.watermark"]
     # The signed file is still the compose stage's video: same streams, same length.
     from pipeline.media import probe
@@ -557,3 +557,46 @@ def test_cli_verify_exit_codes_and_json(run, tmp_path):
     gone = cli(str(tmp_path / "nothing.mp4"))
     assert gone.returncode == 2 and "No such file" in gone.stdout
     assert "Exit codes" in cli("--help").stdout
+
+
+@pytest.mark.parametrize(
+    "presenter, drew, listed",
+    [
+        ({"ai_element": {"element": "presenter", "description": "a news anchor drawn by code"}},
+         {"drawn": True, "look": "mei"}, ["AI-generated presenter (a news anchor drawn by code, look mei)"]),
+        ({}, {"drawn": True, "look": "ada"}, ["AI-generated presenter (look ada)"]),  # said nothing: still listed
+        ({"ai_element": {"element": "presenter", "description": "x"}},
+         {"drawn": False, "why": "compose engine 'zoompan' does not draw presenters"}, []),
+        ({"ai_element": {"element": "presenter", "description": "x"}}, None, []),  # kind none: compose notes nothing
+    ],
+)
+def test_ai_elements_are_what_compose_drew_in_the_presenters_own_words(presenter, drew, listed):
+    record = {"stages": {"presenter": {"provider": "p", "provenance": presenter},
+                         "compose": {"provider": "ffmpeg", "notes": {"presenter": drew} if drew else {}}}}
+    assert [e["text"] for e in provenance.manifest.ai_elements(record)] == listed
+    created = provenance.manifest.build_manifest(record, {}, {})["assertions"][0]["data"]["actions"][0]
+    assert ("It shows an AI-generated presenter" in created["description"]) == bool(listed)
+
+
+def test_a_drawn_presenter_is_named_in_the_manifest_as_ai_generated(env):
+    import c2pa
+
+    from pipeline import make_video
+    from pipeline.providers.presenter.anchor import AnchorPresenter
+
+    said = AnchorPresenter({"look": "mei"}).provenance()  # asked of the provider, as the runner asks it
+    assert said["ai_element"]["description"] == "a news anchor drawn by code"
+    done = make_video(HEADLINE, out=env / "presented", providers={**PROVIDERS, "presenter": "anchor"},
+                      params={"presenter": {"look": "mei"}, "compose": {"width": 320, "height": 180, "fps": 12}})
+    assert done.record["stages"]["presenter"]["provenance"] == said
+    v = provenance.verify(done.video, watermark=False)
+    assert v.status == "verified", v.summary
+    assert v.manifest.ai_elements == ["AI-generated presenter (a news anchor drawn by code, look mei)"]
+    assert "also machine-made: AI-generated presenter (a news anchor drawn by code, look mei)" in \
+        provenance.format_verdict(v)
+    with open(done.video, "rb") as f, c2pa.Reader("video/mp4", f) as reader:
+        assertions = {a["label"]: a["data"] for a in reader.get_active_manifest()["assertions"]}
+    created = assertions["c2pa.actions.v2"]["actions"][0]["description"]
+    assert "It shows an AI-generated presenter (a news anchor drawn by code, look mei)." in created
+    assert assertions["org.newsreel.ai_elements"]["elements"][0]["look"] == "mei"
+    assert assertions["org.newsreel.presenter"]["provider"] == "anchor"

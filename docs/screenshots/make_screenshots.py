@@ -1,14 +1,16 @@
 """Render short clips in each shipped style and frame size and save frames as PNGs in this folder.
 
-    .venv/bin/python docs/screenshots/make_screenshots.py            # all of them
-    .venv/bin/python docs/screenshots/make_screenshots.py reveal     # only the reveal card's (reveal-*.png)
+    .venv/bin/python docs/screenshots/make_screenshots.py [--only styles|presenter|reveal] [--presenter anchor]
 
 Inputs are real: the slate backdrop, an espeak narration and its captions; graphics on (BREAKING, a ticker, the
-channel bug). Frames are saved at most 1280 pixels on their long side.
+channel bug). Frames are saved at most 1280 pixels on their long side. `presenter-16x9.png`, `presenter-9x16.png`
+and `presenter-1x1.png` show a newscast's three shots side by side (the anchor, a callout, the picture full screen),
+with the presenter provider named by --presenter (given explicitly, whatever the default is).
 """
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import sys
 import tempfile
@@ -103,7 +105,83 @@ def save(png: Path, name: str) -> None:
     im.save(HERE / name, optimize=True)
 
 
+# The newscast: the anchor on the first sentence, a callout card on the second (its figure), the picture on the third.
+NEWSCAST = [
+    "Scientists working on the Mars project say a rover has found layered rock at the bottom of an ancient lake.",
+    "The lake was about 45 kilometres wide, the team said on Tuesday.",
+    "The layers were laid down in still water over thousands of years.",
+]
+PRESENTER_SHOTS = [("presenter-16x9.png", 1280, 720), ("presenter-9x16.png", 1080, 1920),
+                   ("presenter-1x1.png", 1080, 1080)]
+GRID_HEIGHT = {"presenter-16x9.png": 300, "presenter-9x16.png": 560, "presenter-1x1.png": 400}
+
+
 def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", choices=("styles", "presenter", "reveal"), help="make one set of screenshots")
+    ap.add_argument("--presenter", default="anchor", help="the presenter provider of the newscast shots")
+    args = ap.parse_args()
+    if args.only in (None, "styles"):
+        styles()
+    if args.only in (None, "presenter"):
+        presenter(args.presenter)
+    if args.only in (None, "reveal"):
+        reveal_shots()
+
+
+def presenter(name: str) -> None:
+    """For each frame shape, a newscast's anchor, callout and B-roll shots, side by side in one image."""
+    from PIL import Image, ImageDraw
+
+    from pipeline.media import extract_frame
+    from pipeline.plugins import provider_class
+    from pipeline.providers.captions.subtitles import SubtitleCaptions
+    from pipeline.providers.compose.ffmpeg import FfmpegCompose
+    from pipeline.providers.image.slate import SlateImage
+    from pipeline.providers.voice.espeak import EspeakVoice
+    from pipeline.stages import Script
+
+    quiet = lambda f, m: None
+    script = Script(headline="Breakthrough in Mars Project", title=TITLE, sentences=NEWSCAST, image_prompt="mars")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        (tmp / "voice").mkdir()
+        (tmp / "presenter").mkdir()
+        voice = EspeakVoice({"fit": False}).run(script=script, workdir=tmp / "voice", progress=quiet)
+        anchor = provider_class("presenter", name)({"look": "mei"} if name == "anchor" else {}).run(
+            script=script, voice=voice, workdir=tmp / "presenter", progress=quiet)
+        for file, w, h in PRESENTER_SHOTS:
+            work = tmp / file
+            for sub in ("image", "captions", "compose"):
+                (work / sub).mkdir(parents=True)
+            image = SlateImage({"width": w, "height": h}).run(script=script, workdir=work / "image", progress=quiet)
+            captions = SubtitleCaptions({"width": w, "height": h}).run(script=script, voice=voice,
+                                                                      workdir=work / "captions", progress=quiet)
+            video = FfmpegCompose({"width": w, "height": h, "preset": "medium"}).run(
+                script=script, image=image, voice=voice, captions=captions, presenter=anchor,
+                workdir=work / "compose", progress=quiet)
+            frames = []
+            for shot in video.notes["shots"]:
+                at = shot["start"] + 0.6 * (shot["end"] - shot["start"])
+                im = Image.open(extract_frame(video.path, at, work / f"{shot['shot']}.png")).convert("RGB")
+                scale = GRID_HEIGHT[file] / im.height
+                frames.append((shot["shot"], im.resize((round(im.width * scale), GRID_HEIGHT[file]),
+                                                       Image.Resampling.LANCZOS)))
+            gap, caption = 12, 28
+            sheet = Image.new("RGB", (sum(f.width for _, f in frames) + gap * (len(frames) + 1),
+                                      GRID_HEIGHT[file] + caption + 2 * gap), (245, 245, 245))
+            draw = ImageDraw.Draw(sheet)
+            x = gap
+            for kind, im in frames:
+                sheet.paste(im, (x, gap))
+                draw.text((x, gap + im.height + 6), {"broll": "B-roll"}.get(kind, kind), fill=(40, 40, 40))
+                x += im.width + gap
+            sheet.save(HERE / file, optimize=True)
+            print(f"{file}: {w}x{h}, shots {[s['shot'] for s in video.notes['shots']]}", flush=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def styles() -> None:
     from PIL import Image
 
     from pipeline.media import extract_frame
@@ -142,6 +220,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] != ["reveal"]:
-        main()
-    reveal_shots()
+    main()

@@ -41,6 +41,7 @@ class ManifestCheck(BaseModel):
     assertions: list[str] = []
     stages: dict[str, dict[str, Any]] = {}
     visible_label: dict[str, Any] | None = None
+    ai_elements: list[str] = []  # what the video shows that a machine made, beyond the stages (a presenter)
     failures: list[str] = []
     error: str = ""
     label: str = ""
@@ -193,7 +194,7 @@ def _manifest_check(report: ManifestReport) -> ManifestCheck:
     else:
         generator = str(m.get("claim_generator", ""))
     actions, dst, stages, label = [], "", {}, None
-    names = []
+    names, elements = [], []
     for a in m.get("assertions") or []:
         names.append(a.get("label", ""))
         data = a.get("data") or {}
@@ -203,6 +204,8 @@ def _manifest_check(report: ManifestReport) -> ManifestCheck:
                 dst = dst or act.get("digitalSourceType", "")
         elif a.get("label") == f"{NS}.label":
             label = data
+        elif a.get("label") == f"{NS}.ai_elements":
+            elements = [str(e.get("text")) for e in data.get("elements") or [] if isinstance(e, dict) and e.get("text")]
         elif a.get("label", "").startswith(NS + ".") and "provider" in data:
             stage = a["label"][len(NS) + 1:]
             made = stage in ("script", "image", "voice")  # the stages a model may have made
@@ -228,6 +231,7 @@ def _manifest_check(report: ManifestReport) -> ManifestCheck:
         assertions=names,
         stages=stages,
         visible_label=label,
+        ai_elements=elements,
         failures=report.failures,
         label=report.label,
     )
@@ -315,6 +319,8 @@ def _describe(m: ManifestCheck | None, sidecar: SidecarCheck | None, wm: dict[st
             lines.append(f"actions: {', '.join(m.actions)}")
         for stage, facts in m.stages.items():
             lines.append(f"{stage}: " + ", ".join(f"{k} {_short(v)}" for k, v in facts.items()))
+        if m.ai_elements:
+            lines.append(f"also machine-made: {'; '.join(m.ai_elements)}")
         if m.visible_label is not None:
             v = m.visible_label.get("visible")
             shown = f"on ('{m.visible_label.get('text')}')" if v else "off" if v is False else "unknown"

@@ -15,6 +15,7 @@ X rest.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -172,6 +173,13 @@ class Presenter(Artifact):
 
 class PresenterProvider(Provider):
     stage = "presenter"
+
+    def provenance(self) -> dict[str, Any]:
+        """`ai_element`: what this presenter is, for the manifest's list of AI-generated elements (listed only when
+        compose reports drawing it, with the look it drew). The default is the first clause of the provider's
+        summary; a provider says it better by overriding this."""
+        words = re.split(r"[,;(]", self.summary or "", maxsplit=1)[0].strip() or self.name
+        return {"ai_element": {"element": "presenter", "description": words}}
 
     def run(self, *, script: Script, voice: Narration, workdir: Path, progress: ProgressFn) -> Presenter:
         raise NotImplementedError

@@ -29,6 +29,7 @@ from ._ass_text import (  # noqa: F401 - TextFont and has_glyph re-exported: tes
     text_width,
 )
 from ._styles import (  # noqa: F401 - STYLES_DIR and shipped_styles re-exported: tests import them from here
+    CALLOUT_ENTRY,
     STYLES_DIR,
     render_style,
     shipped_styles,
@@ -76,9 +77,8 @@ def graphics_layout(
     drawn in the font of their script (`text_font`; `language` decides for text without letters); right-to-left
     titles are right-aligned and right-to-left ticker text scrolls to the right."""
     u = min(res_x, res_y) / 720.0
-    portrait = res_y > res_x * 1.2
-    square = not portrait and res_x < res_y * 1.2
-    shape = "portrait" if portrait else "square" if square else "landscape"
+    shape = graphics_shape(res_x, res_y)
+    portrait, square = shape == "portrait", shape == "square"
     margin_x = round((0.05 * res_x) if portrait else 48 * u)
     top = round(0.06 * res_y) if portrait else round(36 * u)
 
@@ -247,6 +247,55 @@ def style_context(layout: GraphicsLayout, timing: Timing, reveal: dict[str, Any]
     }
 
 
+def callout_context(callouts: list[dict[str, Any]], res_x: int, res_y: int, language: str = "") -> dict[str, Any]:
+    """What callout.ass.j2 sees: each callout (`_shots.Shots.callouts`: start and end seconds, text, label, kind,
+    box [x, y, w, h]) with its card's geometry: the figure fitted on one line as big as the box allows, the label
+    in up to two lines under it, the pair centred in the box's height. Times are floored to the centisecond so the
+    card shows exactly on the shot's frames (a frame shows at n / fps; fps <= 60)."""
+    u = min(res_x, res_y) / 720.0
+    font = text_font(" ".join(f"{c['text']} {c['label']}" for c in callouts), language)
+    out = []
+    for c in callouts:
+        x, y, w, h = (int(v) for v in c["box"])
+        accent = max(2, round(0.018 * w))
+        pad = round(0.07 * w)
+        inner = w - accent - 2 * pad
+        # the label readable on a small card (a square frame's), 22 px at 720 lines at least, while both fit
+        fig_base, lab_base = min(0.3 * h, 120 * u), min(max(0.1 * h, 22 * u), 32 * u)
+        for _ in range(6):
+            fig_lines, fig_size = fit_title(c["text"], fig_base * font.factor, inner, 1, font.family)
+            lab_lines, lab_size = fit_title(c["label"] or " ", lab_base * font.factor, inner, 2, font.family)
+            if not (c["label"] or "").strip():
+                lab_lines = []
+            fig_h = fig_size / font.factor * 1.2
+            gap = 0.3 * lab_size / font.factor if lab_lines else 0.0
+            lab_h = len(lab_lines) * lab_size / font.factor * 1.22
+            if fig_h + gap + lab_h <= 0.9 * h:
+                break
+            fig_base, lab_base = 0.9 * fig_base, 0.9 * lab_base
+        top = y + (h - fig_h - gap - lab_h) / 2
+        left = x + accent + pad
+        out.append({
+            "start": _floor_time(c["start"]), "end": _floor_time(c["end"]),
+            "ms": round((c["end"] - c["start"]) * 1000), "kind": c.get("kind", ""),
+            "box": {"x": x, "y": y, "w": w, "h": h}, "pad": pad, "accent": accent, "rule": max(1, round(2 * u)),
+            "figure": {"text": c["text"], "lines": fig_lines, "size": fig_size, "x": left, "y": round(top, 1)},
+            "label": {"text": c["label"], "lines": lab_lines, "size": lab_size, "x": left,
+                      "y": round(top + fig_h + gap, 1)},
+        })
+    return {"res_x": res_x, "res_y": res_y, "u": u, "shape": graphics_shape(res_x, res_y), "font": assets.FONT_FAMILY,
+            "text": {"font": font.family, "encoding": font.encoding}, "callouts": out}
+
+
+def graphics_shape(res_x: int, res_y: int) -> str:
+    return "portrait" if res_y > res_x * 1.2 else "square" if res_x < res_y * 1.2 else "landscape"
+
+
+def _floor_time(seconds: float) -> str:
+    cs = max(0, math.floor(seconds * 100 + 1e-6))
+    return f"{cs // 360000}:{cs // 6000 % 60:02d}:{cs // 100 % 60:02d}.{cs % 100:02d}"
+
+
 def render_graphics(layout: GraphicsLayout, duration: float, style: str = "news", timing: Timing | None = None) -> str:
     """The graphics ASS document of a style for this layout."""
     timing = timing or Timing(duration, 0.0, duration, False, False)
@@ -271,14 +320,18 @@ def write_burn_ass(
     keep_clear: list[int] | None = None,
     clear_when: list[tuple[float, float]] | None = None,
     reveal: Any = None,
+    callouts: list[dict[str, Any]] | None = None,
+    keep_under: int | None = None,
 ) -> GraphicsLayout:
     """Merge the captions' ASS (shifted to start after an intro) with the style's graphics into `out`, the one file
     the `ass` filter burns in. `language` (the script's) picks the graphics' font for text without letters.
     `keep_clear` ([x, y, w, h] frame pixels, a presenter's face): bottom captions are narrowed to the other side of
-    it, or lifted above it when it stands in the middle; only the captions showing during `clear_when` ([(start,
-    end)] seconds of the video, the anchor's shots) when given, else all. `reveal` (a `stages.compose.Reveal`, with
-    `timing.reveal_start` set): the reveal card, laid out for the frame by `_reveal.reveal_layout`; the layout's
-    `reveal` holds what was placed (its notes)."""
+    it (when it leaves 40 % of the width there), or lifted above it when it stands in the middle; only the captions
+    showing during `clear_when` ([(start, end)] seconds of the video, the shots showing the anchor) when given, else
+    all; `keep_under`: the row those captions stay below (shrunk to fit if they must: `_fit_under`). `callouts`
+    (`callout_context`'s input): the cards of the callout shots, drawn by the style's callout.ass.j2. `reveal` (a
+    `stages.compose.Reveal`, with `timing.reveal_start` set): the reveal card, laid out for the frame by
+    `_reveal.reveal_layout`; the layout's `reveal` holds what was placed (its notes)."""
     import pysubs2
 
     timing = timing or Timing(duration, 0.0, duration, False, False)
@@ -347,25 +400,39 @@ def write_burn_ass(
             event.marginv = layout.clear_bottom
         event.layer = min(event.layer, GRAPHICS_LAYER - 1)
     if keep_clear is not None:
-        _clear_of(subs, keep_clear, res_x, res_y, clear_when)
-    for name, st in graphics.styles.items():
-        subs.styles[name] = st
-    for event in graphics.events:
-        event.layer = max(event.layer, GRAPHICS_LAYER)
-    subs.events.extend(graphics.events)
+        _clear_of(subs, keep_clear, res_x, res_y, clear_when, keep_under)
+    parts = [graphics]
+    if callouts:
+        cards = render_style(folder, callout_context(callouts, res_x, res_y, language), CALLOUT_ENTRY)
+        try:
+            parts.append(pysubs2.SSAFile.from_string(cards, format_="ass"))
+        except Exception as exc:  # noqa: BLE001
+            raise NewsreelError(f"style {folder} rendered a {CALLOUT_ENTRY} that is not ASS: {exc}",
+                                "check its [Script Info], [V4+ Styles] and [Events] sections") from None
+    for part in parts:
+        for name, st in part.styles.items():
+            subs.styles[name] = st
+        for event in part.events:
+            event.layer = max(event.layer, GRAPHICS_LAYER)
+        subs.events.extend(part.events)
     subs.save(os.fspath(out), encoding="utf-8", format_="ass")
     return layout
 
 
 def _clear_of(subs: Any, box: list[int], res_x: int, res_y: int,
-              when: list[tuple[float, float]] | None = None) -> None:
+              when: list[tuple[float, float]] | None = None, above: int | None = None) -> None:
     """Keep the captions (the events below the graphics' layer showing during `when`, all when None) off `box`: a
-    box on one side narrows them to the other side's margins; a box across the middle lifts bottom captions above
-    it and pushes top ones below it. Set on each event (an event's non-zero margin overrides its style's)."""
+    box on one side (or leaving 40 % of the width on the other) narrows them to the other side's margins; a box
+    across the middle lifts bottom captions above it and pushes top ones below it. Set on each event (an event's
+    non-zero margin overrides its style's). `above`: a frame row bottom captions must stay below (the bottom of the
+    picture's box or the callout's card): one that would wrap up past it is drawn smaller, down to 70 %."""
     x, y, w, h = box
     pad = max(8, round(0.02 * res_x))
-    side = x >= res_x / 2 or x + w <= res_x / 2
-    right = x >= res_x / 2
+    right = x + w / 2 >= res_x / 2
+    # Beside the face when it stands to one side, or leaves 40 % of the width free on the other (a square frame's
+    # anchor: lifted above its face, the captions would land on the picture over its shoulder).
+    room = (x - pad) if right else (res_x - x - w - pad)
+    side = x >= res_x / 2 or x + w <= res_x / 2 or room >= 0.4 * res_x
     for event in subs.events:
         if event.layer >= GRAPHICS_LAYER or event.is_comment:
             continue
@@ -386,6 +453,36 @@ def _clear_of(subs: Any, box: list[int], res_x: int, res_y: int,
             event.marginv = max(event.marginv or st.marginv, res_y - y + pad)
         elif int(st.alignment) in (7, 8, 9):
             event.marginv = max(event.marginv or st.marginv, y + h + pad)
+        if above is not None and int(st.alignment) in (1, 2, 3):
+            _fit_under(event, st, res_x, res_y, above + pad)
+
+
+def _fit_under(event: Any, st: Any, res_x: int, res_y: int, top: int) -> None:
+    """Draw a bottom caption smaller (90 %, 80 %, 70 %: an \\fs override at its start) when its lines, wrapped
+    as libass wraps them in its margins (estimated by measuring the words), would reach above row `top`."""
+    width = res_x - (event.marginl or st.marginl) - (event.marginr or st.marginr)
+    bottom = res_y - (event.marginv or st.marginv)
+    lines = [line.split() for line in event.plaintext.split("\n")]
+
+    def height(size: float) -> float:
+        count = 0
+        for words in lines:
+            count += 1
+            used = 0.0
+            for word in words:
+                w = text_width(word + " ", size, font=st.fontname)
+                if used and used + w > width:
+                    count += 1
+                    used = 0.0
+                used += w
+        return count * size * 1.1 + 2 * st.outline
+
+    if bottom - height(st.fontsize) >= top:
+        return
+    for scale in (0.9, 0.8, 0.7):
+        if bottom - height(st.fontsize * scale) >= top:
+            break
+    event.text = "{\\fs%d}" % round(st.fontsize * scale) + event.text
 
 
 def _style_is_bottom(subs, name: str) -> bool:

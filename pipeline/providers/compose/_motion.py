@@ -161,8 +161,9 @@ def cover(image, width: int, height: int):
     iw, ih = image.size
     scale = max(width / iw, height / ih)
     cw, ch = width / scale, height / scale
-    x0 = (iw - cw) / 2
-    y0 = (ih - ch) / 2
+    # max(0, ...): on the side the crop takes whole, cw or ch can come out a hair above it (float rounding)
+    x0 = max(0.0, (iw - cw) / 2)
+    y0 = max(0.0, (ih - ch) / 2)
     return image.resize((width, height), Image.Resampling.LANCZOS, box=(x0, y0, x0 + cw, y0 + ch))
 
 
@@ -238,8 +239,9 @@ class WarpFrames:
         self.layers = layers
         self.on_i420 = on_i420
         self.presenter = presenter  # a `_presenter.PresenterLayer` or None: drawn under the graphics
-        # a `_shots.Shots` or None: on the anchor's shots the frame is the picture's studio frame with the presenter
-        # (no warp); elsewhere the moving picture, and the presenter only when there is no shot list
+        # a `_shots.Shots` or None: on the anchor's and the callouts' shots the frame is the picture's studio frame
+        # (or callout backdrop) with the presenter (no warp); elsewhere the moving picture, and the presenter only
+        # when there is no shot list
         self.shots = shots
 
     @property
@@ -301,13 +303,14 @@ class WarpFrames:
             on = [s for s in self.segs[k:k + 2] if s.start <= n < s.end]
             t_ms = n * 1000.0 / self.fps
             bands = self.layers.at(t_ms) if self.layers is not None else None
-            if self.shots is not None and self.presenter is not None and self.shots.anchor_at(n):
-                key = ("studio", on[-1].image, self.presenter.key(n), id(bands))
+            shot = self.shots.at(n) if self.shots is not None and self.presenter is not None else None
+            if shot is not None and shot.kind != "broll":  # the anchor's or a callout's still, and the presenter
+                key = (shot.kind, on[-1].image, self.presenter.key(n), id(bands))
                 if key == last:
                     yield view
                     continue
                 last = key
-                studio = self.shots.studio(on[-1].image)
+                studio = self.shots.studio(on[-1].image, shot.kind)
                 for dst, plane in zip(planes, (studio.y, studio.u, studio.v)):
                     np.copyto(dst, plane)
                 self.presenter.composite(planes, n)

@@ -10,7 +10,7 @@ Cheap by construction (a naive RGB compositor measured 6.7-9.7 ms a frame, +60-9
 
 Placement by frame shape: landscape, the presenter stands at `placement.side`, `placement.height` of the frame
 tall, its canvas's bottom on the frame's; portrait, in the lower half, centred; square, at the side, 0.75 of the
-frame tall.
+frame tall. Wherever the lower third would cover the face (a portrait frame's), the presenter stands higher.
 """
 
 from __future__ import annotations
@@ -40,8 +40,10 @@ class Frame:
                 round(box.width * self.scale), round(box.height * self.scale)]
 
 
-def placement(presenter: Presenter, width: int, height: int) -> Frame:
-    """Where `presenter` stands on a width x height frame (see the module's doc)."""
+def placement(presenter: Presenter, width: int, height: int, ceiling: float | None = None) -> Frame:
+    """Where `presenter` stands on a width x height frame (see the module's doc). `ceiling`: the frame row its
+    face must end above (the top of the lower third); a presenter whose face would reach below it stands that much
+    higher (on a portrait frame, where the lower third crosses the presenter, its chest goes behind the bar)."""
     cw, ch = presenter.width, presenter.height
     if height > width * 1.2:  # portrait: the lower half
         scale = min(0.5 * height / ch, width / cw)
@@ -57,6 +59,11 @@ def placement(presenter: Presenter, width: int, height: int) -> Frame:
         else:
             x = width - cw * scale
     y = height - ch * scale
+    if ceiling is not None and presenter.box is not None:
+        face = face_box(presenter)
+        below = y + (face.y + face.height) * scale - ceiling
+        if below > 0:
+            y = max(-face.y * scale, y - below)  # never so high that the face leaves the frame
     return Frame(scale, _even(x), _even(y))
 
 
@@ -77,10 +84,10 @@ def face_box(presenter: Presenter) -> Box:
 
 class PresenterLayer:
     """A sprites presenter ready to blend onto frames of width x height at `fps`; its first pose shows at frame
-    `first` (after any intro) and it is drawn on frames [first, last)."""
+    `first` (after any intro) and it is drawn on frames [first, last); `frame`: where (default: `placement`)."""
 
     def __init__(self, presenter: Presenter, width: int, height: int, fps: int, first: int = 0,
-                 last: int | None = None) -> None:
+                 last: int | None = None, frame: Frame | None = None) -> None:
         from PIL import Image
 
         if presenter.kind != "sprites" or presenter.sprites is None or presenter.timeline is None:
@@ -88,7 +95,7 @@ class PresenterLayer:
         self.presenter = presenter
         self.width, self.height, self.fps = width, height, fps
         self.first, self.last = first, last
-        self.frame = placement(presenter, width, height)
+        self.frame = frame or placement(presenter, width, height)
         self.timeline = presenter.timeline
         sp = presenter.sprites
         self._images: dict[str, Any] = {}

@@ -3,7 +3,7 @@ from one), its digest for the cache key, rendering its jinja2 templates, and the
 
 A style is a folder of jinja2 templates that write ASS (the subtitle format libass draws): `style.ass.j2` is the
 document (script info and styles) and includes one file per element (label, lower third, breaking bar, ticker, bug
-plate, intro and outro cards). newsreel ships `templates/styles/news` and `templates/styles/minimal`; a user style is
+plate, intro and outro cards); `callout.ass.j2`, the callout shots' card, is a document of its own. newsreel ships `templates/styles/news` and `templates/styles/minimal`; a user style is
 a copy of one of those folders, edited, and passed by path. Templates render in a jinja2 SandboxedEnvironment with
 StrictUndefined, and every `{{ value }}` passes through `ass_escape`, so data (a title, ticker text) can never open
 an override block or start a new line: override tags only come from the template files themselves. A template's
@@ -24,6 +24,7 @@ from ._ass_text import ass_escape, one_line
 
 STYLES_DIR = assets.TEMPLATES_DIR / "styles"
 STYLE_ENTRY = "style.ass.j2"
+CALLOUT_ENTRY = "callout.ass.j2"  # the callout card: a document of its own (a style copied before it has none)
 STYLE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
 DEFAULT_LOGO = assets.ASSETS_DIR / "logo.png"
 
@@ -107,20 +108,25 @@ def _template_error(exc: BaseException, folder: Path) -> NewsreelError:
     )
 
 
-def render_style(folder: Path, context: dict[str, Any]) -> str:
-    """Render a style's style.ass.j2 with `context`: sandboxed, strict, every value escaped."""
+def render_style(folder: Path, context: dict[str, Any], entry: str = STYLE_ENTRY) -> str:
+    """Render a style's `entry` template (style.ass.j2) with `context`: sandboxed, strict, every value escaped. A
+    callout.ass.j2 the folder lacks is the shipped news style's, so a style copied before callouts existed still
+    draws their cards."""
     from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
     from jinja2.sandbox import SandboxedEnvironment
 
+    search = [os.fspath(folder)]
+    if entry == CALLOUT_ENTRY and not (folder / entry).is_file():
+        search.append(os.fspath(STYLES_DIR / "news"))
     env = SandboxedEnvironment(
-        loader=FileSystemLoader(os.fspath(folder)),
+        loader=FileSystemLoader(search),
         undefined=StrictUndefined,
         autoescape=False,
         finalize=ass_escape,
         keep_trailing_newline=True,
     )
     try:
-        return env.get_template(STYLE_ENTRY).render(**context)
+        return env.get_template(entry).render(**context)
     except TemplateError as exc:
         raise _template_error(exc, folder) from None
     except (TypeError, ValueError, ArithmeticError, AttributeError, KeyError, IndexError) as exc:

@@ -72,7 +72,7 @@ Engine = Literal["warp", "zoompan", "perspective"]
 class FfmpegCompose(ComposeProvider):
     name = "ffmpeg"
     run_options = frozenset({"width", "height", "fps"})
-    version = "4"
+    version = "5"  # 5: callout shots
     summary = "smooth sub-pixel zoom/pan, news graphics (lower third, ticker, bug, label), captions, H.264 in one pass"
     needs = Needs(packages=("imageio_ffmpeg", "pysubs2", "jinja2", "numpy", "PIL"))
 
@@ -105,8 +105,9 @@ class FfmpegCompose(ComposeProvider):
         loudness: float = Field(-16.0, ge=-31.0, le=-9.0)  # integrated LUFS of the finished soundtrack
         true_peak: float = Field(-1.5, ge=-9.0, le=0.0)  # dBTP ceiling
         threads: int | None = operational(None, ge=1, le=64)
-        # With a presenter: "newscast" cuts between the anchor and the picture full screen at sentences (see
-        # `_shots`); "anchor" keeps the anchor on screen throughout, the picture over the shoulder.
+        # With a presenter: "newscast" cuts at sentences between the anchor, the picture full screen and callout
+        # cards of the sentence's figures and names (see `_shots`); "anchor" keeps the anchor on screen throughout,
+        # the picture over the shoulder.
         shots: Literal["newscast", "anchor"] = "newscast"
 
         @field_validator("music")
@@ -219,7 +220,13 @@ class FfmpegCompose(ComposeProvider):
 
         plan = timeline(script, voice, len(image.images), p, _reveal.card_seconds(reveal) if reveal else 0.0)
         drawn = presenter is not None and presenter.kind == "sprites" and p.engine == "warp"
-        frame = _presenter.placement(presenter, p.width, p.height) if drawn else None
+        frame = None
+        if drawn:  # standing clear of the lower third (and the BREAKING tag on it), where write_burn_ass puts them
+            planned = graphics_layout(p.width, p.height, script.title, p.label, breaking=p.breaking, ticker=p.ticker,
+                                      logo_aspect=(logo.width / logo.height) if logo is not None else None,
+                                      main=(plan.timing.main_start, plan.timing.main_end))
+            top = planned.breaking["y"] if p.breaking else planned.bar["y"]
+            frame = _presenter.placement(presenter, p.width, p.height, ceiling=top - 8 * planned.u)
         face = frame.box(_presenter.face_box(presenter)) if frame is not None else None
         graphics = workdir / ".graphics.ass"
         bug_png = workdir / ".bug.png"
@@ -242,7 +249,10 @@ class FfmpegCompose(ComposeProvider):
             shots = None
             if drawn:
                 first, last = round(plan.timing.main_start * p.fps), round(plan.timing.main_end * p.fps)
-                shots = _shots.Shots(_shots.shot_list(voice, first, last, p.fps, p.shots),
+                context = " ".join(script.sentences)
+                offers = {i: c for i, text in enumerate(script.sentences)
+                          if (c := _shots.callout_for(text, i, context)) is not None}
+                shots = _shots.Shots(_shots.shot_list(voice, first, last, p.fps, p.shots, offers),
                                      [Path(i.path) for i in image.images], p.width, p.height,
                                      presenter.placement.side, face)
             layout = write_burn_ass(
@@ -251,6 +261,8 @@ class FfmpegCompose(ComposeProvider):
                 logo_aspect=(logo.width / logo.height) if logo is not None else None, timing=plan.timing,
                 keep_clear=face, clear_when=shots.anchor_seconds(p.fps) if shots is not None else None,
                 reveal=reveal,
+                callouts=shots.callouts(p.fps) if shots is not None else None,
+                keep_under=(shots.box[1] + shots.box[3]) if shots is not None else None,
             )
             overlay = None
             if logo is not None:
@@ -281,7 +293,7 @@ class FfmpegCompose(ComposeProvider):
                     progress(0.018, "preparing the presenter")
                     anchor = _presenter.PresenterLayer(presenter, p.width, p.height, p.fps,
                                                        first=round(plan.timing.main_start * p.fps),
-                                                       last=round(plan.timing.main_end * p.fps))
+                                                       last=round(plan.timing.main_end * p.fps), frame=frame)
                 feed = warp_frames(images, plan, p, layers, on_i420=marker.embed_i420, presenter=anchor,
                                    shots=shots)
                 mastered = soundtrack_job.result()

@@ -20,6 +20,10 @@ from tests.providers.compose.inputs import make_inputs
 W, H, FPS = 384, 216, 20
 NARRATION = ("Officials opened the new bridge over the wide river on Monday morning. "
              "Thousands of people walked across it, waving flags and cheering loudly.")
+# The newscast's: a figure in its second sentence, so its shots are the anchor, a callout, then the picture
+NEWSCAST = ("Officials opened the new bridge over the wide river on Monday morning. "
+            "It cost $40 million to build. "
+            "Thousands of people walked across it, waving flags and cheering loudly.")
 
 
 def gray_frames(video: Path, width: int, height: int, workdir: Path) -> np.ndarray:
@@ -52,8 +56,8 @@ def loudness(wav_path: Path, fps: int, frames: int) -> np.ndarray:
                              else 0.0) for i in range(frames)])
 
 
-def render(tmp, shots: str):
-    """A real two-sentence render: text script, espeak voice, slate image, the drawn anchor."""
+def render(tmp, shots: str, narration: str = NARRATION):
+    """A real render of a few sentences: text script, espeak voice, slate image, the drawn anchor."""
     import pathlib
 
     saved = {k: os.environ.get(k) for k in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME")}
@@ -61,7 +65,7 @@ def render(tmp, shots: str):
         os.environ[k] = os.fspath(tmp / "home" / k.lower())
     cwd = pathlib.Path.cwd()
     try:
-        params = {"script": {"text": NARRATION}, "presenter": {"width": W, "height": H, "fps": FPS},
+        params = {"script": {"text": narration}, "presenter": {"width": W, "height": H, "fps": FPS},
                   "compose": {"width": W, "height": H, "fps": FPS, "shots": shots}}
         result = make_video("Bridge opens", out=tmp / "run", params=params,
                             providers={"script": "text", "image": "slate", "voice": "espeak", "captions": "subtitles",
@@ -79,7 +83,7 @@ def render(tmp, shots: str):
 
 @pytest.fixture(scope="module")
 def anchored(tmp_path_factory):
-    return render(tmp_path_factory.mktemp("anchored"), "newscast")
+    return render(tmp_path_factory.mktemp("anchored"), "newscast", NEWSCAST)
 
 
 @pytest.fixture(scope="module")
@@ -115,14 +119,38 @@ def test_shots_cut_at_sentences_and_never_repeat_more_than_twice(anchored):
     tmp, result, record = anchored
     shots = record["stages"]["compose"]["notes"]["shots"]
     voice = result.artifacts["voice"]
-    assert [s["shot"] for s in shots] == ["anchor", "broll"]
+    assert [s["shot"] for s in shots] == ["anchor", "callout", "broll"]
     assert shots[0]["start"] == 0 and shots[-1]["end"] == pytest.approx(result.artifacts["compose"].duration, abs=0.06)
-    second = min(w.start for w in voice.words if w.sentence == 1)
-    assert shots[1]["start"] == pytest.approx(second, abs=1 / FPS)
+    for k in (1, 2):
+        starts = min(w.start for w in voice.words if w.sentence == k)
+        assert shots[k]["start"] == pytest.approx(starts, abs=1 / FPS) and shots[k]["sentences"] == [k]
     assert shots[0]["face_box"] == record["stages"]["compose"]["notes"]["presenter"]["face_box"]
     px, py, pw, ph = shots[0]["picture_box"]
     fx, fy, fw, fh = shots[0]["face_box"]
     assert px + pw <= fx  # the picture's box is over the anchor's shoulder, not over the face
+
+
+def test_the_callout_shows_the_sentences_figure_on_its_card(anchored):
+    tmp, result, record = anchored
+    shots = record["stages"]["compose"]["notes"]["shots"]
+    callout = shots[1]["callout"]
+    sentence = result.artifacts["script"].sentences[1]
+    assert callout["text"] == "$40 million" and callout["text"] in sentence and callout["label"] == "to build"
+    assert callout["sentence"] == 1 and callout["box"] == shots[0]["picture_box"]
+    frames = gray_frames(tmp / "run" / "video.mp4", W, H, tmp)
+    x, y, w, h = callout["box"]
+    first, last = round(shots[1]["start"] * FPS), round(shots[1]["end"] * FPS)
+    card = frames[first + 1:last - 1, y:y + h, x:x + w].astype(np.int16)
+    picture = frames[2:first - 1, y:y + h, x:x + w].astype(np.int16)  # the anchor's shot: the picture in the box
+    # The card is dark navy with a big white figure; on the anchor's shot the same box holds the picture.
+    dark = (card < 45).mean(axis=(1, 2))
+    white = (card > 235).mean(axis=(1, 2))
+    assert dark.min() > 0.5 and white.min() > 0.02, (dark.min(), white.min())
+    assert (picture > 235).mean(axis=(1, 2)).max() < 0.2 * white.min(), (picture > 235).mean(axis=(1, 2)).max()
+    assert np.abs(card.mean(axis=0) - picture.mean(axis=0)).mean() > 10
+    # The white figure sits in the middle of the card's height, above the (light grey) label, off its edges.
+    rows = np.nonzero((card[0] > 235).sum(axis=1) > 2)[0]
+    assert rows.size and 0.1 * h < rows.min() and rows.max() < 0.75 * h, (rows.min(), rows.max(), h)
 
 
 def test_shot_lists_alternate_for_any_number_of_sentences():
