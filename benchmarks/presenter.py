@@ -143,7 +143,8 @@ def main() -> None:
         seconds, found = timed(lambda: phonemize([w.word for w in voice.words], script.language))
         rows["phonemise"].append(seconds)
         rows["timeline"].append(
-            timed(lambda: _timeline.timeline(voice.words, found.words, voice.duration, 30, 0, args.size / 1000))[0]
+            timed(lambda: _timeline.timeline(voice.words, found.words, voice.duration, 30, 0, args.size / 1000,
+                                             audio=voice.path))[0]
         )
     frames = presenter.timeline.frames
     per_frame = statistics.median(reference_composite(presenter) for _ in range(3))
