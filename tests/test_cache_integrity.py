@@ -1,8 +1,8 @@
 """Fault injection against the real pipeline: a damaged cache entry is reported, rebuilt and never served or signed.
 
-The providers are the real offline ones (your own narration through `text`, the slate, espeak, subtitles, ffmpeg) on
-a short clip, so every stage's real files are damaged: script (artifact.json only), image (PNG), narration (WAV),
-captions (SRT/VTT/ASS) and video (MP4). Each run must finish with media that decode to the same frames as a clean
+The providers are the real offline ones (your own narration through `text`, the slate, espeak, subtitles, the drawn
+anchor, ffmpeg) on a short clip, so every stage's real files are damaged: script (artifact.json only), image (PNG),
+narration (WAV), captions (SRT/VTT/ASS), the presenter's sprites (PNG) and video (MP4). Each run must finish with media that decode to the same frames as a clean
 run, and a signature that verifies.
 """
 
@@ -128,7 +128,7 @@ FAULTS = {
 }
 from pipeline.stages import STAGES as _ALL_STAGES  # noqa: E402
 
-STAGES = tuple(_ALL_STAGES)  # every stage's real entry, the presenter's (`none`: artifact.json only) included
+STAGES = tuple(_ALL_STAGES)  # every stage's real entry, the presenter's (the default anchor's sprites) included
 N = len(STAGES)
 
 

@@ -40,6 +40,7 @@ def env(tmp_path_factory, shared_models_dir):
     (root / "cwd").mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSREEL_")}
     env.update(
+        PYTHONPATH=os.pathsep.join(p for p in sys.path if p),  # the CLI child runs this checkout's pipeline
         XDG_CONFIG_HOME=str(root / "config"),
         XDG_DATA_HOME=str(root / "data"),
         NEWSREEL_CACHE_DIR=str(root / "cache"),

@@ -180,3 +180,20 @@ def test_a_narration_without_word_times_is_refused(tmp_path):
     narration = Narration(path=tmp_path / "n.wav", duration=3.0, sample_rate=8000, words=flat)
     with pytest.raises(NewsreelError, match="word times"):
         T.check_word_times(narration)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.sampled_from(PHONEMES), min_size=1, max_size=8),
+    st.floats(0.0, 2.0),
+    st.floats(0.02, 1.5),
+    st.lists(st.floats(0.0, 1.0), min_size=1, max_size=400),
+)
+def test_placed_phonemes_tile_their_word_in_order(phonemes, start, length, level):
+    import numpy as np
+
+    segments = T._visemes.place(phonemes, start, start + length, np.array(level))
+    assert [s.phoneme for s in segments] == phonemes  # every one, in order (all of PHONEMES have a weight)
+    assert segments[0].start == pytest.approx(start) and segments[-1].end == pytest.approx(start + length)
+    assert all(a.end == pytest.approx(b.start) for a, b in zip(segments, segments[1:]))
+    assert all(s.end > s.start for s in segments)
