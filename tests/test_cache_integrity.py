@@ -107,8 +107,9 @@ def entry_of(root: Path, stage: str) -> Path:
 
 
 def payload(obj: Path) -> Path:
-    """The stage's biggest file of its own (artifact.json for the script, whose artifact holds no file)."""
-    files = [f for f in obj.iterdir() if f.name not in ("meta.json", "artifact.json")]
+    """The stage's biggest file of its own, in any folder of the entry (the presenter's sprites/), or artifact.json for
+    the script, whose artifact holds no file."""
+    files = [f for f in obj.rglob("*") if f.is_file() and f.name not in ("meta.json", "artifact.json")]
     return max(files, key=lambda f: f.stat().st_size) if files else obj / "artifact.json"
 
 
