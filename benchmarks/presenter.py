@@ -1,6 +1,7 @@
 """The presenter stage on a minute of narration: the drawn anchor cold (its look drawn into an empty models folder)
-and warm (the look's sprites already there), with where the time goes; and what drawing the artifact on every frame
-of a 1280x720 video costs a simple compositor (compose does not draw it yet: this is the budget's reference).
+and warm (the look's sprites already there), with where the time goes, in wall and CPU seconds (this process and its
+children: the phonemiser is one); and what drawing the artifact on every frame of a 1280x720 video costs a naive RGB
+compositor (for comparison: compose's own I420 blending is timed by benchmarks/presenter_compose.py).
 
     .venv/bin/python benchmarks/presenter.py [--runs 5] [--size 720]
 
@@ -107,10 +108,24 @@ def reference_composite(presenter, frame_size=(1280, 720)) -> float:
     return (time.perf_counter() - t) / n
 
 
-def timed(fn):
-    t = time.perf_counter()
+def cpu_seconds() -> float:
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+CPU: dict[str, list[float]] = {}
+
+
+def timed(fn, label: str | None = None):
+    """(wall seconds, result); the CPU seconds go to CPU[label]."""
+    c, t = cpu_seconds(), time.perf_counter()
     out = fn()
-    return time.perf_counter() - t, out
+    wall = time.perf_counter() - t
+    if label is not None:
+        CPU.setdefault(label, []).append(cpu_seconds() - c)
+    return wall, out
 
 
 def main() -> None:
@@ -128,7 +143,7 @@ def main() -> None:
     script, voice = narration(root)
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"narration: {voice.duration:.1f} s, {len(voice.words)} words; load {load}")
-    steps = ("cold stage", "warm stage", "draw one look", "phonemise", "timeline")
+    steps = ("cold stage", "warm stage", "draw one look", "phonemise", "timeline", "timeline, word times only")
     rows: dict[str, list[float]] = {k: [] for k in steps}
     for i in range(args.runs):
         look = list(LOOKS)[i % len(LOOKS)]
@@ -137,21 +152,30 @@ def main() -> None:
         for label in ("cold stage", "warm stage"):
             work = root / f"work-{i}-{label.split()[0]}"
             work.mkdir()
-            seconds, presenter = timed(lambda: provider.run(script=script, voice=voice, workdir=work, progress=quiet))
+            seconds, presenter = timed(
+                lambda: provider.run(script=script, voice=voice, workdir=work, progress=quiet), label
+            )
             rows[label].append(seconds)
-        rows["draw one look"].append(timed(lambda: _render.render(LOOKS[look], args.size))[0])
-        seconds, found = timed(lambda: phonemize([w.word for w in voice.words], script.language))
+        rows["draw one look"].append(timed(lambda: _render.render(LOOKS[look], args.size), "draw one look")[0])
+        seconds, found = timed(lambda: phonemize([w.word for w in voice.words], script.language), "phonemise")
         rows["phonemise"].append(seconds)
         rows["timeline"].append(
-            timed(lambda: _timeline.timeline(voice.words, found.words, voice.duration, 30, 0, args.size / 1000))[0]
+            timed(lambda: _timeline.timeline(voice.words, found.words, voice.duration, 30, 0, args.size / 1000,
+                                             audio=voice.path), "timeline")[0]
+        )
+        rows["timeline, word times only"].append(
+            timed(lambda: _timeline.timeline(voice.words, found.words, voice.duration, 30, 0, args.size / 1000),
+                  "timeline, word times only")[0]
         )
     frames = presenter.timeline.frames
     per_frame = statistics.median(reference_composite(presenter) for _ in range(3))
     print(f"\n{args.runs} runs, canvas {args.size}x{args.size}, {frames} frames at 30 fps\n")
-    print("| step | median s | min | max |")
-    print("|---|---|---|---|")
+    print("| step | median wall s | min | max | median CPU s |")
+    print("|---|---|---|---|---|")
     for label, values in rows.items():
-        print(f"| {label} | {statistics.median(values):.3f} | {min(values):.3f} | {max(values):.3f} |")
+        cpu = statistics.median(CPU[label])
+        print(f"| {label} | {statistics.median(values):.3f} | {min(values):.3f} | {max(values):.3f} | {cpu:.3f} |")
+    print(f"\nload average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     total = per_frame * frames
     print(f"\nreference compositor: {per_frame * 1000:.2f} ms a frame, {total:.1f} s for the {frames} frames")
 

@@ -77,7 +77,7 @@ def make(
     strength: Optional[float] = typer.Option(None, "--strength", help="img2img: 0 keeps the init image, 1 ignores it."),
     voice: Optional[str] = typer.Option(None, "--voice", help="Voice name of the voice provider (e.g. en-gb)."),
     music: Optional[str] = typer.Option(None, "--music", help="Background music under the voice: an audio file, or 'default' for the bundled bed."),
-    presenter: Optional[str] = typer.Option(None, "--presenter", help="Presenter provider: none (default), anchor (a drawn news anchor) or sprites."),
+    presenter: Optional[str] = typer.Option(None, "--presenter", help="Presenter provider: anchor (default, a drawn news anchor), none (no presenter) or sprites."),
     reveal: Optional[bool] = RevealOpt,
     preset: Optional[str] = PresetOpt,
     force: list[str] = typer.Option([], "--force", help="Redo this stage even if cached (repeatable)."),

@@ -50,7 +50,7 @@ class ProviderChoice(BaseModel):
     image: str = "auto"  # diffusers when a Stable Diffusion model is on this machine, else slate
     voice: str = "espeak"
     captions: str = "subtitles"
-    presenter: str = "none"  # the drawn anchor is `anchor`; compose draws no presenter yet
+    presenter: str = "anchor"  # the drawn anchor; `none` keeps the picture-only look
     compose: str = "ffmpeg"
 
 

@@ -1,8 +1,8 @@
 """Fault injection against the real pipeline: a damaged cache entry is reported, rebuilt and never served or signed.
 
-The providers are the real offline ones (your own narration through `text`, the slate, espeak, subtitles, ffmpeg) on
-a short clip, so every stage's real files are damaged: script (artifact.json only), image (PNG), narration (WAV),
-captions (SRT/VTT/ASS) and video (MP4). Each run must finish with media that decode to the same frames as a clean
+The providers are the real offline ones (your own narration through `text`, the slate, espeak, subtitles, the drawn
+anchor, ffmpeg) on a short clip, so every stage's real files are damaged: script (artifact.json only), image (PNG),
+narration (WAV), captions (SRT/VTT/ASS), the presenter's sprites (PNG) and video (MP4). Each run must finish with media that decode to the same frames as a clean
 run, and a signature that verifies.
 """
 
@@ -107,8 +107,9 @@ def entry_of(root: Path, stage: str) -> Path:
 
 
 def payload(obj: Path) -> Path:
-    """The stage's biggest file of its own (artifact.json for the script, whose artifact holds no file)."""
-    files = [f for f in obj.iterdir() if f.name not in ("meta.json", "artifact.json")]
+    """The stage's biggest file of its own, in any folder of the entry (the presenter's sprites/), or artifact.json for
+    the script, whose artifact holds no file."""
+    files = [f for f in obj.rglob("*") if f.is_file() and f.name not in ("meta.json", "artifact.json")]
     return max(files, key=lambda f: f.stat().st_size) if files else obj / "artifact.json"
 
 
@@ -128,7 +129,7 @@ FAULTS = {
 }
 from pipeline.stages import STAGES as _ALL_STAGES  # noqa: E402
 
-STAGES = tuple(_ALL_STAGES)  # every stage's real entry, the presenter's (`none`: artifact.json only) included
+STAGES = tuple(_ALL_STAGES)  # every stage's real entry, the presenter's (the default anchor's sprites) included
 N = len(STAGES)
 
 

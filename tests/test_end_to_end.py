@@ -40,6 +40,7 @@ def env(tmp_path_factory, shared_models_dir):
     (root / "cwd").mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSREEL_")}
     env.update(
+        PYTHONPATH=os.pathsep.join(p for p in sys.path if p),  # the CLI child runs this checkout's pipeline
         XDG_CONFIG_HOME=str(root / "config"),
         XDG_DATA_HOME=str(root / "data"),
         NEWSREEL_CACHE_DIR=str(root / "cache"),
@@ -160,6 +161,29 @@ def test_a_frame_shows_image_captions_lower_third_and_label(first_run, tmp_path)
     lower = during[600:690, 40:1240]
     assert white(lower) > 500
     assert np.median(lower.reshape(-1, 3).sum(axis=1)) < 200
+
+
+def test_the_anchor_lip_syncs_to_the_narration(first_run):
+    """Measured from the decoded frames and the video's own soundtrack (tests/lipsync.py), not from the presenter's
+    timeline: in the anchor's shots the mouth's dark opening follows the voice's loudness frame by frame, and the
+    mouth changes shape only within a frame of the phoneme times run.json records."""
+    from tests.lipsync import CHANGED, measure
+
+    out, _, _ = first_run
+    record = json.loads((out / "run.json").read_text())
+    presenter = record["stages"]["presenter"]
+    assert presenter["provider"] == "anchor" and record["stages"]["compose"]["notes"]["presenter"]["drawn"]
+    assert record["stages"]["compose"]["params"]["intro"] is False  # no intro: video time is narration time
+    m = measure(out)
+    assert len(m.frames) >= 10 * m.fps  # at least 10 s of the anchor to measure
+    assert m.pearson() >= 0.5, m.pearson()
+    times = np.array(sorted({t for start, end, _ in presenter["notes"]["phoneme_times"] for t in (start, end)}))
+    changed = m.frames[m.change > CHANGED] / m.fps  # the instants the new shapes show
+    assert len(changed) >= 2 * len(m.frames) / m.fps  # the mouth moves, several times a second
+    k = np.clip(np.searchsorted(times, changed), 1, len(times) - 1)
+    nearest = np.minimum(np.abs(times[k] - changed), np.abs(times[k - 1] - changed))
+    off = [(round(t, 3), round(d * m.fps, 2)) for t, d in zip(changed, nearest) if d > 1 / m.fps + 1e-3]
+    assert not off, f"mouth changes more than a frame from any phoneme time (s, frames off): {off[:10]}"
 
 
 def test_second_identical_run_is_all_hits_fast_and_torch_free(first_run, env):

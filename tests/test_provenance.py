@@ -517,7 +517,9 @@ def test_a_third_party_compose_says_its_label_through_provenance(run, third_part
     params = {"source": str(run.artifacts["compose"].path)}  # an unsigned MP4 from the module's run
     if compose == "labelled":
         params["banner"] = "MADE BY A MACHINE"
-    done = make_video(HEADLINE, out=third_party / compose, providers={**PROVIDERS, "compose": compose},
+    # A compose that draws no presenter is refused one; the default anchor is left out (`none`).
+    providers = {**PROVIDERS, "compose": compose, "presenter": "none"}
+    done = make_video(HEADLINE, out=third_party / compose, providers=providers,
                       params={"compose": params})
     assert done.record["stages"]["compose"]["provenance"] == said  # the runner recorded what the provider said
     v = provenance.verify(done.video, watermark=False)

@@ -24,7 +24,7 @@ def test_the_stage_sits_between_voice_and_compose_and_compose_takes_it():
     stage = STAGES["presenter"]
     from pipeline.config import ProviderChoice
 
-    assert stage.inputs == ("script", "voice") and ProviderChoice().presenter == "none"
+    assert stage.inputs == ("script", "voice") and ProviderChoice().presenter == "anchor"  # the drawn anchor by default
     order = list(STAGES)
     assert order.index("voice") < order.index("presenter") < order.index("compose")
     assert STAGES["compose"].inputs[-1] == "presenter"  # compose draws it

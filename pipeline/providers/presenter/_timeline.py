@@ -8,8 +8,10 @@ from __future__ import annotations
 import bisect
 import math
 import random
+import wave
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -23,13 +25,23 @@ BLINK_SECONDS = 0.15
 BLINK_GAP = (2.0, 6.0)  # seconds between the starts of two blinks
 FIRST_BLINK = (0.8, 3.0)
 
-# The in-between frame when the mouth closes from one shape to another (it pops open without one, as in
-# hand-drawn animation, and closes through one): (from, to) -> in-between.
-TWEENS = {
-    ("D", "A"): "C", ("D", "B"): "C", ("D", "G"): "C", ("D", "X"): "C",
-    ("C", "F"): "E", ("F", "C"): "E", ("D", "F"): "E", ("H", "F"): "E", ("F", "H"): "E",
-}  # fmt: skip
 CLOSURES = "AG"  # shapes too telling to lose when shorter than a frame (lips meeting, teeth on the lip)
+
+# The jaw follows the narration's loudness, as lip-sync rigs drive it: each phoneme's mouth shape gives the lips'
+# form (spread or rounded; closures stay closed), how loud the voice is over the phoneme gives how far the jaw
+# opens. Loudness is in dB under the narration's speaking level (its loud 10 ms steps' level, LOUD_PERCENTILE).
+# Measured on the default video (tests/lipsync.py): the mouth's dark opening per frame against the soundtrack's
+# loudness, Pearson r 0.35 with the phoneme shapes alone, 0.6 with the jaw.
+LOUD_PERCENTILE = 90
+SILENT_DB = 24.0  # this far under the speaking level is a pause: the mouth rests (X), or stays closed (A)
+JAW_DB = (14.0, 5.0)  # within these of the speaking level the jaw is half open, then wide open
+# Lip form -> its shape with the jaw nearly closed, half open, wide open. Spread lips open B (teeth), C, D; rounded
+# ones F (pucker), E, and wide open D; a raised tongue (L) shows only while the mouth is nearly closed.
+JAW = {
+    "B": "BCD", "C": "BCD", "D": "BCD", "H": "HCC",
+    "F": "FEE", "E": "FED",
+    "A": "AAA", "G": "GGG", "X": "XXX",
+}
 
 
 @dataclass(frozen=True)
@@ -39,13 +51,26 @@ class Cue:
     shape: str
 
 
-def mouth_cues(words: list[WordTiming], phonemes: list[list[str]], duration: float) -> list[Cue]:
+def placed(
+    words: list[WordTiming], phonemes: list[list[str]], duration: float, level: np.ndarray | None = None
+) -> list[list[_visemes.Segment]]:
+    """Each word's phonemes timed inside the word's own span: with the narration's `level` (`levels`) placed on its
+    loudness (`_visemes.place`), else spread by their usual lengths."""
+    return [_visemes.place(ph, max(0.0, w.start), min(duration, w.end), level) for w, ph in zip(words, phonemes)]
+
+
+def mouth_cues(
+    words: list[WordTiming],
+    phonemes: list[list[str]],
+    duration: float,
+    level: np.ndarray | None = None,
+    segments: list[list[_visemes.Segment]] | None = None,
+) -> list[Cue]:
     """The mouth shapes over time, covering [0, duration] without gaps: X before, between phrases and after;
-    short gaps inside a phrase hold the previous shape, relaxed."""
+    short gaps inside a phrase hold the previous shape, relaxed. `segments`: the words' timed phonemes (`placed`)."""
     spoken: list[Cue] = []
-    for word, ph in zip(words, phonemes):
-        start, end = max(0.0, word.start), min(duration, word.end)
-        for s, e, shape in _visemes.shapes(_visemes.spread(ph, start, end)):
+    for word_segments in segments if segments is not None else placed(words, phonemes, duration, level):
+        for s, e, shape in _visemes.shapes(word_segments):
             spoken.append(Cue(s, e, shape))
     cues: list[Cue] = []
     t = 0.0
@@ -74,12 +99,67 @@ def _merged(cues: list[Cue]) -> list[Cue]:
     return out
 
 
+def loudness(path: Path, fps: int, frames: int) -> np.ndarray:
+    """The narration's loudness per frame, dB full scale: the RMS over frame i's [i / fps, (i + 1) / fps), the
+    sound the frame is seen with."""
+    with wave.open(str(path), "rb") as wav:
+        rate, width, channels = wav.getframerate(), wav.getsampwidth(), wav.getnchannels()
+        raw = wav.readframes(wav.getnframes())
+    if width != 2:
+        raise ValueError(f"{path.name}: expected 16-bit samples")
+    samples = np.frombuffer(raw, "<i2").reshape(-1, channels).mean(axis=1) / 32768.0
+    bounds = (np.arange(frames + 1) * rate / fps).astype(np.int64).clip(0, len(samples))
+    power = np.concatenate([[0.0], np.cumsum(samples**2)])
+    counts = np.maximum(np.diff(bounds), 1)
+    rms = np.sqrt((power[bounds[1:]] - power[bounds[:-1]]) / counts)
+    return 20 * np.log10(np.maximum(rms, 1e-6))
+
+
+def speaking_level(db: np.ndarray) -> float:
+    """The narration's speaking level, dB: its loud frames' (LOUD_PERCENTILE of the frames not silent)."""
+    voiced = db[db > -60.0]
+    return float(np.percentile(voiced, LOUD_PERCENTILE)) if voiced.size else 0.0
+
+
+def levels(db: np.ndarray, speaking: float) -> np.ndarray:
+    """Loudness as 0 (a pause, SILENT_DB under the speaking level) to 1 (the speaking level)."""
+    return np.clip(1.0 - (speaking - db) / SILENT_DB, 0.0, 1.0)
+
+
+def jaw_level(db: float, speaking: float) -> int:
+    """How far the jaw opens at loudness `db`: 0 in a pause, 1 nearly closed, 2 half open, 3 wide open."""
+    under = speaking - db
+    return 0 if under > SILENT_DB else 1 if under > JAW_DB[0] else 2 if under > JAW_DB[1] else 3
+
+
+def jawed(cues: list[Cue], db: np.ndarray, fps: int, speaking: float) -> list[Cue]:
+    """Each cue's shape with the jaw opened by the narration's loudness over it (its frames' mean dB): the lips'
+    form from the phoneme, the opening from the voice. A pause inside a phoneme's span rests the mouth."""
+    if db.size == 0:
+        return cues
+    out = []
+    for cue in cues:
+        first = math.ceil(cue.start * fps - 0.5)  # frames whose middle lies in the cue
+        end = math.ceil(cue.end * fps - 0.5)
+        if end <= first:  # shorter than a frame: the frame holding its middle
+            first = min(db.size - 1, int((cue.start + cue.end) / 2 * fps))
+            end = first + 1
+        level = jaw_level(float(np.mean(db[first:end])), speaking)
+        if level == 0:
+            shape = "A" if cue.shape == "A" else "X"
+        else:
+            shape = JAW[cue.shape][level - 1]
+        out.append(Cue(cue.start, cue.end, shape))
+    return _merged(out)
+
+
 def frame_count(duration: float, fps: int) -> int:
     return max(1, math.ceil(duration * fps - 1e-9))
 
 
 def mouth_track(cues: list[Cue], fps: int, frames: int) -> str:
-    """One shape per frame: the cue at the frame's middle, closures shorter than a frame kept, in-betweens added."""
+    """One shape per frame: the cue at the frame's middle, closures shorter than a frame kept. No in-betweens: a
+    frame that shows no phoneme's shape reads as noise and moves the mouth off the phoneme times."""
     starts = [c.start for c in cues]
     index = [max(0, bisect.bisect_right(starts, (i + 0.5) / fps) - 1) for i in range(frames)]
     track = [cues[k].shape for k in index]
@@ -91,32 +171,7 @@ def mouth_track(cues: list[Cue], fps: int, frames: int) -> str:
             i = min(frames - 1, int((cue.start + cue.end) / 2 * fps))
             if frames_of[index[i]] > 1:
                 track[i] = cue.shape
-    return _tweened(track)
-
-
-def _tweened(track: list[str]) -> str:
-    out = list(track)
-    runs = _runs(track)
-    for (a, _a_start, a_len), (b, b_start, b_len) in zip(runs, runs[1:]):
-        tween = TWEENS.get((a, b))
-        if tween is None:
-            continue
-        if b_len >= 3:
-            out[b_start] = tween
-        elif a_len >= 3:
-            out[b_start - 1] = tween
-    return "".join(out)
-
-
-def _runs(track: list[str]) -> list[tuple[str, int, int]]:
-    """(shape, first frame, length) of each run of equal shapes."""
-    runs: list[tuple[str, int, int]] = []
-    for i, shape in enumerate(track):
-        if runs and runs[-1][0] == shape:
-            runs[-1] = (shape, runs[-1][1], runs[-1][2] + 1)
-        else:
-            runs.append((shape, i, 1))
-    return runs
+    return "".join(track)
 
 
 def blink_track(fps: int, frames: int, seed: int) -> str:
@@ -193,13 +248,33 @@ def timeline(
     seed: int,
     scale: float,
     motion: float = 1.0,
-) -> tuple[Timeline, list[Cue]]:
-    """The whole timeline, and the mouth cues it was sampled from."""
+    audio: Path | None = None,
+) -> tuple[Timeline, list[Cue], list[_visemes.Segment]]:
+    """The whole timeline, the mouth cues it was sampled from and the timed phonemes they came from (diphthongs in
+    their two parts: the mouth changes between them). With the
+    narration's `audio` (its WAV) the phonemes are placed on its loudness and the jaw opens with it (`jawed`)."""
     frames = frame_count(duration, fps)
-    cues = mouth_cues(words, phonemes, duration)
+    if audio is None:
+        segments = placed(words, phonemes, duration)
+        cues = mouth_cues(words, phonemes, duration, segments=segments)
+    else:
+        per_second = round(1 / _visemes.HOP)
+        steps = loudness(audio, per_second, frame_count(duration, per_second))
+        speaking = speaking_level(steps)
+        segments = placed(words, phonemes, duration, levels(steps, speaking))
+        cues = jawed(mouth_cues(words, phonemes, duration, segments=segments), loudness(audio, fps, frames), fps,
+                     speaking)
     mouth = mouth_track(cues, fps, frames)
     eyes = blink_track(fps, frames, seed)
-    return Timeline(mouth=mouth, eyes=eyes, **motion_tracks(mouth, words, fps, seed, scale, motion)), cues
+    timed = [part for word in segments for seg in word for part in _visemes.parts(seg)]
+    return Timeline(mouth=mouth, eyes=eyes, **motion_tracks(mouth, words, fps, seed, scale, motion)), cues, timed
+
+
+def phoneme_notes(segments: list[_visemes.Segment]) -> list[list]:
+    """run.json's record of the timed phonemes, [start, end, IPA] in seconds of the narration (a diphthong as two
+    entries, its parts): where a checker looks for the mouth to change, as it changes only where one phoneme, part,
+    word or pause gives way to the next."""
+    return [[round(s.start, 3), round(s.end, 3), s.phoneme] for s in segments]
 
 
 def blinks(eyes: str) -> int:

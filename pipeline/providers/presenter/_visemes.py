@@ -128,6 +128,19 @@ def _vowel(symbol: str, phoneme: str, seconds: float) -> str:
     return VOWEL_SHAPE.get(symbol, "C")
 
 
+def parts(segment: Segment) -> list[Segment]:
+    """A timed phoneme as the mouth says it: a diphthong in its two parts (`vowel_shapes`), anything else whole."""
+    if not is_vowel(segment.phoneme):
+        return [segment]
+    shares = [fraction for fraction, _shape in vowel_shapes(segment.phoneme, segment.end - segment.start)]
+    out, t = [], segment.start
+    for k, fraction in enumerate(shares):
+        end = segment.end if k == len(shares) - 1 else t + fraction * (segment.end - segment.start)
+        out.append(Segment(t, end, segment.phoneme))
+        t = end
+    return out
+
+
 def consonant_choices(phoneme: str) -> str:
     b = base(phoneme)
     if b in FIXED:
@@ -157,6 +170,52 @@ def shapes(segments: list[Segment]) -> list[tuple[float, float, str]]:
         preceding = next((s for s in reversed(vowel_shape[:i]) if s), None)
         out.append((seg.start, seg.end, nearest(consonant_choices(seg.phoneme), following or preceding)))
     return out
+
+
+SONORANTS = frozenset("mnŋɲɳɴlɫɹrɻwjʋɥ")  # voiced and steady: as loud as a quiet vowel, so no pull either way
+HOP = 0.01  # seconds: the loudness envelope's step when phonemes are placed on it
+
+
+def place(phonemes: list[str], start: float, end: float, level: "np.ndarray | None") -> list[Segment]:
+    """A word's phonemes over its time span, placed on the narration's loudness: vowels where the voice is loud,
+    stops and fricatives where it is quiet, each near its `weight` share of the word (a dynamic programme over
+    HOP steps). `level` is the narration's loudness per HOP, 0 (a pause) to 1 (its speaking level); without it,
+    or for a word shorter than a step per phoneme, the shares alone (`spread`)."""
+    import numpy as np
+
+    kept = [p for p in phonemes if weight(p) > 0]
+    first, last = round(start / HOP), min(round(end / HOP), 0 if level is None else len(level))
+    steps = last - first
+    if level is None or not kept or steps < len(kept) or len(kept) > 40:
+        return spread(phonemes, start, end)
+    env = level[first:last]
+    total = sum(weight(p) for p in kept)
+    # cost[j][e]: the best placement of phonemes 0..j with phoneme j ending at step e (exclusive).
+    ends = np.arange(steps + 1)
+    inf = np.inf
+    best = np.full(steps + 1, inf)
+    best[0] = 0.0
+    back = []
+    for j, p in enumerate(kept):
+        b = base(p)
+        pull = (1.0 - env) if is_vowel(p) else (np.zeros(steps) if b[:1] in SONORANTS else env)
+        prefix = np.concatenate([[0.0], np.cumsum(pull)])
+        expected = steps * weight(p) / total
+        # length[s, e] = e - s; a segment is at least one step long.
+        length = ends[None, :] - ends[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            duration = 0.8 * np.log(np.where(length > 0, length, 1) / expected) ** 2
+        cost = best[:, None] + (prefix[None, :] - prefix[:, None]) + duration
+        cost[length < 1] = inf
+        choice = np.argmin(cost, axis=0)
+        best = cost[choice, ends]
+        back.append(choice)
+    out, e = [], steps
+    for j in range(len(kept) - 1, -1, -1):
+        s = int(back[j][e])
+        out.append(Segment(start + s * (end - start) / steps, start + e * (end - start) / steps, kept[j]))
+        e = s
+    return out[::-1]
 
 
 def spread(phonemes: list[str], start: float, end: float) -> list[Segment]:

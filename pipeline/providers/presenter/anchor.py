@@ -2,9 +2,10 @@
 
 Six looks (faces, skin tones, hair, outfits; `look` by name, or chosen by the seed). A look is drawn once per
 canvas size into sprite layers (hair behind, body, one head per mouth shape, eyelids, the desk) and kept in the
-models folder, so later runs only copy them. The timeline comes from the narration's word times: each word is
-phonemised by espeak-ng, its phonemes spread over its time (vowels longer), mapped to mouth shapes (`_visemes`),
-with blinks and a little head and shoulder motion (`_timeline`).
+models folder, so later runs only copy them. The timeline comes from the narration's word times and sound: each
+word is phonemised by espeak-ng, its phonemes placed inside its time on the narration's loudness (vowels where it is
+loud), mapped to mouth shapes (`_visemes`) whose jaw opens with the loudness, with blinks and a little head and
+shoulder motion (`_timeline`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ MAX_CANVAS = 1080
 
 class AnchorPresenter(PresenterProvider):
     name = "anchor"
-    version = "1"  # bump when the drawing changes: the models folder keeps sprites per version
+    version = "2"  # the timeline's (2: the jaw follows the narration's loudness)
+    drawing = "1"  # bump when the drawing changes: the models folder keeps sprites per drawing version
     summary = f"a news anchor drawn by code, lip-synced to the narration ({len(LOOKS)} looks)"
     needs = Needs(packages=("numpy", "cv2", "PIL", "espeakng_loader"))
     run_options = frozenset({"seed", "fps", "width", "height"})
@@ -82,8 +84,8 @@ class AnchorPresenter(PresenterProvider):
         layers, meta = self._sprites(look, size, Path(workdir) / "sprites")
         progress(0.5, "phonemising the narration")
         phonemes = phonemize([w.word for w in voice.words], script.language)
-        timeline, cues = _timeline.timeline(
-            voice.words, phonemes.words, voice.duration, p.fps, p.seed, size / 1000, p.motion
+        timeline, cues, timed = _timeline.timeline(
+            voice.words, phonemes.words, voice.duration, p.fps, p.seed, size / 1000, p.motion, audio=voice.path
         )
         box, mouth_box = Box(**meta["box"]), Box(**meta["mouth_box"])
         sprites = Sprites(
@@ -116,12 +118,13 @@ class AnchorPresenter(PresenterProvider):
                 "phonemes": phonemes.voice,
                 "mouth_changes": len(cues),
                 "blinks": _timeline.blinks(timeline.eyes),
+                "phoneme_times": _timeline.phoneme_notes(timed),
             },
         )
 
     def _sprites(self, look: str, size: int, dest: Path) -> tuple[dict[str, SpriteLayer], dict[str, Any]]:
         """The look's layers copied into `dest` from the models folder, drawn there first when missing."""
-        kept = self.models_dir / "presenter" / f"anchor-v{self.version}-{look}-{size}"
+        kept = self.models_dir / "presenter" / f"anchor-v{self.drawing}-{look}-{size}"
         for attempt in (1, 2):
             if not (kept / "sprites.json").is_file():
                 _draw_into(kept, LOOKS[look], size)

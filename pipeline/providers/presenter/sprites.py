@@ -49,6 +49,7 @@ class FolderSettings(BaseModel):
 
 class SpritePresenter(PresenterProvider):
     name = "sprites"
+    version = "2"  # 2: the jaw follows the narration's loudness
     summary = "your own presenter: a folder of pictures, one per mouth shape (A.png ... F.png), lip-synced"
     needs = Needs(packages=("PIL", "espeakng_loader"))
     run_options = frozenset({"seed", "fps"})
@@ -102,8 +103,9 @@ class SpritePresenter(PresenterProvider):
         mouth_box = _bbox(moving)
         phonemes = phonemize([w.word for w in voice.words], script.language)
         p = self.params
-        timeline, cues = _timeline.timeline(
-            voice.words, phonemes.words, voice.duration, p.fps, p.seed, height / 1000, settings.motion
+        timeline, cues, timed = _timeline.timeline(
+            voice.words, phonemes.words, voice.duration, p.fps, p.seed, height / 1000, settings.motion,
+            audio=voice.path,
         )
         if blink is None:  # no eyes-closed picture: the eyes stay open
             timeline = timeline.model_copy(update={"eyes": "o" * timeline.frames})
@@ -127,6 +129,7 @@ class SpritePresenter(PresenterProvider):
                 "canvas": [width, height],
                 "phonemes": phonemes.voice,
                 "mouth_changes": len(cues),
+                "phoneme_times": _timeline.phoneme_notes(timed),
                 "stand_ins": {s: STAND_INS[s] for s in STAND_INS if s not in found["shapes"]},
             },
         )

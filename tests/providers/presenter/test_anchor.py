@@ -153,4 +153,8 @@ def test_words_not_spoken_as_english_still_move_the_mouth(tmp_path):
     presenter = AnchorPresenter({"size": SIZE}, models_dir=tmp_path / "models").run(
         script=script, voice=voice, workdir=work, progress=lambda f, m: None
     )
-    assert presenter.notes["phonemes"] == "de" and "F" in presenter.timeline.mouth
+    assert presenter.notes["phonemes"] == "de"
+    # "über", "Brücke": rounded lips (puckered F, or E with the jaw open); nothing else in the sentence rounds them.
+    assert set("EF") & set(presenter.timeline.mouth)
+    said = [p for _, _, p in presenter.notes["phoneme_times"]]
+    assert any("y" in p for p in said)  # ü, in German IPA
