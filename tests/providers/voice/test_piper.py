@@ -146,7 +146,7 @@ def test_same_script_same_audio_and_espeak_in_the_same_process(three, tmp_path):
     EspeakVoice({"fit": False}).run(script=make_script(["Something else first."]), workdir=tmp_path, progress=no_progress)
     (tmp_path / "again").mkdir()
     clone = pickle.loads(pickle.dumps(provider))
-    assert getattr(clone, "_aligned", None) is None  # the patched model stays in its process; the file is found again
+    assert getattr(clone, "_derived_models", None) is None  # kept in its process; the files are found again
     again = clone.run(script=script, workdir=tmp_path / "again", progress=no_progress)
     assert again.path.read_bytes() == narration.path.read_bytes()
     assert again.words == narration.words
