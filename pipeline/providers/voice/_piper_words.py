@@ -63,8 +63,10 @@ def phoneme_samples(id_map: Mapping[str, Sequence[int]], phonemes: Sequence[str]
 
 
 def word_spans(sentence: Sequence[Timed], words: Sequence[Sequence[str]], length: int) -> tuple[list[tuple[int, int]], int, int]:
-    """Each word's (start, end) sample in a sentence of `length` samples, given the sentence's timed phonemes and
-    each word's own phonemes (phonemized alone). Returns (spans, phonemes matched, phonemes of the words).
+    """Each word's (start, end) sample in a sentence of `length` samples (trimmed to its sound), given the sentence's
+    timed phonemes and each word's own phonemes (phonemized alone). Returns (spans, phonemes matched, phonemes of
+    the words). The first word starts and the last word ends where the (trimmed) sentence does: Piper's sound starts a
+    few frames before its first phoneme's own and may ring on into the frames of the final punctuation.
 
     Spans never go back: each start is at or after the previous word's end, each end at or after its start, all
     within 0..length."""
@@ -100,4 +102,7 @@ def word_spans(sentence: Sequence[Timed], words: Sequence[Sequence[str]], length
         start, end = min(start, length), min(end, length)
         spans.append((start, end))
         floor = end
+    if spans:  # the sentence is trimmed to its sound: its first word starts, and its last word ends, with it
+        spans[0] = (0, spans[0][1])
+        spans[-1] = (spans[-1][0], max(spans[-1][1], length))
     return spans, matched, len(joined)

@@ -32,7 +32,7 @@ def test_joined_words_are_split_where_their_phonemes_meet():
     assert matched == total == 7
     assert spans[1][0] == sentence[2].start  # "the" starts at ð...
     assert spans[0][1] == sentence[1].end == spans[1][0] - 100  # ...one pad id after "in" ends with its n
-    assert spans[2][0] == sentence[4].start and spans[2][1] == sentence[-1].end
+    assert spans[2][0] == sentence[4].start and spans[2][1] == 10_000  # the last word runs to the sentence's end
 
 
 def test_a_word_with_no_phonemes_takes_the_gap_and_times_never_go_back():
@@ -56,3 +56,4 @@ def test_spans_are_monotonic_and_inside_the_sentence_whatever_the_phonemes(words
     for start, end in spans:
         assert floor <= start <= end <= max(length, 0)
         floor = end
+    assert spans[0][0] == 0 and spans[-1][1] == max(length, spans[-1][0])  # the words span the whole sentence
