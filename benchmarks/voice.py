@@ -308,7 +308,7 @@ def main() -> int:
                 paces.append(script.word_count / narration.duration * 150 / int(narration.voice.rsplit("@", 1)[1].rstrip("wpm")))
             rows.append(
                 f"| {label} | {n} | {script.word_count} | {narration.duration:.1f} | {dev:+.1%} | "
-                f"{narration.voice.split()[-1]} | {narration.notes.get('passes', 1)} "
+                f"{narration.voice.split()[-1]} | {narration.notes.get('passes', '-')} "
                 f"({narration.notes.get('first_pass_seconds', narration.duration):.1f} s) | "
                 f"{sum(1 for r in ref if r is None) / len(ref):.1%} | {fmt(word_err)} ({len(word_err)}) | "
                 f"{fmt(cue_err)} ({len(cue_err)}) | {fmt(raw_word_err)} / {fmt(raw_cue_err)} | "
