@@ -62,11 +62,14 @@ def phoneme_samples(id_map: Mapping[str, Sequence[int]], phonemes: Sequence[str]
     return out
 
 
-def word_spans(sentence: Sequence[Timed], words: Sequence[Sequence[str]], length: int) -> tuple[list[tuple[int, int]], int, int]:
+def word_spans(
+    sentence: Sequence[Timed], words: Sequence[Sequence[str]], length: int, onset: int = 0
+) -> tuple[list[tuple[int, int]], int, int]:
     """Each word's (start, end) sample in a sentence of `length` samples (trimmed to its sound), given the sentence's
     timed phonemes and each word's own phonemes (phonemized alone). Returns (spans, phonemes matched, phonemes of
-    the words). The first word starts and the last word ends where the (trimmed) sentence does: Piper's sound starts a
-    few frames before its first phoneme's own and may ring on into the frames of the final punctuation.
+    the words). The first word starts at its first phoneme or at the sentence's sound `onset`, whichever is earlier
+    (Piper's sound may start a few frames before its first phoneme's own), and the last word ends where the trimmed
+    sentence does (its sound may ring on into the frames of the final punctuation).
 
     Spans never go back: each start is at or after the previous word's end, each end at or after its start, all
     within 0..length."""
@@ -103,6 +106,6 @@ def word_spans(sentence: Sequence[Timed], words: Sequence[Sequence[str]], length
         spans.append((start, end))
         floor = end
     if spans:  # the sentence is trimmed to its sound: its first word starts, and its last word ends, with it
-        spans[0] = (0, spans[0][1])
+        spans[0] = (max(0, min(spans[0][0], onset)), spans[0][1])
         spans[-1] = (spans[-1][0], max(spans[-1][1], length))
     return spans, matched, len(joined)

@@ -409,7 +409,7 @@ class PiperVoice(VoiceProvider):
             trim = max(0, int(loud[0]) - edge)
             audio = audio[trim : min(len(audio), int(loud[-1]) + 1 + edge)]
             shifted = [type(t)(t.phoneme, t.start - trim, t.end - trim) for t in timed]
-            word_samples, hit, of = word_spans(shifted, words[idx], len(audio))
+            word_samples, hit, of = word_spans(shifted, words[idx], len(audio), onset=int(loud[0]) - trim)
             matched, total = matched + hit, total + of
             if idx:
                 pieces.append(pause)
