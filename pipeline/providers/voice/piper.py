@@ -30,6 +30,7 @@ which does not touch espeak, stays here.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -172,8 +173,9 @@ def derived_model(model: Path, models_dir: Path, kind: str) -> Path | bytes:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_bytes(data)
         os.replace(tmp, target)
-    except OSError:
-        tmp.unlink(missing_ok=True)
+    except OSError:  # read-only, full, or not a folder: derive it for each run instead
+        with contextlib.suppress(OSError):
+            tmp.unlink()
         return data
     return target
 
@@ -268,7 +270,7 @@ class PiperVoice(VoiceProvider):
             raise NewsreelError(
                 f"no installed Piper voice speaks '{self.params.language}' ({self.model_path().name} speaks {have})",
                 f"installed Piper voice languages: {', '.join(installed)}; set model to a Piper voice for "
-                f"'{self.params.language}' (or use the espeak voice)",
+                f"'{self.params.language}', or use espeak-ng: --provider voice=espeak",
             )
 
     @staticmethod

@@ -218,3 +218,22 @@ def test_identity_names_and_hashes_the_models():
         assert re.fullmatch(r"[0-9a-f]{64}", checked["align_model_sha256"])
     assert "model" not in PiperVoice().key_params() or PiperVoice().key_params()["model"] is None
     assert "threads" not in PiperVoice().key_params()  # operational: not in the cache key
+
+
+def test_derived_models_are_made_once_and_never_half_written(tmp_path):
+    """The derived voice lands in the models folder whole (built beside it, renamed); where that folder cannot be
+    written, the run still gets the derived model, in memory, and nothing is left behind."""
+    import onnx
+
+    model = default_voice()
+    made = piper_module.derived_model(model, tmp_path / "models", "durations")
+    assert isinstance(made, type(tmp_path)) and made.parent == tmp_path / "models" / "piper"
+    assert [p.name for p in made.parent.iterdir()] == [made.name]  # no temporary file left
+    outputs = [o.name for o in onnx.load(str(made)).graph.output]
+    assert len(outputs) == 1 and "Ceil" in outputs[0]  # the duration predictor alone, no audio
+    assert piper_module.derived_model(model, tmp_path / "models", "durations") == made  # found, not made again
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the models folder should be")
+    data = piper_module.derived_model(model, blocked, "durations")
+    assert isinstance(data, bytes) and onnx.load_from_string(data).graph.output[0].name == outputs[0]
+    assert blocked.read_text() == "a file where the models folder should be"
