@@ -2,8 +2,15 @@
 per-item overhead each engine adds.
 
     .venv/bin/python benchmarks/batch.py [--items 8] [--target-seconds 20] [--skip-real] [--no-ray]
+    .venv/bin/python benchmarks/batch.py --clips-per-hour [--items 4]
 
-Two parts:
+`--clips-per-hour` (alone): clips per hour for one-minute clips (NEWSREEL_TARGET_SECONDS=60) with the real default
+providers (the default voice included: Piper when installed) on the local engine with 1 and 2 workers, a fresh cache
+each; with the CPU seconds per clip (this process and its worker processes, user + sys), the load average, and each
+stage's median seconds for a worker's first item and for its later ones (which reuse the worker's loaded script
+model and Piper voice).
+
+Otherwise two parts:
 1. The real default providers (SmolLM2 script, image `auto`, espeak, subtitles, ffmpeg) on the first N headlines of
    examples/headlines.txt, with NEWSREEL_TARGET_SECONDS (default 20, not 60, so the run takes minutes, not an hour).
    Every engine gets a fresh, empty stage cache (the converted SmolLM2 model is shared through NEWSREEL_MODELS_DIR,
@@ -21,7 +28,10 @@ itself is shown in the wall column. Prints markdown tables for BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
+import statistics
 import platform
 import sys
 import tempfile
@@ -123,6 +133,69 @@ def table(title: str, rows: list[dict]) -> None:
         )
 
 
+def cpu_seconds() -> float:
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+STAGE_NAMES = ("script", "image", "voice", "captions", "presenter", "compose")
+
+
+def clips_per_hour(root: Path, items: int) -> None:
+    """One-minute clips, real default providers, local engine with 1 and 2 workers; prints a markdown table."""
+    from pipeline.batch import run_batch
+    from pipeline.config import load_settings
+
+    settings = load_settings()
+    os.environ["NEWSREEL_MODELS_DIR"] = str(settings.models_dir or settings.cache_dir / "models")
+    os.environ["NEWSREEL_TARGET_SECONDS"] = "60"
+    # One item first, outside the timings, so one-time conversions (the script model, the patched Piper voice) are done.
+    os.environ["NEWSREEL_CACHE_DIR"] = str(root / "cache-warm")
+    warm = root / "warm.txt"
+    warm.write_text("A Warm-Up Headline About Nothing\n")
+    run_batch(warm, root / "out-warm", workers=1)
+    batch = root / "clips.txt"
+    batch.write_text("\n".join(headlines(items)) + "\n")
+    rows = []
+    for workers in (1, 2):
+        label = f"local, {workers} worker{'s' if workers > 1 else ''}"
+        os.environ["NEWSREEL_CACHE_DIR"] = str(root / f"cache-clips-{workers}")
+        out = root / f"out-clips-{workers}"
+        load_before, c0, t0 = load(), cpu_seconds(), time.perf_counter()
+        summary = run_batch(batch, out, engine="local", workers=workers)
+        wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
+        ok = [item for item in summary.items if item.status == "ok"]
+        first_of_worker: dict[str, list[float]] = {s: [] for s in STAGE_NAMES}
+        later: dict[str, list[float]] = {s: [] for s in STAGE_NAMES}
+        seen, voices = set(), set()
+        for item in sorted(ok, key=lambda i: i.line):
+            record = json.loads((out / item.name / "run.json").read_text())
+            target = first_of_worker if item.worker not in seen else later
+            seen.add(item.worker)
+            for stage, rec in record["stages"].items():
+                if stage in target:
+                    target[stage].append(rec["seconds"])
+            voices.add(record["stages"]["voice"]["provider"])
+        rows.append((label, len(ok), items, wall, cpu, load_before, load(), first_of_worker, later, voices))
+        print(f"  {label}: {len(ok)}/{items} clips in {wall:.1f} s (load {load_before} -> {load()})", file=sys.stderr)
+    print(f"\nOne-minute clips (NEWSREEL_TARGET_SECONDS=60), real default providers, {items} headlines, local engine\n")
+    print("| engine | clips ok | wall s | clips/hour | CPU s per clip | voice | load avg before -> after |")
+    print("|---|---|---|---|---|---|---|")
+    for label, n, total, wall, cpu, before, after, _, _, voices in rows:
+        print(f"| {label} | {n}/{total} | {wall:.1f} | {n / wall * 3600:.1f} | {cpu / max(n, 1):.1f} | "
+              f"{', '.join(sorted(voices))} | {before} -> {after} |")
+    print("\nMedian stage seconds inside the worker: a worker's first item / its later items (models kept loaded)\n")
+    print("| engine | " + " | ".join(STAGE_NAMES) + " |")
+    print("|---|" + "---|" * len(STAGE_NAMES))
+    for label, *_, first, rest, _ in rows:
+        cells = []
+        for stage in STAGE_NAMES:
+            a = f"{statistics.median(first[stage]):.1f}" if first[stage] else "-"
+            b = f"{statistics.median(rest[stage]):.1f}" if rest[stage] else "-"
+            cells.append(f"{a} / {b}")
+        print(f"| {label} | " + " | ".join(cells) + " |")
+
+
 def install_test_plugin(root: Path) -> None:
     """The tests' provider package, installed through a real entry point (as tests/conftest.py does)."""
     from tests.conftest import ENTRY_POINTS, PLUGIN_DIR
@@ -147,7 +220,14 @@ def main() -> None:
     parser.add_argument("--target-seconds", type=float, default=20.0)
     parser.add_argument("--skip-real", action="store_true", help="only the engine-overhead part")
     parser.add_argument("--no-ray", action="store_true")
+    parser.add_argument("--clips-per-hour", action="store_true", help="only the one-minute clips/hour measurement")
     args = parser.parse_args()
+    if args.clips_per_hour:
+        print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs; load average at start: {load()}")
+        with tempfile.TemporaryDirectory() as tmp:
+            clips_per_hour(Path(tmp), args.items if args.items != 8 else 4)
+        print(f"\nload average at the end: {load()}")
+        return
 
     from pipeline.config import load_settings
 

@@ -48,7 +48,7 @@ class ProviderChoice(BaseModel):
 
     script: str = "local"
     image: str = "auto"  # diffusers when a Stable Diffusion model is on this machine, else slate
-    voice: str = "espeak"
+    voice: str = "auto"  # Piper when piper-tts (the piper extra) is installed, else espeak
     captions: str = "subtitles"
     presenter: str = "anchor"  # the drawn anchor; `none` keeps the picture-only look
     compose: str = "ffmpeg"

@@ -35,6 +35,7 @@ BUILTINS: dict[str, str] = {
     "image.slate": "pipeline.providers.image.slate:SlateImage",
     "image.diffusers": "pipeline.providers.image.diffusers:DiffusersImage",
     "image.openai-image": "pipeline.providers.image.openai_image:OpenAIImage",
+    "voice.auto": "pipeline.providers.voice.auto:AutoVoice",
     "voice.espeak": "pipeline.providers.voice.espeak:EspeakVoice",
     "voice.piper": "pipeline.providers.voice.piper:PiperVoice",
     "voice.openai-tts": "pipeline.providers.voice.openai_tts:OpenAITTSVoice",

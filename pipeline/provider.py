@@ -162,6 +162,17 @@ class Provider:
         raise NotImplementedError(f"{cls.stage} provider '{cls.name}' declares delegates=True but no delegate()")
 
     @classmethod
+    def unavailable(cls) -> str | None:
+        """Why this provider cannot run on this machine with its default parameters, in a few words (e.g. "piper-tts
+        is not installed (pip install ...)"), or None when it can. Cheap (no model loading, no network): a
+        delegating provider asks it to choose (voice `auto`). By default: the packages `needs` names."""
+        missing = cls.missing_packages()
+        if missing:
+            how = f"pip install 'newsreel[{cls.needs.extra}]'" if cls.needs.extra else f"pip install {' '.join(missing)}"
+            return f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed ({how})"
+        return None
+
+    @classmethod
     def param_choices(cls) -> dict[str, list[str]]:
         """Values a form may offer for some parameters (e.g. the shipped style names); {} when there are none."""
         return {}

@@ -96,7 +96,7 @@ def test_unknown_provider_says_which_exist_and_to_reinstall(site):
     with pytest.raises(NewsreelError) as err:
         plugins.provider_class("voice", "x")
     assert str(err.value) == (
-        "unknown voice provider 'x' (voice providers are: beep, espeak, openai-tts, piper; "
+        "unknown voice provider 'x' (voice providers are: auto, beep, espeak, openai-tts, piper; "
         "a plugin you just added? reinstall its package: pip install -e .)"
     )
 

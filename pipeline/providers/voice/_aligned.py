@@ -1,9 +1,10 @@
-"""The tail shared by the voices whose word times come from the align step (`piper`, `openai-tts`).
+"""The tail shared by the voices that speak sentence by sentence (`piper`, `openai-tts`).
 
 Both speak each sentence separately and join them with pauses, so each sentence's span in the narration is known.
 Then: the one-minute fit (`Fit.second_pass`: one more pass at a scaled speech setting when the first misses the
-target), and `write_and_align`: the narration WAV, heard by `pipeline.align` and matched to the script (the alignment score
-lands in Narration.notes; a sentence the audio does not say fails the stage by name).
+target), `write_wav` (the narration WAV) and `hear`: the WAV heard by `pipeline.align` (Whisper) and matched to the
+script (the alignment score lands in Narration.notes; a sentence the audio does not say fails the stage by name).
+openai-tts times its words by hearing them; piper has its own alignment and hears only when asked to check it.
 """
 
 from __future__ import annotations
@@ -50,20 +51,8 @@ class Fit:
         return None if new == setting else new
 
 
-def write_and_align(
-    audio: Any,
-    rate: int,
-    spans: Sequence[tuple[float, float]],
-    sentences: Sequence[str],
-    params: Any,
-    workdir: Path,
-    progress: ProgressFn,
-) -> tuple[Path, align.Alignment]:
-    """Write `audio` (mono float samples) as workdir/narration.wav, peak at PEAK, and time the script's words in it.
-
-    `spans` are the sentences' (start, end) seconds; `params` has `language`, `align_model` and `min_alignment`.
-    Progress runs from 0.65 to 0.99. Raises NewsreelError naming the first sentence the audio does not say.
-    """
+def write_wav(audio: Any, rate: int, workdir: Path) -> Path:
+    """Write `audio` (mono float samples) as workdir/narration.wav, 16-bit, its peak at PEAK."""
     import numpy as np
 
     samples = np.clip(np.round(audio * (PEAK / float(np.abs(audio).max())) * 32767.0), -32767, 32767).astype("<i2")
@@ -73,18 +62,47 @@ def write_and_align(
         wav.setsampwidth(2)
         wav.setframerate(rate)
         wav.writeframes(samples.tobytes())
+    return path
+
+
+def hear(
+    path: Path,
+    duration: float,
+    spans: Sequence[tuple[float, float]],
+    sentences: Sequence[str],
+    params: Any,
+    progress: ProgressFn,
+) -> align.Alignment:
+    """Time the script's words in the narration at `path` by hearing it (`pipeline.align`, Whisper).
+
+    `spans` are the sentences' (start, end) seconds; `params` has `language`, `align_model` and `min_alignment`.
+    Progress runs from 0.65 to 0.99. Raises NewsreelError naming the first sentence the audio does not say.
+    """
 
     def heard(fraction: float, message: str) -> None:
         progress(0.65 + 0.34 * fraction, f"aligning: {message}")
 
-    alignment = align.align_audio(
+    return align.align_audio(
         path,
         sentences,
-        duration=len(audio) / rate,
+        duration=duration,
         language=params.language,
         model=params.align_model,
         spans=spans,
         min_score=params.min_alignment,
         progress=heard,
     )
-    return path, alignment
+
+
+def write_and_align(
+    audio: Any,
+    rate: int,
+    spans: Sequence[tuple[float, float]],
+    sentences: Sequence[str],
+    params: Any,
+    workdir: Path,
+    progress: ProgressFn,
+) -> tuple[Path, align.Alignment]:
+    """`write_wav`, then `hear`: the narration's path and its alignment."""
+    path = write_wav(audio, rate, workdir)
+    return path, hear(path, len(audio) / rate, spans, sentences, params, progress)

