@@ -111,7 +111,11 @@ def build_plan(settings: Settings, overrides: dict[str, dict[str, Any]] | None =
         params = {**getattr(settings, stage), **overrides.get(stage, {})}
         # A delegating provider (image `auto`) picks the real one now, so keys and run.json name what really ran.
         if cls.delegates:
-            name, params, notice = cls.delegate(params, frozenset(overrides.get(stage, {})))
+            # It sees the run options it declares (voice `auto` chooses by the run's language); they are handed back
+            # to the chosen provider only as run options, never as if the user had set them.
+            declared = {k: v for k, v in run_options.items() if k in cls.run_options and k not in params}
+            name, params, notice = cls.delegate({**declared, **params}, frozenset(overrides.get(stage, {})))
+            params = {k: v for k, v in params.items() if k not in declared}
             cls = provider_class(stage, name)
             notices.append(notice)
         classes[stage], explicit[stage] = cls, params

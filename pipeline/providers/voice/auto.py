@@ -20,6 +20,7 @@ class AutoVoice(VoiceProvider):
     summary = "the Piper neural voice when piper-tts is installed (the piper extra), otherwise espeak-ng"
     needs = Needs()
     delegates = True
+    run_options = frozenset({"language"})  # the run's --lang decides between Piper's English voice and espeak
 
     @classmethod
     def delegate(cls, params: dict[str, Any], asked: frozenset[str] = frozenset()) -> tuple[str, dict[str, Any], str]:

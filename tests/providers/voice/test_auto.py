@@ -91,11 +91,6 @@ def test_the_availability_hook_defaults_to_the_packages_needed():
 
 
 @needs_piper
-@pytest.mark.xfail(
-    strict=True,
-    reason="the runner hands a delegating provider only the stage's own parameters, not the run's language "
-    "(--lang); pipeline/runner.py build_plan must pass the run options the provider declares to delegate()",
-)
 def test_the_run_language_reaches_the_choice(isolated_config):
     plan = build_plan(load_settings(language="de"))
     assert plan.providers["voice"].name == "espeak"
