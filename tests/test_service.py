@@ -875,6 +875,9 @@ def test_form_choices_come_from_provider_declarations(isolated_config, test_plug
     declared = provider_class("compose", "ffmpeg").param_choices()["style"]
     assert "news" in declared and choices["styles"] == declared and choices["takes"]["style"]
     assert choices["takes"]["voice"]  # espeak's Params has `voice`
+    toml.write_text('[providers]\nvoice = "auto"\n')  # delegating: a voice name is passed on to a voice taking one
+    assert _form_choices(ServiceConfig(data_dir=tmp_path / "d", config_file=toml))["takes"]["voice"]
+    toml.write_text('[providers]\ncompose = "ffmpeg"\nvoice = "espeak"\n')
     # diffusers is installed and its Params has init_image; the test plugin's image provider is listed too
     assert choices["takes"]["init_image"] and "flat" in choices["image_providers"]
 

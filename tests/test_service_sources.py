@@ -190,6 +190,7 @@ def test_the_form_takes_an_article_file_and_a_presenter(strict):
         assert 'name="url"' in home and 'name="article"' in home and 'name="presenter"' in home
         assert 'value="anchor:look=kwame"' in home and 'value="none"' in home
         assert "sprites" not in home
+        assert 'name="reveal"' in home
         r = client.post("/jobs", files={"article": ("bridge.md", (ARTICLES / "01-bridge.md").read_bytes(), "text/plain"),
                                         "presenter": (None, "anchor:look=kwame"), "seed": (None, "2")})
         assert r.status_code == 303, r.text
@@ -200,6 +201,11 @@ def test_the_form_takes_an_article_file_and_a_presenter(strict):
         stage = record["stages"]["presenter"]
         assert stage["provider"] == "anchor" and stage["params"]["look"] == "kwame" and stage["notes"]["look"] == "kwame"
         assert record["source"]["file"] == "bridge.md"
+        # the reveal checkbox reaches the job's options (this server's test compose draws no card: it says so)
+        ticked = client.post("/jobs", data={"headline": "A story", "reveal": "on"})
+        assert ticked.status_code == 303, ticked.text
+        job = wait_state(client, ticked.headers["location"].rsplit("/", 1)[1], "done", "failed", timeout=60)
+        assert job["options"]["reveal"] is True and "does not draw the reveal card" in str(job["error"])
         bad = client.post("/jobs", data={"headline": "A story", "presenter": "anchor:look"})
         assert bad.status_code == 422 and "is not a choice of the form" in bad.text
         nolook = client.post("/jobs", data={"headline": "A story", "presenter": "anchor:look=nobody"})

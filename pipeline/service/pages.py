@@ -215,6 +215,9 @@ def _form_choices(config: ServiceConfig) -> dict[str, Any]:
         choice = {**settings.providers.model_dump(), "aspect": settings.aspect}
         voice_cls = provider_class("voice", choice["voice"])
         takes["voice"] = "voice" in voice_cls.Params.model_fields
+        if voice_cls.delegates:  # voice `auto`: a voice name is passed on, and picks a provider that takes one
+            takes["voice"] = any("voice" in cls.Params.model_fields
+                                 for cls in _loadable("voice", provider_names("voice")) if not cls.delegates)
         compose_cls = provider_class("compose", choice["compose"])
         if "style" in compose_cls.Params.model_fields:
             styles = list(compose_cls.param_choices().get("style", []))
@@ -269,7 +272,8 @@ async def _form_to_options(form: Any, svc: ServiceState) -> dict[str, Any]:
         value = form.get(name)
         return value.strip() if isinstance(value, str) else ""
 
-    allowed = {"headline", "url", "article", "aspect", "voice", "image", "style", "presenter", "seed", "init_image"}
+    allowed = {"headline", "url", "article", "aspect", "voice", "image", "style", "presenter", "reveal", "seed",
+               "init_image"}
     unknown = [k for k in form if k not in allowed]
     if unknown:
         raise ApiError(422, f"unknown form field '{unknown[0][:40]}'", f"the form's fields are: {', '.join(sorted(allowed))}")
@@ -294,6 +298,8 @@ async def _form_to_options(form: Any, svc: ServiceState) -> dict[str, Any]:
             if not (eq and key and value):
                 raise ApiError(422, f"the presenter '{text('presenter')[:60]}' is not a choice of the form", "pick one from the list")
             data.setdefault("params", {}).setdefault("presenter", {})[key] = value
+    if text("reveal"):  # a checkbox: sent only when ticked
+        data["reveal"] = True
     if text("seed"):
         if not text("seed").isdigit():
             raise ApiError(422, f"the seed '{text('seed')[:20]}' is not a whole number", "leave it empty or give 0, 1, 2, ...")
