@@ -47,8 +47,9 @@ class Measured:
 
 
 def anchor_frames(record: dict, fps: float) -> tuple[list[tuple[int, int]], list[int]]:
-    """[(first, end)] frames of the anchor's shots, and the mouth box [x, y, w, h] they share."""
-    shots = [s for s in record["stages"]["compose"]["notes"].get("shots", []) if s["shot"] == "anchor"]
+    """[(first, end)] frames of the shots showing the anchor (its own and the callouts beside it: those with a mouth
+    box), and the mouth box [x, y, w, h] they share."""
+    shots = [s for s in record["stages"]["compose"]["notes"].get("shots", []) if s.get("mouth_box")]
     if not shots:
         raise ValueError("run.json has no anchor shots")
     boxes = {tuple(s["mouth_box"]) for s in shots}

@@ -31,7 +31,7 @@ OPTIONS = {
     "providers": {"script": "text", "image": "slate", "voice": "espeak", "captions": "subtitles", "compose": "ffmpeg"},
     "params": {"script": {"text": NARRATION}, "voice": {"fit": False}},
 }
-CLI_ARGS = ["--provider", "script=text", "--provider", "image=slate", "--set", f"script.text={NARRATION}", "--set", "voice.fit=false"]
+CLI_ARGS = ["--provider", "script=text", "--provider", "image=slate", "--provider", "voice=espeak", "--set", f"script.text={NARRATION}", "--set", "voice.fit=false"]
 
 
 @pytest.fixture(scope="module")
