@@ -272,3 +272,16 @@ def test_full_models_folder_is_a_one_line_error(tmp_path, monkeypatch):
         _runtime.ensure_room(tmp_path / "models", 2 * _runtime.FP32_BYTES, "the SmolLM2 model file")
     assert err.value.one_line().startswith(f"the models folder {tmp_path / 'models'} is full: converting the SmolLM2")
     assert "needs about 1.1 GB, 0.3 GB is free" in err.value.message
+
+
+def test_a_second_onnx_thread_only_when_a_core_is_free(monkeypatch):
+    """Two threads halve the speed on two busy cores and cut ~30 % on two idle ones (BENCHMARKS.md): the rule."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert _runtime.threads(cpus=2, load=0.4) == 2
+    assert _runtime.threads(cpus=2, load=1.0) == 1
+    assert _runtime.threads(cpus=2, load=4.3) == 1
+    assert _runtime.threads(cpus=3, load=1.5) == 2
+    assert _runtime.threads(cpus=1, load=0.0) == 1
+    assert _runtime.threads(cpus=8, load=12.0) == 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert _runtime.threads(cpus=2, load=4.3) == 3
