@@ -211,7 +211,8 @@ def test_fallback_to_transformers_writes_the_same_script(models_dir, first_scrip
 def test_two_onnx_threads_write_the_same_text_as_one(models_dir, first_script):
     """The thread count follows the machine's load (`_runtime.threads`), so it must not change the script: one
     sampled passage with one and with two ONNX Runtime threads gives the same tokens."""
-    onnx = LocalScript(models_dir=models_dir)._onnx_dir(LocalScript(models_dir=models_dir)._converted_dir(local.gguf_path()))
+    provider = LocalScript(models_dir=models_dir)
+    onnx = provider._onnx_dir(provider._converted_dir(local.gguf_path()))
     prompt = _text.render("script_prompt.j2", headline=HEADLINE, words=30, language="English", structured=False)
     sampling = _runtime.Sampling(temperature=0.7, top_p=0.9, repetition_penalty=local.REPETITION_PENALTY)
     one, two = (OnnxModel(onnx, thread_count=n).generate(prompt, 64, 7, sampling) for n in (1, 2))
