@@ -207,6 +207,20 @@ def test_fallback_to_transformers_writes_the_same_script(models_dir, first_scrip
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not FAST, reason="onnxruntime-genai is not installed")
+def test_two_onnx_threads_write_the_same_text_as_one(models_dir, first_script):
+    """The thread count follows the machine's load (`_runtime.threads`), so it must not change the script: one
+    sampled passage with one and with two ONNX Runtime threads gives the same tokens."""
+    provider = LocalScript(models_dir=models_dir)
+    onnx = provider._onnx_dir(provider._converted_dir(local.gguf_path()))
+    prompt = _text.render("script_prompt.j2", headline=HEADLINE, words=30, language="English", structured=False)
+    sampling = _runtime.Sampling(temperature=0.7, top_p=0.9, repetition_penalty=local.REPETITION_PENALTY)
+    one, two = (OnnxModel(onnx, thread_count=n).generate(prompt, 64, 7, sampling) for n in (1, 2))
+    assert _text.count_words(one[0]) >= 15
+    assert two == one
+
+
+@pytest.mark.slow
 def test_chat_tokenizer_matches_transformers(models_dir, first_script):
     """The fast path's prompt ids and decoded text, without transformers, equal transformers' own."""
     from transformers import AutoTokenizer

@@ -272,3 +272,37 @@ def test_full_models_folder_is_a_one_line_error(tmp_path, monkeypatch):
         _runtime.ensure_room(tmp_path / "models", 2 * _runtime.FP32_BYTES, "the SmolLM2 model file")
     assert err.value.one_line().startswith(f"the models folder {tmp_path / 'models'} is full: converting the SmolLM2")
     assert "needs about 1.1 GB, 0.3 GB is free" in err.value.message
+
+
+def test_a_second_onnx_thread_only_when_a_core_is_free(monkeypatch):
+    """Two threads halve the speed on two busy cores and cut ~30 % on two idle ones (BENCHMARKS.md): the rule."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert _runtime.threads(cpus=2, idle=1.0) == 2
+    assert _runtime.threads(cpus=2, idle=0.5) == 1
+    assert _runtime.threads(cpus=2, idle=0.0) == 1
+    assert _runtime.threads(cpus=3, idle=1.9) == 2
+    assert _runtime.threads(cpus=1, idle=0.0) == 1
+    assert _runtime.threads(cpus=8, idle=0.0) == 2
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.4, 0.0, 0.0))  # no instant view: the load average decides
+    assert _runtime.threads(cpus=2) == 2
+    monkeypatch.setattr(os, "getloadavg", lambda: (4.3, 0.0, 0.0))
+    assert _runtime.threads(cpus=2) == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert _runtime.threads(cpus=2, idle=1.0) == 3
+
+
+def test_idle_cores_are_measured_around_the_work():
+    """A busy-looping `work` on this machine: the idle cores seen meanwhile are between 0 and all but the one it used
+    (None only where /proc/stat is missing or the window was too short)."""
+    import time
+
+    def spin() -> str:
+        end = time.perf_counter() + 0.3
+        while time.perf_counter() < end:
+            pass
+        return "done"
+
+    result, idle = _runtime.idle_cores_while(spin, cpus=os.cpu_count())
+    assert result == "done"
+    if Path("/proc/stat").is_file():
+        assert idle is not None and 0.0 <= idle <= (os.cpu_count() or 1) - 0.5
