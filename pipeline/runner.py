@@ -7,8 +7,10 @@ from __future__ import annotations
 import errno
 import json
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +55,11 @@ EventSink = Callable[[Event], None]
 StageLock = Callable[[str, Provider], AbstractContextManager[Any]]
 
 
+class _Stopped(BaseException):
+    """Raised from a stage's progress report when another stage failed: it unwinds the provider (its own cleanup
+    runs, nothing is cached) and is never reported; the first stage's error is."""
+
+
 class StageRecord(BaseModel):
     provider: str
     version: str
@@ -60,6 +67,7 @@ class StageRecord(BaseModel):
     key: str
     hit: bool
     seconds: float  # this run's wall time for the stage (a hit only loads the entry)
+    started: float = 0.0  # when the stage started, seconds after the run started (stages may overlap)
     built_seconds: float  # how long the provider took when the entry was built
     identity: dict[str, Any]
     digest: str
@@ -187,12 +195,29 @@ def _run(
     artifacts: dict[str, Artifact] = {}
     digests: dict[str, str] = {"headline": headline_digest(headline, source)}
     records: dict[str, StageRecord] = {}
-    for name, stage in STAGES.items():
+    # Events come from the stage threads: the sink is called by one thread at a time, as it always was.
+    sink_lock = threading.Lock()
+
+    def emit_one(event: Event) -> None:
+        with sink_lock:
+            emit(event)
+
+    stop = threading.Event()  # set when a stage failed (or the run was interrupted): the others stop at their
+    # next progress report, so the error is reported without waiting long for them
+    interrupted = threading.Event()  # Ctrl-C, a service's cancel: what the other stages finish is not cached either
+
+    def stage_emit(event: Event) -> None:
+        if stop.is_set() and event.kind == "progress":
+            raise _Stopped()
+        emit_one(event)
+
+    def do_stage(name: str, have: dict[str, Artifact], have_digests: dict[str, str]) -> tuple[Artifact, str, StageRecord]:
+        stage = STAGES[name]
         provider = plan.providers[name]
         params = provider.params.model_dump(mode="json")
         identity = provider.identity()
-        key = stage_key(name, provider, digests, identity)
-        emit(Event(stage=name, kind="start"))
+        key = stage_key(name, provider, have_digests, identity)
+        emit_one(Event(stage=name, kind="start"))
         t0 = time.perf_counter()
         rebuild = no_cache or name in force
         found = None
@@ -201,33 +226,74 @@ def _run(
                 found = cache.get(key, stage.output)
             except DamagedEntry as damaged:
                 # Never serve (or sign) bytes that do not match their seal: say so, move it away, build it again.
-                emit(Event(stage=name, kind="notice", message=f"{name}: the cached result was damaged ({damaged.reason}); rebuilding it"))
+                emit_one(Event(stage=name, kind="notice", message=f"{name}: the cached result was damaged ({damaged.reason}); rebuilding it"))
                 cache.discard(damaged)
         if found is None:
             artifact, entry = _build(
-                cache, key, name, stage.inputs, provider, artifacts, headline, emit, stage_lock, replace=rebuild, source=source
+                cache, key, name, stage.inputs, provider, have, headline, stage_emit, stage_lock, replace=rebuild,
+                source=source, interrupted=interrupted,
             )
             hit = False
         else:
             artifact, entry = found
             hit = True
-        seconds = time.perf_counter() - t0
-        artifacts[name] = artifact
-        digests[name] = entry.meta["digest"]
-        records[name] = StageRecord(
+        t1 = time.perf_counter()
+        record = StageRecord(
             provider=provider.name,
             version=provider.version,
             params=params,
             key=key,
             hit=hit,
-            seconds=round(seconds, 3),
+            seconds=round(t1 - t0, 3),
+            started=round(t0 - started, 3),
             built_seconds=entry.meta["seconds"],
             identity=identity,
             digest=entry.meta["digest"],
             notes=entry.meta.get("notes", {}),
             provenance=provider.provenance(),
         )
-        emit(Event(stage=name, kind="done", fraction=1.0, hit=hit, seconds=seconds))
+        emit_one(Event(stage=name, kind="done", fraction=1.0, hit=hit, seconds=t1 - t0))
+        return artifact, entry.meta["digest"], record
+
+    # Each stage starts as soon as the stages it takes are done: after the script, the image is made while the
+    # voice, the captions and the presenter are (neither depends on the other), each in a thread of its own.
+    # Providers do their heavy work in subprocesses and native code (ffmpeg, espeak, onnxruntime, torch), which
+    # run beside each other; the GIL is only held between them.
+    waiting = list(STAGES)
+    running: dict[Future, str] = {}
+    failure: BaseException | None = None
+    with ThreadPoolExecutor(max_workers=len(STAGES), thread_name_prefix="newsreel-stage") as pool:
+        try:
+            while waiting or running:
+                for name in [n for n in waiting if all(i == "headline" or i in artifacts for i in STAGES[n].inputs)]:
+                    if failure is not None:
+                        break
+                    waiting.remove(name)
+                    running[pool.submit(do_stage, name, dict(artifacts), dict(digests))] = name
+                if not running:
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    name = running.pop(future)
+                    try:
+                        artifacts[name], digests[name], records[name] = future.result()
+                    except BaseException as exc:  # noqa: BLE001 - re-raised below, once the other stages stopped
+                        if failure is None:
+                            failure = exc
+                            if not isinstance(exc, Exception):
+                                interrupted.set()
+                            stop.set()
+                if failure is not None:
+                    waiting.clear()
+        except BaseException as exc:  # e.g. Ctrl-C in this thread: stop the stages, then report it
+            failure = failure or exc
+            interrupted.set()
+            stop.set()
+            wait(running)
+    if failure is not None:
+        raise failure
+    records = {name: records[name] for name in STAGES}
+    wall = time.perf_counter() - started
 
     record = {
         "newsreel": __version__,
@@ -236,7 +302,9 @@ def _run(
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "settings": {k: v for k, v in plan.settings.masked().items() if k not in (*SECRET_FIELDS, "cache_dir", "models_dir")},
         "stages": {k: v.model_dump(mode="json") for k, v in records.items()},
-        "seconds": round(time.perf_counter() - started, 3),
+        # The run's wall time up to the video; stages that overlapped make it less than their seconds' sum.
+        "seconds": round(wall, 3),
+        "stage_seconds": round(sum(r.seconds for r in records.values()), 3),
     }
     files: dict[str, Path | bytes] = {}
     for name, stage in STAGES.items():
@@ -297,6 +365,7 @@ def _build(
     *,
     replace: bool = False,
     source: Source | None = None,
+    interrupted: threading.Event | None = None,
 ) -> tuple[Artifact, Any]:
     inputs: dict[str, Any] = {i: (headline if i == "headline" else artifacts[i]) for i in input_names}
     inputs = inputs_it_takes(provider, name, inputs)
@@ -316,6 +385,8 @@ def _build(
             seconds = time.perf_counter() - t0
         # A provider's broken promise fails its stage here, in one line, before anything is cached.
         STAGES[name].check_output(provider, artifact, inputs)
+        if interrupted is not None and interrupted.is_set():  # the run was stopped while this stage worked
+            raise _Stopped()
         meta = {
             "stage": name,
             "provider": provider.name,
