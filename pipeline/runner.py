@@ -256,40 +256,71 @@ def _run(
         return artifact, entry.meta["digest"], record
 
     # Each stage starts as soon as the stages it takes are done: after the script, the image is made while the
-    # voice, the captions and the presenter are (neither depends on the other), each in a thread of its own.
-    # Providers do their heavy work in subprocesses and native code (ffmpeg, espeak, onnxruntime, torch), which
-    # run beside each other; the GIL is only held between them.
+    # voice, the captions and the presenter are (neither depends on the other). Providers do their heavy work in
+    # subprocesses and native code (ffmpeg, espeak, onnxruntime, torch), which run beside each other; the GIL is
+    # only held between them. Of the stages ready at once, the last runs in this thread and the others in threads
+    # of their own: a stage alone (the script, compose) runs here, where Ctrl-C and a service's SIGTERM reach it.
     waiting = list(STAGES)
     running: dict[Future, str] = {}
     failure: BaseException | None = None
+
+    def fail(exc: BaseException) -> None:
+        nonlocal failure
+        if failure is None:
+            failure = exc
+        if not isinstance(exc, (Exception, _Stopped)):
+            interrupted.set()
+        stop.set()
+
+    def in_thread(name: str, have: dict[str, Artifact], have_digests: dict[str, str]) -> tuple[Artifact, str, StageRecord]:
+        try:
+            return do_stage(name, have, have_digests)
+        except BaseException as exc:  # the others (this thread's caller too) stop at their next progress report
+            if not isinstance(exc, (Exception, _Stopped)):
+                interrupted.set()
+            stop.set()
+            raise
+
+    def collect(done: Iterable[Future]) -> None:
+        for future in done:
+            name = running.pop(future)
+            try:
+                artifacts[name], digests[name], records[name] = future.result()
+            except _Stopped:
+                pass  # stopped because another stage failed: that one's error is reported
+            except BaseException as exc:  # noqa: BLE001 - re-raised below, once the other stages stopped
+                fail(exc)
+
     with ThreadPoolExecutor(max_workers=len(STAGES), thread_name_prefix="newsreel-stage") as pool:
         try:
-            while waiting or running:
-                for name in [n for n in waiting if all(i == "headline" or i in artifacts for i in STAGES[n].inputs)]:
-                    if failure is not None:
-                        break
-                    waiting.remove(name)
-                    running[pool.submit(do_stage, name, dict(artifacts), dict(digests))] = name
-                if not running:
-                    break
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    name = running.pop(future)
-                    try:
-                        artifacts[name], digests[name], records[name] = future.result()
-                    except BaseException as exc:  # noqa: BLE001 - re-raised below, once the other stages stopped
-                        if failure is None:
-                            failure = exc
-                            if not isinstance(exc, Exception):
-                                interrupted.set()
-                            stop.set()
+            while failure is None and (waiting or running):
+                collect([f for f in running if f.done()])
                 if failure is not None:
-                    waiting.clear()
+                    break
+                ready = [n for n in waiting if all(i == "headline" or i in artifacts for i in STAGES[n].inputs)]
+                for name in ready:
+                    waiting.remove(name)
+                for name in ready[:-1]:
+                    running[pool.submit(in_thread, name, dict(artifacts), dict(digests))] = name
+                if ready:
+                    name = ready[-1]
+                    try:
+                        artifacts[name], digests[name], records[name] = do_stage(name, dict(artifacts), dict(digests))
+                    except _Stopped:
+                        pass  # a stage in a thread failed: collected next
+                    except Exception as exc:  # noqa: BLE001 - re-raised below, once the other stages stopped
+                        fail(exc)
+                elif running:
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    collect(done)
+                elif failure is None:  # nothing running, nothing ready: a stage whose input failed to appear
+                    raise RuntimeError(f"stages {', '.join(waiting)} can never start")
         except BaseException as exc:  # e.g. Ctrl-C in this thread: stop the stages, then report it
-            failure = failure or exc
-            interrupted.set()
-            stop.set()
-            wait(running)
+            fail(exc)
+        finally:
+            if running:
+                wait(running)
+                collect(list(running))
     if failure is not None:
         raise failure
     records = {name: records[name] for name in STAGES}
