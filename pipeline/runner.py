@@ -7,8 +7,10 @@ from __future__ import annotations
 import errno
 import json
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +56,11 @@ EventSink = Callable[[Event], None]
 StageLock = Callable[[str, Provider], AbstractContextManager[Any]]
 
 
+class _Stopped(BaseException):
+    """Raised from a stage's progress report when another stage failed: it unwinds the provider (its own cleanup
+    runs, nothing is cached) and is never reported; the first stage's error is."""
+
+
 class StageRecord(BaseModel):
     provider: str
     version: str
@@ -61,6 +68,7 @@ class StageRecord(BaseModel):
     key: str
     hit: bool
     seconds: float  # this run's wall time for the stage (a hit only loads the entry)
+    started: float = 0.0  # when the stage started, seconds after the run started (stages may overlap)
     built_seconds: float  # how long the provider took when the entry was built
     identity: dict[str, Any]
     digest: str
@@ -194,16 +202,34 @@ def _run(
     artifacts: dict[str, Artifact] = {}
     digests: dict[str, str] = {"headline": headline_digest(headline, source)}
     records: dict[str, StageRecord] = {}
-    reveal = None
-    for name, stage in STAGES.items():
+    made: dict[str, Any] = {}  # the reveal card, when compose draws one
+    # Events come from the stage threads: the sink is called by one thread at a time, as it always was.
+    sink_lock = threading.Lock()
+
+    def emit_one(event: Event) -> None:
+        with sink_lock:
+            emit(event)
+
+    stop = threading.Event()  # set when a stage failed (or the run was interrupted): the others stop at their
+    # next progress report, so the error is reported without waiting long for them
+    interrupted = threading.Event()  # Ctrl-C, a service's cancel: what the other stages finish is not cached either
+
+    def stage_emit(event: Event) -> None:
+        if stop.is_set() and event.kind == "progress":
+            raise _Stopped()
+        emit_one(event)
+
+    def do_stage(name: str, have: dict[str, Artifact], have_digests: dict[str, str]) -> tuple[Artifact, str, StageRecord]:
+        stage = STAGES[name]
         provider = plan.providers[name]
         params = provider.params.model_dump(mode="json")
         identity = provider.identity()
-        if stage.takes_reveal and plan.settings.reveal and reveal is None:
-            reveal = _reveal_card(plan, records, artifacts, source)
-            digests["reveal"] = reveal_digest(reveal)
-        key = stage_key(name, provider, digests, identity)
-        emit(Event(stage=name, kind="start"))
+        reveal = None
+        if stage.takes_reveal and plan.settings.reveal:  # all the stages it tells of are done: compose takes them all
+            reveal = made["reveal"] = _reveal_card(plan, records, have, source)
+            have_digests = {**have_digests, "reveal": reveal_digest(reveal)}
+        key = stage_key(name, provider, have_digests, identity)
+        emit_one(Event(stage=name, kind="start"))
         t0 = time.perf_counter()
         rebuild = no_cache or name in force
         found = None
@@ -212,34 +238,105 @@ def _run(
                 found = cache.get(key, stage.output)
             except DamagedEntry as damaged:
                 # Never serve (or sign) bytes that do not match their seal: say so, move it away, build it again.
-                emit(Event(stage=name, kind="notice", message=f"{name}: the cached result was damaged ({damaged.reason}); rebuilding it"))
+                emit_one(Event(stage=name, kind="notice", message=f"{name}: the cached result was damaged ({damaged.reason}); rebuilding it"))
                 cache.discard(damaged)
         if found is None:
             artifact, entry = _build(
-                cache, key, name, stage.inputs, provider, artifacts, headline, emit, stage_lock, replace=rebuild, source=source,
-                reveal=reveal if stage.takes_reveal else None,
+                cache, key, name, stage.inputs, provider, have, headline, stage_emit, stage_lock, replace=rebuild,
+                source=source, interrupted=interrupted, reveal=reveal if stage.takes_reveal else None,
             )
             hit = False
         else:
             artifact, entry = found
             hit = True
-        seconds = time.perf_counter() - t0
-        artifacts[name] = artifact
-        digests[name] = entry.meta["digest"]
-        records[name] = StageRecord(
+        t1 = time.perf_counter()
+        record = StageRecord(
             provider=provider.name,
             version=provider.version,
             params=params,
             key=key,
             hit=hit,
-            seconds=round(seconds, 3),
+            seconds=round(t1 - t0, 3),
+            started=round(t0 - started, 3),
             built_seconds=entry.meta["seconds"],
             identity=identity,
             digest=entry.meta["digest"],
             notes=entry.meta.get("notes", {}),
             provenance=provider.provenance(),
         )
-        emit(Event(stage=name, kind="done", fraction=1.0, hit=hit, seconds=seconds))
+        emit_one(Event(stage=name, kind="done", fraction=1.0, hit=hit, seconds=t1 - t0))
+        return artifact, entry.meta["digest"], record
+
+    # Each stage starts as soon as the stages it takes are done: after the script, the image is made while the
+    # voice, the captions and the presenter are (neither depends on the other). Providers do their heavy work in
+    # subprocesses and native code (ffmpeg, espeak, onnxruntime, torch), which run beside each other; the GIL is
+    # only held between them. Of the stages ready at once, the last runs in this thread and the others in threads
+    # of their own: a stage alone (the script, compose) runs here, where Ctrl-C and a service's SIGTERM reach it.
+    waiting = list(STAGES)
+    running: dict[Future, str] = {}
+    failure: BaseException | None = None
+
+    def fail(exc: BaseException) -> None:
+        nonlocal failure
+        if failure is None:
+            failure = exc
+        if not isinstance(exc, (Exception, _Stopped)):
+            interrupted.set()
+        stop.set()
+
+    def in_thread(name: str, have: dict[str, Artifact], have_digests: dict[str, str]) -> tuple[Artifact, str, StageRecord]:
+        try:
+            return do_stage(name, have, have_digests)
+        except BaseException as exc:  # the others (this thread's caller too) stop at their next progress report
+            if not isinstance(exc, (Exception, _Stopped)):
+                interrupted.set()
+            stop.set()
+            raise
+
+    def collect(done: Iterable[Future]) -> None:
+        for future in done:
+            name = running.pop(future)
+            try:
+                artifacts[name], digests[name], records[name] = future.result()
+            except _Stopped:
+                pass  # stopped because another stage failed: that one's error is reported
+            except BaseException as exc:  # noqa: BLE001 - re-raised below, once the other stages stopped
+                fail(exc)
+
+    with ThreadPoolExecutor(max_workers=len(STAGES), thread_name_prefix="newsreel-stage") as pool:
+        try:
+            while failure is None and (waiting or running):
+                collect([f for f in running if f.done()])
+                if failure is not None:
+                    break
+                ready = [n for n in waiting if all(i == "headline" or i in artifacts for i in STAGES[n].inputs)]
+                for name in ready:
+                    waiting.remove(name)
+                for name in ready[:-1]:
+                    running[pool.submit(in_thread, name, dict(artifacts), dict(digests))] = name
+                if ready:
+                    name = ready[-1]
+                    try:
+                        artifacts[name], digests[name], records[name] = do_stage(name, dict(artifacts), dict(digests))
+                    except _Stopped:
+                        pass  # a stage in a thread failed: collected next
+                    except Exception as exc:  # noqa: BLE001 - re-raised below, once the other stages stopped
+                        fail(exc)
+                elif running:
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    collect(done)
+                elif failure is None:  # nothing running, nothing ready: a stage whose input failed to appear
+                    raise RuntimeError(f"stages {', '.join(waiting)} can never start")
+        except BaseException as exc:  # e.g. Ctrl-C in this thread: stop the stages, then report it
+            fail(exc)
+        finally:
+            if running:
+                wait(running)
+                collect(list(running))
+    if failure is not None:
+        raise failure
+    records = {name: records[name] for name in STAGES}
+    wall = time.perf_counter() - started
 
     record = {
         "newsreel": __version__,
@@ -248,11 +345,13 @@ def _run(
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "settings": {k: v for k, v in plan.settings.masked().items() if k not in (*SECRET_FIELDS, "cache_dir", "models_dir")},
         "stages": {k: v.model_dump(mode="json") for k, v in records.items()},
-        "seconds": round(time.perf_counter() - started, 3),
+        # The run's wall time up to the video; stages that overlapped make it less than their seconds' sum.
+        "seconds": round(wall, 3),
+        "stage_seconds": round(sum(r.seconds for r in records.values()), 3),
     }
-    if reveal is not None:  # the card's whole text, N and what it means, and what compose drew of it
+    if "reveal" in made:  # the card's whole text, N and what it means, and what compose drew of it
         drawer = next(n for n, s in STAGES.items() if s.takes_reveal)
-        record["reveal"] = reveal_record(reveal, records[drawer].notes)
+        record["reveal"] = reveal_record(made["reveal"], records[drawer].notes)
     files: dict[str, Path | bytes] = {}
     for name, stage in STAGES.items():
         files.update(stage.exports(artifacts[name]))
@@ -347,6 +446,7 @@ def _build(
     replace: bool = False,
     source: Source | None = None,
     reveal: Reveal | None = None,
+    interrupted: threading.Event | None = None,
 ) -> tuple[Artifact, Any]:
     inputs: dict[str, Any] = {i: (headline if i == "headline" else artifacts[i]) for i in input_names}
     inputs = inputs_it_takes(provider, name, inputs)
@@ -368,6 +468,8 @@ def _build(
             seconds = time.perf_counter() - t0
         # A provider's broken promise fails its stage here, in one line, before anything is cached.
         STAGES[name].check_output(provider, artifact, inputs)
+        if interrupted is not None and interrupted.is_set():  # the run was stopped while this stage worked
+            raise _Stopped()
         meta = {
             "stage": name,
             "provider": provider.name,

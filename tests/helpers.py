@@ -17,8 +17,22 @@ TEST_PROVIDERS = {
 
 
 def work_done(log: Path) -> list[str]:
-    """The stages the test plugin's providers actually ran, in order."""
-    return log.read_text().split() if log.exists() else []
+    """The stages the test plugin's providers actually ran, in order; the stages of one run that have no order
+    between them (the runner makes the image while the voice and captions are made) listed in stage order."""
+    from pipeline.stages import STAGES
+
+    done = log.read_text().split() if log.exists() else []
+    out: list[str] = []
+    between: list[str] = []  # stages after a script and before a compose: the ones that may overlap
+    for stage in [*done, None]:
+        if stage in ("script", "compose", None):
+            out += sorted(between, key=list(STAGES).index)
+            between = []
+            if stage is not None:
+                out.append(stage)
+        else:
+            between.append(stage)
+    return out
 
 
 def sigint_default() -> None:

@@ -50,6 +50,19 @@ def assert_clean_error(proc: subprocess.CompletedProcess, *needles: str) -> None
         assert needle in lines[0], lines[0]
 
 
+def test_a_stage_failing_beside_another_is_one_line_exit_2_and_caches_nothing_of_either(cli, tmp_path, test_plugin):
+    # The voice fails while the image (waiting for a file that never comes) is being made beside it.
+    proc = cli("make", "Breakthrough in Mars Project", "--out", str(tmp_path / "a"), *PROVIDER_FLAGS,
+               "--set", f"image.wait_for={tmp_path / 'never'}", "--set", "voice.fail=true")
+    assert_clean_error(proc, "beep voice could not speak")
+    assert work_done(test_plugin) == ["script", "image", "voice"]
+    assert not (tmp_path / "a").exists()
+    from pipeline.cache import Cache
+
+    cache = Cache(tmp_path / "cache")
+    assert [e.meta["stage"] for e in cache.entries()] == ["script"]
+
+
 def test_make_with_plugin_providers_then_fully_cached(cli, tmp_path, test_plugin):
     first = cli("make", "Breakthrough in Mars Project", "--out", str(tmp_path / "a"), *PROVIDER_FLAGS)
     assert first.returncode == 0, first.stderr

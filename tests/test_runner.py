@@ -195,3 +195,33 @@ def test_the_current_folder_is_never_a_run_folder(test_plugin, isolated_config, 
         with pytest.raises(NewsreelError, match="is the current folder or a root folder"):
             make_video("Hello", out=out, providers=TEST_PROVIDERS)
     assert list(here.iterdir()) == []
+
+
+def test_the_image_is_made_while_the_voice_is_and_run_json_says_so(test_plugin, isolated_config, tmp_path):
+    # The image waits for a file the voice creates when it starts: run one after the other, it would wait in vain.
+    gate = tmp_path / "voice-started"
+    result = make(tmp_path, params={"image": {"wait_for": str(gate)}, "voice": {"touch": str(gate)}})
+    stages = result.record["stages"]
+    image, voice = stages["image"], stages["voice"]
+    assert image["started"] < voice["started"] + voice["seconds"] and voice["started"] < image["started"] + image["seconds"]
+    # the script before both, compose after all of them; the run's wall time covers the last stage
+    # (run.json rounds to milliseconds: a sum of two rounded figures may be 1 ms off)
+    ends = {s: r["started"] + r["seconds"] for s, r in stages.items()}
+    assert ends["script"] <= min(image["started"], voice["started"]) + 0.002
+    assert stages["compose"]["started"] >= max(e for s, e in ends.items() if s != "compose") - 0.002
+    assert result.record["seconds"] >= ends["compose"] - 0.002
+    assert result.record["stage_seconds"] == pytest.approx(sum(r["seconds"] for r in stages.values()), abs=0.01)
+    assert list(stages) == ["script", "image", "voice", "captions", "presenter", "compose"]
+
+
+def test_a_failing_stage_stops_the_one_beside_it_and_neither_is_cached(test_plugin, isolated_config, tmp_path):
+    # The image reports progress while it waits for a file that never comes; the voice fails meanwhile.
+    never = tmp_path / "never"
+    with pytest.raises(NewsreelError) as err:
+        make(tmp_path, params={"image": {"wait_for": str(never)}, "voice": {"fail": True}})
+    assert err.value.message == "beep voice could not speak"
+    assert work_done(test_plugin) == ["script", "image", "voice"]  # captions and compose never started
+    cache = Cache(tmp_path / "cache")
+    assert [e.meta["stage"] for e in cache.entries()] == ["script"]
+    assert not [p for p in (cache.root / "tmp").iterdir() if not p.name.endswith(".lock")]
+    assert not (tmp_path / "run").exists()

@@ -11,6 +11,7 @@ import struct
 import wave
 from pathlib import Path
 
+from pipeline.errors import NewsreelError
 from pipeline.provider import Params
 from pipeline.stages import (
     BackgroundImage,
@@ -63,11 +64,21 @@ class FlatImage(ImageProvider):
         width: int = 1280
         height: int = 720
         seed: int = 0
+        wait_for: str = ""  # a file: report progress until it exists (10 s at most), then draw
 
     def run(self, *, script, workdir, progress):
+        import time
+
         from PIL import Image
 
         _count("image")
+        if self.params.wait_for:
+            waited = time.monotonic()
+            while not os.path.exists(self.params.wait_for):
+                if time.monotonic() - waited > 10:
+                    raise NewsreelError("flat image: the file it waits for never came", self.params.wait_for)
+                progress(0.5, "waiting")
+                time.sleep(0.01)
         images = []
         for k, scene in enumerate(script.scenes):
             path = workdir / ("bg.png" if k == 0 else f"bg-{k + 1}.png")
@@ -83,6 +94,8 @@ class BeepVoice(VoiceProvider):
     class Params(Params):
         pitch: int = 50
         seconds_per_word: float = 0.25
+        touch: str = ""  # a file to create when the voice starts (see the flat image's wait_for)
+        fail: bool = False  # fail, as a provider does on a bad voice
 
     @classmethod
     def words_per_second(cls, params):
@@ -90,6 +103,11 @@ class BeepVoice(VoiceProvider):
 
     def run(self, *, script, workdir, progress):
         _count("voice")
+        if self.params.touch:
+            Path(self.params.touch).touch()
+        if self.params.fail:
+            (workdir / "voice.wav").write_bytes(b"half a file")
+            raise NewsreelError("beep voice could not speak", "set voice.fail=false")
         step = self.params.seconds_per_word
         words = [
             WordTiming(word=w, start=i * step, end=i * step + step * 0.8, sentence=s)

@@ -8,7 +8,8 @@ third and the ticker's band for the whole video. So the burned ASS is split:
 - static parts (no \\move, \\fad, \\t, karaoke or Effect while they show) are rendered by libass once per distinct
   set of them (a "state": each caption change makes one), over black and over white, which gives each state's
   colour and alpha exactly as libass blends them;
-- the rest (the scrolling ticker text, fade-ins, the intro and outro cards) stays in the ASS file ffmpeg burns.
+- the scrolling ticker text goes to `_scroll` (drawn once, slid into place each frame; `split_scrolling`);
+- the rest (fade-ins, slide-ins, the intro and outro cards) stays in the ASS file ffmpeg burns.
 
 Each frame, the warp engine blends the state's rows that hold anything onto the frame's I420 planes with two
 OpenCV passes per plane (multiply by 1 - alpha, add the premultiplied colour), before ffmpeg's `ass` filter draws the animated parts on top.
@@ -19,9 +20,11 @@ shows at the same time (that part of its time stays with libass).
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import hashlib
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,6 +127,16 @@ def _subtract(interval: tuple[int, int], holes: list[tuple[int, int]]) -> tuple[
 
 def split(subs: Any, fps: int) -> tuple[list[Part], list[Part]]:
     """The burned file's events -> (animated parts, static parts)."""
+    animated, static, _ = split_scrolling(subs, fps, scrolls=False)
+    return animated, static
+
+
+def split_scrolling(subs: Any, fps: int, *, scrolls: bool = True) -> tuple[list[Part], list[Part], list[Any]]:
+    """The burned file's events -> (animated parts, static parts, scrolling passes): the passes (`_scroll.Pass`,
+    their `window` the stretch drawn in Python) are the scrolling text of one layer, out of libass wherever no
+    animated event of a lower layer and no static event of their layer shows at the same time."""
+    from . import _scroll
+
     frame_ms = 1000.0 / fps
     animated: list[Part] = []
     candidates: list[Part] = []
@@ -134,6 +147,21 @@ def split(subs: Any, fps: int) -> tuple[list[Part], list[Part]]:
         animated += [Part(a, b, event.layer, t, i) for a, b, t in pieces]
         if window is not None:
             candidates.append(Part(window[0], window[1], event.layer, _static_form(event.text), i))
+    passes: list[Any] = []
+    found = [(part, _scroll.parse(part.text, part.start, part.end, part.layer, part.source)) for part in animated] if scrolls else []
+    layers = [p.layer for _, p in found if p is not None]
+    if layers:
+        layer = max(set(layers), key=layers.count)
+        moving = [(part, p) for part, p in found if p is not None and p.layer == layer]
+        animated = [a for a in animated if all(a is not part for part, _ in moving)]
+        # ASS times are centiseconds: a stretch given back to libass starts and ends where its file will say
+        cs = lambda ms: (ms + 5) - (ms + 5) % 10  # as pysubs2 (and Aegisub) round
+        holes = [(cs(a.start), cs(a.end)) for a in animated if a.layer < layer]
+        holes += [(cs(c.start), cs(c.end)) for c in candidates if c.layer == layer]
+        for part, p in moving:
+            keep, give = _subtract((p.start, p.end), holes)
+            passes += [dataclasses.replace(p, window=(a, b)) for a, b in keep]
+            animated += [Part(a, b, part.layer, p.piece(a, b), part.source) for a, b in give]
     static: list[Part] = []
     for part in candidates:
         holes = [(a.start, a.end) for a in animated if a.layer < part.layer]
@@ -141,7 +169,7 @@ def split(subs: Any, fps: int) -> tuple[list[Part], list[Part]]:
         static += [Part(a, b, part.layer, part.text, part.source) for a, b in keep if b - a >= frame_ms]
         animated += [Part(a, b, part.layer, part.text, part.source) for a, b in give]
         animated += [Part(a, b, part.layer, part.text, part.source) for a, b in keep if b - a < frame_ms]
-    return animated, static
+    return animated, static, passes
 
 
 # The I420 value of black (BT.601 limited range), what a transparent pixel over black reads as.
@@ -229,10 +257,19 @@ class StaticLayers:
     starts: list[int] = field(default_factory=list)
     states: list[list[Blend] | None] = field(default_factory=list)
     under: list[Blend] = field(default_factory=list)  # drawn first, under every state (the bug)
+    scrolls: Any = None  # a `_scroll.Scrolls` (the ticker's text), drawn over the states
+    over: StaticLayers | None = None  # the static parts of layers above the scrolls', drawn last
 
     def at(self, t_ms: float) -> list[Blend] | None:
         i = bisect.bisect_right(self.starts, t_ms) - 1
         return self.states[i] if i >= 0 else None
+
+    def key(self, t_ms: float, frame: int) -> tuple:
+        """Equal for two times exactly when the graphics look the same at both (`frame`: the frame's index, part
+        of the key while scrolling text moves)."""
+        moving = self.scrolls is not None and self.scrolls.showing(t_ms)
+        over = self.over.key(t_ms, frame) if self.over is not None else None
+        return id(self.at(t_ms)), over, frame if moving else None
 
     def composite(self, planes: tuple[Any, Any, Any], t_ms: float) -> None:
         """Blend the static graphics shown at t_ms onto a frame's I420 planes (Y, U, V), in place."""
@@ -240,6 +277,10 @@ class StaticLayers:
             blend.composite(planes)
         for band in self.at(t_ms) or ():
             band.composite(planes)
+        if self.scrolls is not None:
+            self.scrolls.composite(planes, t_ms)
+        if self.over is not None:
+            self.over.composite(planes, t_ms)
 
 
 def _states(static: list[Part]) -> tuple[list[int], list[tuple[int, ...]]]:
@@ -270,15 +311,53 @@ def write_animated(subs: Any, animated: list[Part], out: Path) -> None:
     doc.save(os.fspath(out), encoding="utf-8", format_="ass")
 
 
-def render_states(subs: Any, static: list[Part], width: int, height: int, workdir: Path) -> StaticLayers:
-    """Render every state of the static parts with libass (one ffmpeg run over black, one over white) and keep the
-    rows that hold anything, as premultiplied colour and 255 - alpha."""
+def render_rgb(subs: Any, frames: list[list[Any]], width: int, height: int, workdir: Path,
+               rows: tuple[int, int] | None = None) -> Iterator[tuple[Any, Any]]:
+    """Each list of events in `frames` (pysubs2 events of `subs`'s styles) drawn by libass on one frame, over black
+    and over white: yields (black, white) RGB arrays [height, width, 3] (only `rows` [y0, y1) of them when given),
+    one ffmpeg run each for all frames."""
     import copy
 
     import numpy as np
 
     from ...media import run_ffmpeg
 
+    doc = copy.copy(subs)
+    events = []
+    for k, frame_events in enumerate(frames):  # frame k shows from k s to k + 1 s
+        for event in frame_events:
+            event = event.copy()
+            event.start, event.end = k * 1000, (k + 1) * 1000
+            events.append(event)
+    doc.events = events
+    ass = workdir / ".static.ass"
+    doc.save(os.fspath(ass), encoding="utf-8", format_="ass")
+    count = len(frames)
+    y0, y1 = rows or (0, height)
+    crop = f",crop={width}:{y1 - y0}:0:{y0}" if rows else ""
+    size = width * (y1 - y0) * 3
+    planes = {}
+    try:
+        fonts = filter_escape(os.fspath(assets.FONTS_DIR))
+        for name, colour in (("black", "black"), ("white", "white")):
+            raw = workdir / f".static-{name}.rgb"
+            run_ffmpeg(["-y", "-f", "lavfi", "-i", f"color=c={colour}:s={width}x{height}:r=1:d={count}",
+                        "-vf", f"format=rgb24,ass=filename={filter_escape(ass.name)}:fontsdir={fonts}:shaping=complex{crop}",
+                        "-frames:v", str(count), "-f", "rawvideo", "-pix_fmt", "rgb24", raw.name],
+                       cwd=workdir, loglevel="error")
+            planes[name] = raw
+        with open(planes["black"], "rb") as fb, open(planes["white"], "rb") as fw:
+            for _ in range(count):
+                yield (np.frombuffer(fb.read(size), np.uint8).reshape(y1 - y0, width, 3),
+                       np.frombuffer(fw.read(size), np.uint8).reshape(y1 - y0, width, 3))
+    finally:
+        for path in [ass, *planes.values()]:
+            path.unlink(missing_ok=True)
+
+
+def render_states(subs: Any, static: list[Part], width: int, height: int, workdir: Path) -> StaticLayers:
+    """Render every state of the static parts with libass (one ffmpeg run over black, one over white) and keep the
+    rows that hold anything, as premultiplied colour and 255 - alpha."""
     starts, active = _states(static)
     unique: dict[tuple[int, ...], int] = {}
     for on in active:
@@ -287,39 +366,18 @@ def render_states(subs: Any, static: list[Part], width: int, height: int, workdi
     layers = StaticLayers()
     if not unique:
         return layers
-    doc = copy.copy(subs)
-    events = []
-    for on, k in unique.items():  # state k shows from k s to k + 1 s
+    frames = []
+    for on in unique:
+        events = []
         for idx in on:
-            part = static[idx]
-            event = subs.events[part.source].copy()
-            event.start, event.end, event.text = k * 1000, (k + 1) * 1000, part.text
+            event = subs.events[static[idx].source].copy()
+            event.text = static[idx].text
             events.append(event)
-    doc.events = events
-    ass = workdir / ".static.ass"
-    doc.save(os.fspath(ass), encoding="utf-8", format_="ass")
-    count = len(unique)
-    frame = width * height * 3
-    planes = {}
-    try:
-        fonts = filter_escape(os.fspath(assets.FONTS_DIR))
-        for name, colour in (("black", "black"), ("white", "white")):
-            raw = workdir / f".static-{name}.rgb"
-            run_ffmpeg(["-y", "-f", "lavfi", "-i", f"color=c={colour}:s={width}x{height}:r=1:d={count}",
-                        "-vf", f"format=rgb24,ass=filename={filter_escape(ass.name)}:fontsdir={fonts}:shaping=complex",
-                        "-frames:v", str(count), "-f", "rawvideo", "-pix_fmt", "rgb24", raw.name],
-                       cwd=workdir, loglevel="error")
-            planes[name] = raw
-        with open(planes["black"], "rb") as fb, open(planes["white"], "rb") as fw:
-            bands_of: list[list[Blend]] = []
-            shared: dict[bytes, Blend] = {}
-            for _ in range(count):
-                black = np.frombuffer(fb.read(frame), np.uint8).reshape(height, width, 3)
-                white = np.frombuffer(fw.read(frame), np.uint8).reshape(height, width, 3)
-                bands_of.append(_bands(black, white, shared))
-    finally:
-        for path in [ass, *planes.values()]:
-            path.unlink(missing_ok=True)
+        frames.append(events)
+    bands_of: list[list[Blend]] = []
+    shared: dict[bytes, Blend] = {}
+    for black, white in render_rgb(subs, frames, width, height, workdir):
+        bands_of.append(_bands(black, white, shared))
     for a, on in zip(starts, active):
         layers.starts.append(a)
         layers.states.append(bands_of[unique[on]] if on else None)

@@ -302,10 +302,11 @@ class WarpFrames:
                 k += 1
             on = [s for s in self.segs[k:k + 2] if s.start <= n < s.end]
             t_ms = n * 1000.0 / self.fps
-            bands = self.layers.at(t_ms) if self.layers is not None else None
+            # what the graphics look like at this frame (changes with every caption, and every frame the ticker moves)
+            bands = self.layers.key(t_ms, n) if self.layers is not None else None
             shot = self.shots.at(n) if self.shots is not None and self.presenter is not None else None
             if shot is not None and shot.kind != "broll":  # the anchor's or a callout's still, and the presenter
-                key = (shot.kind, on[-1].image, self.presenter.key(n), id(bands))
+                key = (shot.kind, on[-1].image, self.presenter.key(n), bands)
                 if key == last:
                     yield view
                     continue
@@ -321,7 +322,7 @@ class WarpFrames:
                 yield view
                 continue
             if len(on) == 1 and on[0].motion == "none":
-                key = (on[0].image, on[0].start, id(bands))
+                key = (on[0].image, on[0].start, bands)
                 if self.presenter is not None and self.shots is None:
                     key += (self.presenter.key(n),)
                 if key == last:

@@ -5,8 +5,9 @@ Three motion engines:
 - `warp` (default): every frame is one OpenCV affine warp of the background (sub-pixel, bilinear), converted to
   I420 in Python and streamed to ffmpeg's stdin as raw video while ffmpeg encodes the frames before it (see
   `_motion.py`). Smooth at any speed. The graphics that hold still (captions, lower third, ticker band, cards, the
-  bug) are drawn by libass once per change and blended in Python (`_layers.py`); ffmpeg's `ass` filter draws only
-  what moves (the ticker text, fades).
+  bug) are drawn by libass once per change and blended in Python (`_layers.py`), and so is the ticker's scrolling
+  text (`_scroll.py`: drawn once per 1/8-pixel phase, slid into place each frame); ffmpeg's `ass` filter draws only
+  what else moves (fades, slide-ins, cards).
 - `zoompan`: ffmpeg's zoompan on a 2x 4:4:4 canvas; no Python per frame, but positions step in half pixels.
 - `perspective`: ffmpeg's perspective filter evaluated per frame; smooth, and the slowest.
   Both draw the bug with `overlay` and all the graphics with one `ass` filter, then blend in the provenance mark.
@@ -15,7 +16,8 @@ The graphics come from a style's templates (`_graphics.py`, `_styles.py`, templa
 (`reveal=`: pipeline/reveal.py's text, laid out for the frame by `_reveal.py`) among them, over the last seconds. The sound is mastered
 while they are prepared (`pipeline/audio.py`): the narration placed after any intro, optional music ducked under
 it, loudness normalised to -16 LUFS with true peaks at most -1.5 dBTP; the measured values go to run.json. Encoder:
-libx264 (CRF), or h264_nvenc when an NVIDIA GPU and an ffmpeg with NVENC are there. Then a poster JPEG and a 320 px
+libx264 (CRF; superfast with the macroblock tree, chosen by benchmarks/encoder.py), or h264_nvenc when an NVIDIA
+GPU and an ffmpeg with NVENC are there. Then a poster JPEG and a 320 px
 thumbnail. Measured speeds: benchmarks/compose.py.
 
 This file is the provider and its run. The ffmpeg command of each engine is built in `_command.py`; what the
@@ -40,7 +42,7 @@ from ...stages.image import Backgrounds
 from ...stages.presenter import Presenter
 from ...stages.script import Script
 from ...stages.voice import Narration
-from . import _layers, _motion, _presenter, _reveal, _shots, _styles
+from . import _layers, _motion, _presenter, _reveal, _scroll, _shots, _styles
 from ._command import AudioTrack, Overlay, filter_command, resolve_encoder, warp_command, write_mark
 from ._ass_text import ass_escape, ass_time, fit_title, one_line, text_width  # noqa: F401 - the graphics API, re-exported
 from ._graphics import (  # noqa: F401 - re-exported: the graphics API used by tests and other modules
@@ -83,7 +85,11 @@ class FfmpegCompose(ComposeProvider):
         crf: int = Field(23, ge=0, le=51)
         preset: Literal[
             "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
-        ] = "veryfast"
+        ] = "superfast"
+        # x264 options on top of the preset (x264-params syntax, e.g. "subme=2:me=hex"). None: what
+        # `_command.TUNED` adds to the preset (superfast: macroblock-tree rate control with a 10-frame lookahead,
+        # chosen by benchmarks/encoder.py); "": the preset as x264 ships it.
+        x264: str | None = Field(None, max_length=200, pattern=r"^[A-Za-z0-9_.,:=+-]*$")
         encoder: Literal["auto", "libx264", "h264_nvenc"] = "auto"
         engine: Engine = "warp"
         motion: str = "auto"  # auto | a preset | presets separated by commas, cycled over the scenes
@@ -359,8 +365,16 @@ def split_graphics(graphics: Path, plan: Timeline, params: Any, workdir: Path) -
     import pysubs2
 
     subs = pysubs2.load(os.fspath(graphics), encoding="utf-8", format_="ass")
-    animated, static = _layers.split(subs, plan.fps)
-    layers = _layers.render_states(subs, static, params.width, params.height, workdir)
+    animated, static, passes = _layers.split_scrolling(subs, plan.fps)
+    w, h = params.width, params.height
+    if not passes:
+        layers = _layers.render_states(subs, static, w, h, workdir)
+    else:  # the scrolling text (the ticker's) is drawn once too (`_scroll`), between the layers under and over it
+        layer = passes[0].layer
+        layers = _layers.render_states(subs, [p for p in static if p.layer <= layer], w, h, workdir)
+        over = [p for p in static if p.layer > layer]
+        layers.over = _layers.render_states(subs, over, w, h, workdir) if over else None
+        layers.scrolls = _scroll.render(subs, passes, w, h, plan.fps, workdir)
     _layers.write_animated(subs, animated, graphics)
     return layers
 
