@@ -7,11 +7,12 @@ The same 60 s inputs for every render: one slate background, an espeak narration
 and the full graphics (label, lower third, BREAKING tag, ticker, bug). Renders, each `--runs` times (the median
 is reported), in the same run so the ratios share the machine's state:
 
-- floor: a bare ffmpeg encode of the still image with the narration, same encoder settings (libx264 veryfast,
-  CRF 23, AAC 160k): what the encoder costs with nothing moving and nothing drawn;
+- floor: a bare ffmpeg encode of the still image with the narration, same encoder settings (the compose
+  provider's default libx264 options, AAC 160k): what the encoder costs with nothing moving and nothing drawn;
 - encoder alone: the same encode of our finished frames (decoded once into RAM): what the encoder costs for the
   moving picture with no drawing at all, so the table separates the encoder's share of the gap from ours;
-- ours: the compose provider, per engine (warp is the default);
+- ours: the compose provider, per engine (warp is the default); with --before, also the first engine as it was
+  before issue 16 (libx264 veryfast without extra options, the ticker's text drawn by libass on every frame);
 - moviepy: a CompositeVideoClip of the same content (a slow push-in on the image, PIL-rendered caption and
   graphics images as ImageClips, no ImageMagick), the way the peer projects render;
 - moviepy provider: newsreel's own `compose.moviepy` (MoviePy clips, libass-drawn graphics) on the same inputs, with
@@ -24,6 +25,7 @@ and its children: steadier than wall time on a busy machine) and the load averag
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import resource
@@ -63,6 +65,14 @@ def timed(fn) -> tuple[float, float]:
     return time.perf_counter() - t0, cpu_seconds() - c0
 
 
+def default_x264() -> list[str]:
+    """The compose provider's default libx264 options (preset, CRF, x264 options)."""
+    from pipeline.providers.compose._command import x264_options
+    from pipeline.providers.compose.ffmpeg import FfmpegCompose
+
+    return x264_options(FfmpegCompose.Params())
+
+
 def make_inputs(root: Path, width: int, height: int):
     from pipeline.providers.captions.subtitles import SubtitleCaptions
     from pipeline.providers.image.slate import SlateImage
@@ -81,18 +91,25 @@ def make_inputs(root: Path, width: int, height: int):
     return script, image, voice, captions
 
 
-def render_ours(inputs, root: Path, width: int, height: int, engine: str) -> Path:
+def render_ours(inputs, root: Path, width: int, height: int, engine: str, before: bool = False) -> Path:
+    """`before`: as compose was before issue 16 (libx264 veryfast, stock; the ticker's text drawn by libass on
+    every frame), for the row that compares the two in the same run."""
     import shutil
+    from unittest import mock
 
+    from pipeline.providers.compose import _scroll
     from pipeline.providers.compose.ffmpeg import FfmpegCompose
 
     script, image, voice, captions = inputs
-    work = root / f"ours-{engine}"
+    work = root / f"ours-{engine}{'-before' if before else ''}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
     params = {"width": width, "height": height, "engine": engine, "encoder": "libx264", **GRAPHICS}
-    video = FfmpegCompose(params).run(script=script, image=image, voice=voice, captions=captions, workdir=work,
-                                      progress=lambda f, m: None)
+    if before:
+        params.update(preset="veryfast", x264="")
+    with mock.patch.object(_scroll, "parse", lambda *a, **k: None) if before else contextlib.nullcontext():
+        video = FfmpegCompose(params).run(script=script, image=image, voice=voice, captions=captions, workdir=work,
+                                          progress=lambda f, m: None)
     return video.path
 
 
@@ -127,7 +144,7 @@ def render_floor(inputs, root: Path, width: int, height: int, duration: float) -
             f"[1:a]aresample=48000,aformat=channel_layouts=stereo,apad=whole_dur={duration:.6f}[a]"
         ),
         "-map", "[v]", "-map", "[a]", "-t", f"{duration:.6f}",
-        "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", "-profile:v", "high",
+        "-c:v", "libx264", *default_x264(), "-pix_fmt", "yuv420p", "-profile:v", "high",
         "-r", "30", "-c:a", "aac", "-b:a", "160k", "-movflags", "+faststart", os.fspath(out),
     ], loglevel="error")
     return out
@@ -155,7 +172,7 @@ def render_encoder_only(inputs, root: Path, width: int, height: int, duration: f
         "-i", os.fspath(frames), "-i", os.fspath(voice.path),
         "-filter_complex", f"[1:a]aresample=48000,aformat=channel_layouts=stereo,apad=whole_dur={duration:.6f}[a]",
         "-map", "0:v", "-map", "[a]", "-t", f"{duration:.6f}",
-        "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", "-profile:v", "high",
+        "-c:v", "libx264", *default_x264(), "-pix_fmt", "yuv420p", "-profile:v", "high",
         "-r", "30", "-c:a", "aac", "-b:a", "160k", "-movflags", "+faststart", os.fspath(out),
     ], loglevel="error")
     return out
@@ -242,6 +259,8 @@ def main() -> None:
                         help="default: --runs; for both moviepy rows; 0 skips them")
     parser.add_argument("--sizes", default="1280x720,1080x1920")
     parser.add_argument("--engines", default="warp,zoompan,perspective")
+    parser.add_argument("--before", action="store_true",
+                        help="also render the first engine as compose did before issue 16 (veryfast, libass ticker)")
     args = parser.parse_args()
     moviepy_runs = args.runs if args.moviepy_runs is None else args.moviepy_runs
     engines = [e for e in args.engines.split(",") if e]
@@ -263,6 +282,8 @@ def main() -> None:
             results: dict[str, list[tuple[float, float]]] = {"floor": [], "encoder": []}
             for e in engines:
                 results[e] = []
+            if args.before:
+                results["before"] = []
             if moviepy_runs:
                 results["moviepy"] = []
                 results["moviepy-provider"] = []
@@ -273,6 +294,8 @@ def main() -> None:
                     results["encoder"].append(timed(lambda a=inp, d=duration, f=frames: render_encoder_only(*a, d, f)))
                     for e in engines:
                         results[e].append(timed(lambda a=inp, e=e: render_ours(*a, e)))
+                    if args.before:
+                        results["before"].append(timed(lambda a=inp: render_ours(*a, engines[0], before=True)))
                 if run < moviepy_runs:
                     inp = (inputs, root, width, height)
                     results["moviepy"].append(timed(lambda a=inp, d=duration: render_moviepy(*a, d)))
@@ -296,9 +319,10 @@ def main() -> None:
         for name, (wall, cpu) in med.items():
             label = {"floor": "floor (bare encode of the still)", "moviepy": "moviepy CompositeVideoClip",
                      "encoder": "x264 alone on our finished frames (raw, from RAM)",
-                     "moviepy-provider": "compose provider moviepy (no ticker)"}.get(
+                     "moviepy-provider": "compose provider moviepy (no ticker)",
+                     "before": f"ours, engine {engines[0]}, before issue 16 (veryfast, libass ticker)"}.get(
                 name, f"ours, engine {name}" + (" (default)" if name == "warp" else ""))
-            peer = name in ("moviepy", "moviepy-provider", "floor", "encoder")
+            peer = name in ("moviepy", "moviepy-provider", "floor", "encoder", "before")
             ratio_mp = f"{mp / wall:.1f}x" if mp and not peer else ""
             print(f"| {size} | {label} | {wall:.1f} | {duration / wall:.1f}x | {wall / floor:.2f} | {ratio_mp} | {cpu:.1f} |")
     for size, _, med in rows:
