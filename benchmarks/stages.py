@@ -51,7 +51,7 @@ def floor(run: Path, out: Path) -> tuple[float, float]:
     from pipeline.providers.compose.ffmpeg import FfmpegCompose
 
     video = probe(run / "video.mp4")
-    p = FfmpegCompose.Params(width=video.width, height=video.height)
+    p = FfmpegCompose.Params(width=video.video.width, height=video.video.height)
     frames = round(video.duration * p.fps)
     args = [
         ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
@@ -98,7 +98,8 @@ def main() -> None:
         from pipeline.media import probe
 
         seconds = probe(out / "video.mp4").duration
-        size = f"{probe(out / 'video.mp4').width}x{probe(out / 'video.mp4').height}"
+        shape = probe(out / "video.mp4").video
+        size = f"{shape.width}x{shape.height}"
         cached = [newsreel("make", args.headline, "--out", str(Path(tmp) / f"c{i}"))[0] for i in range(args.runs)]
     load_after = os.getloadavg()
 
