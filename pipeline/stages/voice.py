@@ -31,6 +31,9 @@ class Narration(Artifact):
     sample_rate: int
     words: list[WordTiming] = Field(min_length=1)
     voice: str = ""
+    # (start, end, IPA phoneme) in seconds of the narration, as the voice itself timed them (Piper knows each
+    # phoneme's samples); empty when a voice does not know them, and then the presenter estimates its own.
+    phonemes: list[tuple[float, float, str]] = []
 
     def exports(self) -> dict[str, Path | bytes]:
         return {"narration.wav": self.path}
@@ -58,6 +61,7 @@ def broken_rule(narration: Narration, *, script: Script, **_: object) -> str | N
     - `words` are the script's words (`pipeline.words.sentence_words`), every one, in order, each with its sentence;
     - each word's start and end are numbers with start <= end, inside the audio (0 to `duration`), and starts and
       ends never go back in time from one word to the next;
+    - `phonemes`, when given, have real times with start <= end inside the audio, starts never going back;
     - `path` is a mono 16-bit WAV whose sample rate is `sample_rate` and whose length is `duration`.
 
     Cheap: reads the WAV header only.
@@ -90,6 +94,15 @@ def broken_rule(narration: Narration, *, script: Script, **_: object) -> str | N
             return (f"word {k} {w.word!r} ({w.start:.3f}-{w.end:.3f} s) goes back in time from word {k - 1} "
                     f"{previous.word!r} ({previous.start:.3f}-{previous.end:.3f} s)")
         previous = w
+    last_start = 0.0
+    for k, (start, end, phoneme) in enumerate(narration.phonemes, start=1):
+        if not (math.isfinite(start) and math.isfinite(end)) or end < start:
+            return f"phoneme {k} {phoneme!r} has no real span (start {start}, end {end})"
+        if start < 0 or end > narration.duration + TIME_SLACK:
+            return f"phoneme {k} {phoneme!r} ({start:.3f}-{end:.3f} s) lies outside the audio (0-{narration.duration:.3f} s)"
+        if start < last_start - 1e-9:
+            return f"phoneme {k} {phoneme!r} starts at {start:.3f} s, before phoneme {k - 1} ({last_start:.3f} s)"
+        last_start = start
     try:
         with wave.open(str(narration.path), "rb") as wav:
             channels, width, rate, frames = wav.getnchannels(), wav.getsampwidth(), wav.getframerate(), wav.getnframes()

@@ -95,6 +95,20 @@ def test_voice_times_run_forward_inside_the_audio(en):
     assert "has no real time" in broken("voice", with_word(0, start=float("nan")), script=script)
 
 
+def test_voice_phonemes_when_given_run_forward_inside_the_audio(en):
+    script, voice = en
+    said = lambda *phonemes: voice.model_copy(update={"phonemes": list(phonemes)})  # noqa: E731
+    STAGES["voice"].check_output("p", said((0.1, 0.2, "m"), (0.2, 0.3, "a")), {"script": script})  # passes
+    assert broken("voice", said((0.3, 0.4, "m"), (0.2, 0.3, "a")), script=script) == (
+        "phoneme 2 'a' starts at 0.200 s, before phoneme 1 (0.300 s)"
+    )
+    assert broken("voice", said((0.1, 5.0, "m")), script=script) == (
+        "phoneme 1 'm' (0.100-5.000 s) lies outside the audio (0-4.100 s)"
+    )
+    assert "has no real span" in broken("voice", said((0.3, 0.2, "m")), script=script)
+    assert "has no real span" in broken("voice", said((float("nan"), 0.2, "m")), script=script)
+
+
 def test_the_wav_must_match_the_narration(en, tmp_path):
     script, voice = en
     assert broken("voice", voice.model_copy(update={"duration": 5.0}), script=script) == (

@@ -59,6 +59,21 @@ def placed(
     return [_visemes.place(ph, max(0.0, w.start), min(duration, w.end), level) for w, ph in zip(words, phonemes)]
 
 
+def voiced(
+    words: list[WordTiming], phonemes: list[tuple[float, float, str]], duration: float
+) -> list[list[_visemes.Segment]]:
+    """The voice's own timed phonemes (`Narration.phonemes`) grouped by word, as `placed` gives its estimates: each
+    phoneme goes to the last word starting at or before its middle (the first word when none does)."""
+    starts = [w.start for w in words]
+    grouped: list[list[_visemes.Segment]] = [[] for _ in words]
+    for start, end, phoneme in phonemes:
+        start, end = max(0.0, start), min(duration, end)
+        k = max(0, bisect.bisect_right(starts, (start + end) / 2) - 1)
+        if words:
+            grouped[k].append(_visemes.Segment(start, max(start, end), phoneme))
+    return grouped
+
+
 def mouth_cues(
     words: list[WordTiming],
     phonemes: list[list[str]],
@@ -249,19 +264,24 @@ def timeline(
     scale: float,
     motion: float = 1.0,
     audio: Path | None = None,
+    voice_phonemes: list[tuple[float, float, str]] | None = None,
 ) -> tuple[Timeline, list[Cue], list[_visemes.Segment]]:
     """The whole timeline, the mouth cues it was sampled from and the timed phonemes they came from (diphthongs in
     their two parts: the mouth changes between them). With the
-    narration's `audio` (its WAV) the phonemes are placed on its loudness and the jaw opens with it (`jawed`)."""
+    narration's `audio` (its WAV) the phonemes are placed on its loudness and the jaw opens with it (`jawed`).
+    With `voice_phonemes` (the voice's own timed phonemes) those times are used instead of any estimate."""
     frames = frame_count(duration, fps)
     if audio is None:
-        segments = placed(words, phonemes, duration)
+        segments = voiced(words, voice_phonemes, duration) if voice_phonemes else placed(words, phonemes, duration)
         cues = mouth_cues(words, phonemes, duration, segments=segments)
     else:
         per_second = round(1 / _visemes.HOP)
         steps = loudness(audio, per_second, frame_count(duration, per_second))
         speaking = speaking_level(steps)
-        segments = placed(words, phonemes, duration, levels(steps, speaking))
+        if voice_phonemes:
+            segments = voiced(words, voice_phonemes, duration)
+        else:
+            segments = placed(words, phonemes, duration, levels(steps, speaking))
         cues = jawed(mouth_cues(words, phonemes, duration, segments=segments), loudness(audio, fps, frames), fps,
                      speaking)
     mouth = mouth_track(cues, fps, frames)

@@ -33,7 +33,7 @@ MAX_CANVAS = 1080
 
 class AnchorPresenter(PresenterProvider):
     name = "anchor"
-    version = "2"  # the timeline's (2: the jaw follows the narration's loudness)
+    version = "3"  # the timeline's (2: the jaw follows the narration's loudness; 3: the voice's own phoneme times)
     drawing = "1"  # bump when the drawing changes: the models folder keeps sprites per drawing version
     summary = f"a news anchor drawn by code, lip-synced to the narration ({len(LOOKS)} looks)"
     needs = Needs(packages=("numpy", "cv2", "PIL", "espeakng_loader"))
@@ -85,7 +85,8 @@ class AnchorPresenter(PresenterProvider):
         progress(0.5, "phonemising the narration")
         phonemes = phonemize([w.word for w in voice.words], script.language)
         timeline, cues, timed = _timeline.timeline(
-            voice.words, phonemes.words, voice.duration, p.fps, p.seed, size / 1000, p.motion, audio=voice.path
+            voice.words, phonemes.words, voice.duration, p.fps, p.seed, size / 1000, p.motion, audio=voice.path,
+            voice_phonemes=voice.phonemes or None,
         )
         box, mouth_box = Box(**meta["box"]), Box(**meta["mouth_box"])
         sprites = Sprites(
@@ -118,6 +119,7 @@ class AnchorPresenter(PresenterProvider):
                 "phonemes": phonemes.voice,
                 "mouth_changes": len(cues),
                 "blinks": _timeline.blinks(timeline.eyes),
+                "phoneme_source": "voice" if voice.phonemes else "estimated",
                 "phoneme_times": _timeline.phoneme_notes(timed),
             },
         )

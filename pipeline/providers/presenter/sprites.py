@@ -49,7 +49,7 @@ class FolderSettings(BaseModel):
 
 class SpritePresenter(PresenterProvider):
     name = "sprites"
-    version = "2"  # 2: the jaw follows the narration's loudness
+    version = "3"  # 2: the jaw follows the narration's loudness; 3: the voice's own phoneme times when it has them
     summary = "your own presenter: a folder of pictures, one per mouth shape (A.png ... F.png), lip-synced"
     needs = Needs(packages=("PIL", "espeakng_loader"))
     run_options = frozenset({"seed", "fps"})
@@ -106,6 +106,7 @@ class SpritePresenter(PresenterProvider):
         timeline, cues, timed = _timeline.timeline(
             voice.words, phonemes.words, voice.duration, p.fps, p.seed, height / 1000, settings.motion,
             audio=voice.path,
+            voice_phonemes=voice.phonemes or None,
         )
         if blink is None:  # no eyes-closed picture: the eyes stay open
             timeline = timeline.model_copy(update={"eyes": "o" * timeline.frames})
@@ -129,6 +130,7 @@ class SpritePresenter(PresenterProvider):
                 "canvas": [width, height],
                 "phonemes": phonemes.voice,
                 "mouth_changes": len(cues),
+                "phoneme_source": "voice" if voice.phonemes else "estimated",
                 "phoneme_times": _timeline.phoneme_notes(timed),
                 "stand_ins": {s: STAND_INS[s] for s in STAND_INS if s not in found["shapes"]},
             },

@@ -197,7 +197,7 @@ def _session(source: Path | bytes, threads: int):
 class PiperVoice(VoiceProvider):
     name = "piper"
     run_options = frozenset({"seed", "language", "target_seconds"})
-    version = "2"  # 2: word times from Piper's own phoneme durations, not from Whisper
+    version = "3"  # 2: word times from Piper's own phoneme durations, not from Whisper; 3: reports those phonemes
     summary = "Piper neural voice (offline, ONNX; CC0 US-English joe voice by default), words timed by its own alignment"
     needs = Needs(packages=("piper", "onnxruntime", "onnx"), extra="piper")
 
@@ -376,7 +376,8 @@ class PiperVoice(VoiceProvider):
     def _synthesize(self, voice, phonemes: list[Phonemes], words: list[list[list[str]]], length_scale: float,
                     progress: ProgressFn, share: tuple[float, float]):
         """Speak every sentence: (float32 samples, sample rate, [(start, end) seconds of each sentence],
-        [[(start, end) seconds of each word] per sentence], phonemes matched, phonemes of the words)."""
+        [[(start, end) seconds of each word] per sentence], phonemes matched, phonemes of the words,
+        [(start, end, phoneme) seconds of each sounding phoneme])."""
         import numpy as np
         from piper.config import SynthesisConfig
 
@@ -388,7 +389,7 @@ class PiperVoice(VoiceProvider):
         )
         pause = np.zeros(round(p.sentence_pause * rate), dtype=np.float32)
         edge = int(EDGE_SECONDS * rate)
-        pieces, spans, times, offset, matched, total = [], [], [], 0, 0, 0
+        pieces, spans, times, offset, matched, total, sounds = [], [], [], 0, 0, 0, []
         for idx, sentence_phonemes in enumerate(phonemes):
             parts, timed, raw = [], [], 0
             for chunk in sentence_phonemes:
@@ -418,11 +419,14 @@ class PiperVoice(VoiceProvider):
                 offset += len(pause)
             spans.append((offset / rate, (offset + len(audio)) / rate))
             times.append([((offset + a) / rate, (offset + b) / rate) for a, b in word_samples])
+            for t in shifted:  # the same samples the words came from, clipped to the trimmed sentence
+                a, b = min(max(0, t.start), len(audio)), min(max(0, t.end), len(audio))
+                sounds.append(((offset + a) / rate, (offset + max(a, b)) / rate, t.phoneme))
             pieces.append(audio)
             offset += len(audio)
             lo, width = share
             progress(lo + width * (idx + 1) / len(phonemes), f"spoke sentence {idx + 1}/{len(phonemes)}")
-        return np.concatenate(pieces), rate, spans, times, matched, total
+        return np.concatenate(pieces), rate, spans, times, matched, total, sounds
 
     def first_scale(self, phonemes: list[Phonemes]) -> float:
         """The length_scale of the first pass: with `fit`, the one that lands the narration on `target_seconds`
@@ -453,12 +457,12 @@ class PiperVoice(VoiceProvider):
         passes = 1
         after = 0.65 if p.whisper_check else 0.95
         synth_share = (0.05, (after - 0.05) / 2 if p.fit else after - 0.05)
-        audio, rate, spans, times, matched, total = self._synthesize(voice, phonemes, word_phonemes, scale, progress, synth_share)
+        audio, rate, spans, times, matched, total, sounds = self._synthesize(voice, phonemes, word_phonemes, scale, progress, synth_share)
         duration = first_pass = len(audio) / rate
         new_scale = FIT.second_pass(scale, duration, len(script.sentences), p)
         if new_scale is not None:  # the same session, so the second pass's noise follows from the first: repeatable
             scale, passes = new_scale, 2
-            audio, rate, spans, times, matched, total = self._synthesize(
+            audio, rate, spans, times, matched, total, sounds = self._synthesize(
                 voice, phonemes, word_phonemes, scale, progress, (synth_share[0] + synth_share[1], synth_share[1])
             )
             duration = len(audio) / rate
@@ -475,6 +479,8 @@ class PiperVoice(VoiceProvider):
             "first_length_scale": first_scale,
             "passes": passes,
             "first_pass_seconds": round(first_pass, 3),
+            # run.json's copy of `phonemes`: where a checker looks for the anchor's mouth to change
+            "phoneme_times": [[round(a, 3), round(b, 3), ph] for a, b, ph in sounds],
         }
         message = f"narration {duration:.1f} s, length_scale {scale:.2f}"
         if p.whisper_check:
@@ -489,6 +495,7 @@ class PiperVoice(VoiceProvider):
             duration=duration,
             sample_rate=rate,
             words=words,
+            phonemes=sounds,
             voice=f"piper {self.voice_name()} x{scale:.2f}",
             notes=notes,
         )

@@ -96,6 +96,7 @@ def test_a_minute_of_narration(tmp_path, monkeypatch):
     assert timeline.mouth[0] == "X" and timeline.mouth[-1] == "X"
     assert len(set(timeline.mouth)) >= 7  # a minute of English uses nearly every shape
     assert 8 <= presenter.notes["blinks"] <= 32
+    assert not voice.phonemes and presenter.notes["phoneme_source"] == "estimated"  # espeak times no phonemes
     for layer in presenter.sprites.heads.values():
         assert Image.open(layer.path).mode == "RGBA" and layer.path.parent == work / "sprites"
     assert presenter.notes["box"] == presenter.box.as_list()

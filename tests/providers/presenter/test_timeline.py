@@ -76,6 +76,25 @@ def test_a_lip_closure_shorter_than_a_frame_still_shows():
     assert "A" in T.mouth_track(cues, 30, 30)
 
 
+def test_the_voice_s_own_phoneme_times_are_where_the_mouth_changes():
+    """Given the voice's timed phonemes, the timeline uses them as they are (no estimate): each phoneme whose
+    shape differs from the one before changes the mouth on its own frame."""
+    fps = 30
+    words = [WordTiming(word="map", start=0.2, end=0.62, sentence=0), WordTiming(word="fish", start=0.9, end=1.4, sentence=0)]
+    said = [(0.2, 0.3, "m"), (0.3, 0.5, "a"), (0.5, 0.62, "p"), (0.9, 1.0, "f"), (1.0, 1.2, "ɪ"), (1.2, 1.4, "ʃ")]
+    _, cues, timed = T.timeline(words, [["m", "ˈa", "p"], ["f", "ɪ", "ʃ"]], 1.6, fps, 1, 1.0, voice_phonemes=said)
+    assert [(s.start, s.end, s.phoneme) for s in timed] == said
+    starts = [c.start for c in cues]
+    edges = sorted({t for a, b, _ in said for t in (a, b)})
+    assert set(starts[1:]) <= set(edges) and len(starts) >= 6, (starts, edges)  # shapes change only there, often
+    track = T.mouth_track(cues, fps, T.frame_count(1.6, fps))
+    changes = [i / fps for i in range(1, len(track)) if track[i] != track[i - 1]]
+    assert changes and all(min(abs(c - t) for t in edges) <= 1 / fps + 1e-9 for c in changes), (changes, edges)
+    # The same words estimated by the presenter itself change elsewhere: the voice's times were used.
+    _, own, _ = T.timeline(words, [["m", "ˈa", "p"], ["f", "ɪ", "ʃ"]], 1.6, fps, 1, 1.0)
+    assert [c.start for c in own] != starts
+
+
 def test_the_mouth_changes_on_the_frame_of_the_phoneme_without_in_betweens():
     cues = [T.Cue(0, 0.5, "D"), T.Cue(0.5, 1.0, "A")]
     assert T.mouth_track(cues, 30, 30) == "D" * 15 + "A" * 15

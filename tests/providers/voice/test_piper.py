@@ -124,6 +124,21 @@ def test_own_word_times_agree_with_whisper_hearing_them(tmp_path, shared_models_
     assert notes["whisper_median_start_difference"] <= 0.15
 
 
+def test_piper_reports_its_phonemes_monotonic_and_inside_their_words(three):
+    """The phonemes Piper timed (the samples its word times come from) are in order, inside the audio, and each
+    word's span holds the phonemes said in it: every phoneme lies inside some word's span."""
+    _, _, narration = three
+    phonemes = narration.phonemes
+    assert len(phonemes) >= 3 * len(narration.words)
+    assert all(0.0 <= a <= b <= narration.duration for a, b, _ in phonemes)
+    assert all(p[0] <= q[0] for p, q in zip(phonemes, phonemes[1:]))
+    assert narration.notes["phoneme_times"] == [[round(a, 3), round(b, 3), ph] for a, b, ph in phonemes]
+    for a, b, ph in phonemes:
+        assert any(w.start - 1e-9 <= a and b <= w.end + 1e-9 for w in narration.words), (a, b, ph)
+    for w in narration.words:  # and every word has phonemes of its own
+        assert any(w.start - 1e-9 <= a and b <= w.end + 1e-9 for a, b, _ in phonemes), w
+
+
 def test_words_sit_on_speech(three):
     """Each sentence's words start where its speech starts and the pauses between sentences are silent."""
     _, _, narration = three
