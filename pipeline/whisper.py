@@ -105,7 +105,9 @@ def file_digest(path: Path) -> str:
     return _DIGESTS[key]
 
 
-def _threads() -> int:
+def default_threads() -> int:
+    """Threads for a CPU model run here (Whisper's, Piper's onnxruntime sessions): NEWSREEL_THREADS or
+    OMP_NUM_THREADS when set, else the cores, at most 4."""
     for var in ("NEWSREEL_THREADS", "OMP_NUM_THREADS"):
         value = os.environ.get(var, "").strip()
         if value.isdigit() and int(value) > 0:
@@ -118,7 +120,7 @@ def load_model(path: Path, compute_type: str = "int8"):
         from faster_whisper import WhisperModel
     except ImportError:
         raise NewsreelError("the alignment step needs the faster-whisper package", ALIGN_HINT) from None
-    key = (str(path), compute_type, _threads())
+    key = (str(path), compute_type, default_threads())
     with _MODELS_LOCK:
         if key not in _MODELS:
             _MODELS[key] = WhisperModel(str(path), device="cpu", compute_type=compute_type, cpu_threads=key[2])

@@ -48,6 +48,7 @@ from ...media import die_with_parent
 from ...provider import Needs, Params, ProgressFn, ServerPath, operational
 from ...stages.script import Script
 from ...stages.voice import Narration, VoiceProvider, WordTiming
+from ...whisper import default_threads
 from ...words import split_words
 from ._aligned import Fit, hear, write_wav
 from ._piper_words import phoneme_samples, word_spans
@@ -87,14 +88,6 @@ def default_voice() -> Path | None:
     folder = Path(list(spec.submodule_search_locations)[0]) / "data"
     found = sorted(folder.glob("*.onnx"))
     return found[0] if found else None
-
-
-def _threads() -> int:
-    for var in ("NEWSREEL_THREADS", "OMP_NUM_THREADS"):
-        value = os.environ.get(var, "").strip()
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    return max(1, min(4, os.cpu_count() or 1))
 
 
 Phonemes = list[list[str]]  # one text's phonemes: a list of espeak sentences, each a list of phoneme codepoints
@@ -341,7 +334,7 @@ class PiperVoice(VoiceProvider):
         source = self._derived("aligned")
         with _LOCK:
             onnxruntime.set_seed(1 + self.params.seed)  # 0 would mean "not seeded"
-            session = _session(source, self.params.threads or _threads())
+            session = _session(source, self.params.threads or default_threads())
         return _Piper(session=session, config=PiperConfig.from_dict(self.voice_config()))
 
     def predicted_speech(self, phonemes: list[Phonemes], length_scale: float) -> float:
@@ -354,7 +347,7 @@ class PiperVoice(VoiceProvider):
         config = self.voice_config()
         session = getattr(self, "_durations", None)
         if session is None or session[0] != self.model_path():
-            session = self._durations = (self.model_path(), _session(self._derived("durations"), self.params.threads or _threads()))
+            session = self._durations = (self.model_path(), _session(self._derived("durations"), self.params.threads or default_threads()))
         id_map = config["phoneme_id_map"]
         noise = self.params.noise_scale if self.params.noise_scale is not None else config.get("inference", {}).get("noise_scale", 0.667)
         frames = 0.0
