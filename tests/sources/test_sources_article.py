@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
@@ -120,17 +117,6 @@ def test_source_model_checks_what_a_client_could_send():
 
 # ---------------------------------------------------------------------------------------------------------------------
 # The command line: one line, exit 2, nothing written
-
-
-@pytest.fixture
-def cli(test_plugin, isolated_config):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p), "COLUMNS": "200"}
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, env=env,
-                              timeout=120)
-
-    return run
 
 
 FLAGS = [arg for stage, name in TEST_PROVIDERS.items() for arg in ("-p", f"{stage}={name}")]

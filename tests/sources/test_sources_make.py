@@ -4,9 +4,6 @@ the fetch cache. Fast providers (the test plugin) where the point is not the scr
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
@@ -81,17 +78,6 @@ def test_a_given_headline_wins_over_the_title(test_plugin, isolated_config, tmp_
     result = make(tmp_path, "h", "My own headline", url=site.url("/articles/01-bridge"))
     assert result.record["headline"] == "My own headline"
     assert result.record["source"]["title"] == BRIDGE["title"]
-
-
-@pytest.fixture
-def cli(test_plugin, isolated_config):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p), "COLUMNS": "200"}
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, env=env,
-                              timeout=120)
-
-    return run
 
 
 FLAGS = [arg for stage, name in TEST_PROVIDERS.items() for arg in ("-p", f"{stage}={name}")]
