@@ -44,7 +44,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.providers.script import _runtime, _text, local  # noqa: E402
-from pipeline.providers.script._runtime import ChatTokenizer, Sampling, choose_token  # noqa: E402
+from pipeline.providers.script._runtime import ChatTokenizer  # noqa: E402
+from pipeline.providers.script._sampling import Sampling, TorchDraws, choose_token  # noqa: E402
 
 HEADLINES = [
     "Breakthrough in Mars Project",
@@ -103,15 +104,12 @@ class IkLlamaModel:
 
     def _logits(self) -> Any:
         import numpy as np
-        import torch
 
         pointer = self.llm._context.get_logits(-1)
         array = np.ctypeslib.as_array(ctypes.cast(pointer, ctypes.POINTER(ctypes.c_float)), shape=(self.n_vocab,))
-        return torch.from_numpy(array.copy())
+        return array.copy()
 
     def generate(self, prompt: str, max_new_tokens: int, seed: int, sampling: Sampling) -> tuple[str, bool]:
-        import torch
-
         ik, ctx = self.ik, self.llm._context
         prompt_ids = self.tokenizer.chat_ids(prompt)
         ctx.kv_cache_clear()
@@ -119,19 +117,17 @@ class IkLlamaModel:
         if ctx.decode(batch) != 0:
             raise RuntimeError("ik-llama decode failed")
         ik.C.llama_batch_free(batch)
-        ids, new, eos = torch.tensor(prompt_ids, dtype=torch.long), [], self.tokenizer.eos_token_id
-        torch.set_num_threads(1)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            while len(new) < max_new_tokens:
-                token = choose_token(ids, self._logits(), sampling)
-                new.append(token)
-                if token == eos:
-                    break
-                ids = torch.cat((ids, torch.tensor([token])))
-                batch = ik.make_batch_single(token, len(ids) - 1)
-                ctx.decode(batch)
-                ik.C.llama_batch_free(batch)
+        ids, new, eos = list(prompt_ids), [], self.tokenizer.eos_token_id
+        draws = TorchDraws(seed)
+        while len(new) < max_new_tokens:
+            token = choose_token(ids, self._logits(), sampling, draws)
+            new.append(token)
+            if token == eos:
+                break
+            ids.append(token)
+            batch = ik.make_batch_single(token, len(ids) - 1)
+            ctx.decode(batch)
+            ik.C.llama_batch_free(batch)
         return self.tokenizer.decode(new), eos in new or len(new) < max_new_tokens
 
 

@@ -10,7 +10,15 @@ holds at most 16 distinct values on that grid. Recovered exactly (checked bit fo
 quarter of the bytes per token and computes the same sums as the float32 MatMul up to rounding in the last bits.
 Decoding is ~1.8x faster than the float32 graph, and the scripts stay word for word transformers'
 (benchmarks/script_runtime.py). A matrix whose values are not on such a grid (another quantization, a future file)
-is left float32, as is the output layer (its Q8_0 grid has no fast float32 kernel in ONNX Runtime).
+is left float32.
+
+The output layer (49152 x 576, a third of the model's bytes; Q8_0 in the GGUF: blocks of 32 int8 values times a
+float16 scale) has no fast float32 kernel on its grid, so it becomes a shortlist instead (`write_shortlist_head`):
+the graph computes *approximate* logits with ONNX Runtime's 8-bit MatMul (the exact int8 weights; only the
+activations are rounded to 8 bits, per block of 32, as llama.cpp does) and also hands out the hidden state it
+multiplies; the exact int8 weights, their scales and each block's sum of |weight| go beside it as .npy files, from
+which the runtime bounds the error per token and recomputes exact float32 logits for the few tokens that could be
+chosen (`_runtime.ShortlistHead`).
 """
 
 from __future__ import annotations
@@ -24,6 +32,11 @@ log = logging.getLogger(__name__)
 BLOCK = 32
 MODEL_FILE = "model.onnx"
 DATA_FILE = "model.onnx.data"
+LOGITS = "logits"  # the graph output the builder names, and ONNX Runtime GenAI reads
+HIDDEN_OUTPUT = "newsreel_hidden"  # the output layer's input, added as a graph output for the shortlist
+HEAD_WEIGHTS = "head_q8.npy"  # int8 [vocab, K]: the output layer's Q8_0 values, one row per token
+HEAD_SCALES = "head_scales.npy"  # float32 [vocab, K/32]: each block's scale
+HEAD_BLOCK_ABS = "head_block_abs.npy"  # float32 [vocab, K/32]: each block's sum of |weight|, for the error bound
 
 
 def recover_q4_1(weight: Any) -> tuple[Any, Any, Any] | None:
@@ -55,6 +68,101 @@ def recover_q4_1(weight: Any) -> tuple[Any, Any, Any] | None:
     if np.isnan(d).any():
         return None
     return q, d, m
+
+
+def recover_q8_0(weight: Any) -> tuple[Any, Any] | None:
+    """For a float32 weight [K, N] whose every block of 32 along K is exactly float32(d) * q with d float16 and q in
+    -127..127 (GGUF Q8_0, as transformers dequantizes it): (q [N, K] int8, d [N, K/32] float32). None otherwise.
+    Q8_0 sets d = max|w| / 127, so the block's largest value sits at |q| = 127; d is that float16 or a neighbour."""
+    import numpy as np
+
+    if weight.dtype != np.float32 or weight.ndim != 2 or weight.shape[0] % BLOCK:
+        return None
+    k, n = weight.shape
+    blocks = np.ascontiguousarray(weight.T).reshape(n, k // BLOCK, BLOCK)
+    guess = (np.abs(blocks).max(axis=-1) / 127).astype(np.float16)
+    d = np.full(guess.shape, np.nan, dtype=np.float32)
+    q = np.zeros(blocks.shape, dtype=np.int8)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for candidate in (guess, np.nextafter(guess, np.float16(np.inf)), np.nextafter(guess, np.float16(-np.inf))):
+            scale = candidate.astype(np.float32)
+            safe = np.where(scale > 0, scale, np.float32(1))
+            levels = np.clip(np.rint(blocks / safe[..., None]), -127, 127)
+            exact = np.all(scale[..., None] * levels.astype(np.float32) == blocks, axis=-1)
+            take = exact & np.isnan(d)
+            d[take] = scale[take]
+            q[take] = levels[take]
+    if np.isnan(d).any():
+        return None
+    return q.reshape(n, k), d
+
+
+def write_shortlist_head(model: Any, staging: Path) -> bool:
+    """Turn the float32 MatMul that makes the graph's `logits` output, when its weight is on a Q8_0 grid, into an
+    8-bit MatMulNBits at accuracy level 4 (int8 activations: approximate logits, fast) plus a second graph output
+    with its input (the hidden state), and write the exact weights beside the model (HEAD_* files). True when done;
+    the graph is left as it was otherwise. The float32 weight stays where other nodes use it (the embedding)."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = model.graph
+    node = next((n for n in graph.node if n.op_type == "MatMul" and list(n.output) == [LOGITS]), None)
+    initializers = {tensor.name: tensor for tensor in graph.initializer}
+    if node is None or node.input[1] not in initializers:
+        return False
+    found = recover_q8_0(numpy_helper.to_array(initializers[node.input[1]]))
+    if found is None:
+        return False
+    q, d = found
+    n, k = q.shape
+    blocks = k // BLOCK
+    staging.mkdir(exist_ok=True)
+    np.save(staging / HEAD_WEIGHTS, q)
+    np.save(staging / HEAD_SCALES, d)
+    weight_abs = np.abs(q.reshape(n, blocks, BLOCK).astype(np.float32)).sum(axis=-1) * d
+    np.save(staging / HEAD_BLOCK_ABS, weight_abs.astype(np.float32))
+    name = node.input[1]
+    graph.initializer.extend([
+        numpy_helper.from_array((q.reshape(n, blocks, BLOCK).astype(np.int16) + 128).astype(np.uint8), f"{name}.q8"),
+        numpy_helper.from_array(d.reshape(-1), f"{name}.q8_scales"),
+        numpy_helper.from_array(np.full(n * blocks, 128, dtype=np.uint8), f"{name}.q8_zero_points"),
+    ])
+    x = node.input[0]
+    position = list(graph.node).index(node)
+    graph.node.remove(node)
+    graph.node.insert(position, helper.make_node(
+        "MatMulNBits", [x, f"{name}.q8", f"{name}.q8_scales", f"{name}.q8_zero_points"], [LOGITS],
+        name=f"{node.name}.Q8", domain="com.microsoft", K=k, N=n, bits=8, block_size=BLOCK,
+        accuracy_level=4,  # 8-bit activations: the fast kernel; the runtime bounds what that rounding costs
+    ))
+    graph.node.insert(position, helper.make_node("Identity", [x], [HIDDEN_OUTPUT], name="newsreel.Hidden"))
+    shape = ["batch_size", "sequence_length", k]
+    graph.output.append(helper.make_tensor_value_info(HIDDEN_OUTPUT, TensorProto.FLOAT, shape))
+    if not any(name in other.input for other in graph.node):  # an untied model: nothing else reads the float32 copy
+        graph.initializer.remove(initializers[name])
+    return True
+
+
+def fold_transposed_initializers(graph: Any) -> int:
+    """Replace each Transpose of a stored weight with the transposed weight itself, so that ONNX Runtime does not
+    fold it on every load (the builder's embedding reads the tied output layer through one: 113 MB, ~0.2 s of each
+    load). A weight nothing else reads is dropped. Returns how many were folded."""
+    import numpy as np
+    from onnx import numpy_helper
+
+    initializers = {tensor.name: tensor for tensor in graph.initializer}
+    folded = 0
+    for node in list(graph.node):
+        if node.op_type != "Transpose" or len(node.input) != 1 or node.input[0] not in initializers:
+            continue
+        perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
+        array = numpy_helper.to_array(initializers[node.input[0]])
+        graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(array.transpose(perm)), node.output[0]))
+        graph.node.remove(node)
+        if not any(node.input[0] in other.input for other in graph.node):
+            graph.initializer.remove(initializers.pop(node.input[0]))
+        folded += 1
+    return folded
 
 
 def repack(folder: Path, staging: Path) -> int:
@@ -136,7 +244,10 @@ def repack(folder: Path, staging: Path) -> int:
     graph.node.extend(nodes)
     if not any(o.domain == "com.microsoft" for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
-    staging.mkdir()
+    staging.mkdir(exist_ok=True)
+    if write_shortlist_head(model, staging):
+        log.info("the output layer of %s runs as a shortlist on its 8-bit grid", folder.name)
+        fold_transposed_initializers(graph)  # the embedding's table, now that nothing else reads the float32 layer
     onnx.save_model(
         model, str(staging / MODEL_FILE), save_as_external_data=True, all_tensors_to_one_file=True, location=DATA_FILE
     )

