@@ -37,6 +37,7 @@ import os
 import subprocess
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -143,11 +144,11 @@ def derived_model(model: Path, models_dir: Path, kind: str) -> Path | bytes:
     - "durations": only what it takes to get those (the text encoder and duration predictor, no audio decoder):
       a tenth of the cost of speaking, used to choose the first pass's length_scale.
     """
-    import onnx
-
     target = models_dir / "piper" / f"{model.stem}-{align.file_digest(model)[:16]}-{kind}.onnx"
     if target.is_file():
         return target
+    import onnx  # only to derive it: importing onnx costs ~0.7 s of a ~6 s stage
+
     graph = onnx.load(str(model))
     if kind == "aligned":
         from piper.patch_voice_with_alignment import add_alignment_output
@@ -337,6 +338,14 @@ class PiperVoice(VoiceProvider):
             session = _session(source, self.params.threads or default_threads())
         return _Piper(session=session, config=PiperConfig.from_dict(self.voice_config()))
 
+    def _duration_session(self) -> tuple[Path, Any]:
+        """(voice model, the session of its duration predictor), made once per voice and kept on the provider."""
+        session = getattr(self, "_durations", None)
+        if session is None or session[0] != self.model_path():
+            threads = self.params.threads or default_threads()
+            session = self._durations = (self.model_path(), _session(self._derived("durations"), threads))
+        return session
+
     def predicted_speech(self, phonemes: list[Phonemes], length_scale: float) -> float:
         """Seconds of speech (sentence pauses not included) Piper's duration predictor gives `phonemes` at
         `length_scale`, without its noise (noise_w 0), so the prediction is repeatable and its session can be
@@ -345,9 +354,7 @@ class PiperVoice(VoiceProvider):
         from piper.phoneme_ids import phonemes_to_ids
 
         config = self.voice_config()
-        session = getattr(self, "_durations", None)
-        if session is None or session[0] != self.model_path():
-            session = self._durations = (self.model_path(), _session(self._derived("durations"), self.params.threads or default_threads()))
+        session = self._duration_session()
         id_map = config["phoneme_id_map"]
         noise = self.params.noise_scale if self.params.noise_scale is not None else config.get("inference", {}).get("noise_scale", 0.667)
         frames = 0.0
@@ -441,11 +448,16 @@ class PiperVoice(VoiceProvider):
         p = self.params
         progress(0.0, "phonemizing")
         grouped = [split_words(s) for s in script.sentences]
-        phonemes, word_phonemes = phonemize(self.config_path(), [" ".join(s.split()) for s in script.sentences], grouped)
+        # The phonemizer runs in a child process: the voice's sessions load meanwhile (~0.4 s of a ~5 s stage).
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(phonemize, self.config_path(), [" ".join(s.split()) for s in script.sentences], grouped)
+            voice = self._voice()
+            if p.fit:
+                self._duration_session()
+            phonemes, word_phonemes = pending.result()
         for idx, sentence_phonemes in enumerate(phonemes):
             if not any(ph.strip() for chunk in sentence_phonemes for ph in chunk):
                 raise NewsreelError(f"sentence {idx + 1} has nothing Piper can speak: {script.sentences[idx]!r}", "rewrite it in words")
-        voice = self._voice()
         scale = first_scale = self.first_scale(phonemes)
         passes = 1
         after = 0.65 if p.whisper_check else 0.95
