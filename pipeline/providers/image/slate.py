@@ -58,7 +58,8 @@ class SlateImage(ImageProvider):
             progress(i / n, f"drawing backdrop {i + 1}/{n}")
             path = Path(workdir) / (f"slate-{i + 1:02d}.png")
             picture = render_slate(script.headline, p.seed, i, w, h)
-            picture.save(path, format="PNG", optimize=False, compress_level=6)
+            # Level 1: 0.13 s against 0.58 s at 6, for a file 14 % larger (1.8 MB); it is read back once, by compose.
+            picture.save(path, format="PNG", optimize=False, compress_level=1)
             palette = palette_for(script.headline, p.seed)[0]
             images.append(
                 BackgroundImage(
