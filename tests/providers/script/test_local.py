@@ -228,22 +228,21 @@ def test_two_onnx_threads_write_the_same_text_as_one(models_dir, first_script):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not FAST, reason="onnxruntime-genai is not installed: transformers writes, with torch")
-def test_the_fast_runtime_writes_the_same_script_without_torch(models_dir, first_script):
-    """The converted model writes in a process where importing torch fails (it costs ~2 s of the stage), and the
-    script is the one the session's first provider wrote (same headline, seed and budget)."""
+def test_the_fast_runtime_writes_the_same_script_without_torch(models_dir, injection_scripts):
+    """The converted model writes in a process where importing torch fails (it cost ~2 s of the stage), and the
+    script is the one written in this process with the same headline, seed and budget."""
     code = (
         "import sys, json, pathlib, tempfile\n"
         "sys.modules['torch'] = None\n"
         "from pipeline.providers.script.local import LocalScript\n"
-        f"p = LocalScript({{'seed': 0, 'words': 150}}, models_dir=pathlib.Path({str(models_dir)!r}))\n"
-        f"s = p.run(headline={HEADLINE!r}, workdir=pathlib.Path(tempfile.mkdtemp()), progress=lambda *a: None)\n"
+        f"p = LocalScript({{'seed': 0, 'words': 60}}, models_dir=pathlib.Path({str(models_dir)!r}))\n"
+        f"s = p.run(headline={INJECTION!r}, workdir=pathlib.Path(tempfile.mkdtemp()), progress=lambda *a: None)\n"
         "print(json.dumps(s.sentences))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
-    script, _, model = first_script
-    assert isinstance(model, OnnxModel)
-    assert json.loads(done.stdout) == script.sentences
+    one, _, _ = injection_scripts
+    assert json.loads(done.stdout) == one.sentences
 
 
 def test_chat_tokenizer_matches_transformers(models_dir, first_script):
