@@ -42,7 +42,7 @@ from typing import Any
 
 from ...errors import NewsreelError
 from . import _gridpack
-from ._sampling import Sampling, TorchDraws, choose_token
+from ._sampling import Bounds, Sampling, TorchDraws, choose_token
 
 log = logging.getLogger(__name__)
 
@@ -352,6 +352,7 @@ class ShortlistHead:
         self.weights = np.load(folder / _gridpack.HEAD_WEIGHTS, mmap_mode="r")  # int8 [vocab, K]
         self.scales = np.load(folder / _gridpack.HEAD_SCALES, mmap_mode="r")  # float32 [vocab, K/32]
         self.block_abs = np.load(folder / _gridpack.HEAD_BLOCK_ABS)  # float32 [vocab, K/32]
+        self.block_abs_max = self.block_abs.max(axis=0)  # per block, over the vocabulary: for the bounds' cap
         self.vocab, self.width = self.weights.shape
         self._dense: Any = None  # float32 [vocab, K], made only if the bound is ever seen to fail
         self.shortlisted = 0  # tokens and shortlist sizes, for the log
@@ -363,11 +364,17 @@ class ShortlistHead:
         blocks = self.weights[index].reshape(len(index), -1, _gridpack.BLOCK).astype(np.float32)
         return (blocks * self.scales[index][:, :, None]).reshape(len(index), self.width)
 
-    def bound(self, hidden: Any) -> Any:
+    def bound(self, hidden: Any) -> Bounds:
+        """How far each approximate logit may be from the exact one for this hidden state (the class docstring)."""
         np = self._np
-        step = np.abs(hidden).reshape(-1, _gridpack.BLOCK).max(axis=1) * np.float32(1 / 127)
-        # einsum, not @: a BLAS call would start its own threads beside ONNX Runtime's still-spinning ones
-        return np.einsum("ij,j->i", self.block_abs, step * np.float32(0.5 * 1.01)) + np.float32(1e-3)
+        step = np.abs(hidden).reshape(-1, _gridpack.BLOCK).max(axis=1) * np.float32(0.5 * 1.01 / 127)
+        block_abs = self.block_abs
+
+        def at(index: Any) -> Any:
+            # einsum, not @: a BLAS call would start its own threads beside ONNX Runtime's still-spinning ones
+            return np.einsum("ij,j->i", block_abs[index], step) + np.float32(1e-3)
+
+        return Bounds(float(self.block_abs_max @ step) + 1e-3, at)
 
     def choose(self, ids: Any, approx: Any, hidden: Any, sampling: Sampling, draws: TorchDraws) -> int:
         np = self._np
@@ -381,7 +388,7 @@ class ShortlistHead:
         def exact(index: Any) -> Any:
             nonlocal held
             logits = np.einsum("ij,j->i", self.rows(index), hidden)
-            held = bool(np.all(np.abs(logits - approx[index]) <= bound[index]))
+            held = bool(np.all(np.abs(logits - approx[index]) <= bound.at(index)))
             self.shortlisted += 1
             self.computed += len(index)
             return logits

@@ -7,6 +7,7 @@ unit-tested against transformers and torch in tests/providers/script/test_runtim
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,28 @@ class Sampling:
     top_p: float
     repetition_penalty: float
     top_k: int = TOP_K
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """How far approximate logits may be from the exact ones: `at(indices)` gives the bound of those tokens, and no
+    token's bound exceeds `cap` (cheap to know, and enough to rule out most of the vocabulary without its own)."""
+
+    cap: float
+    at: Callable[[Any], Any]
+
+
+def _kth_largest(values: Any, k: int) -> Any:
+    """The k-th largest of `values` (1-D float32). Looks among the values near the top first: when that holds k of
+    them, it holds the top k, at a fraction of a partition of the whole vocabulary (~0.3 ms)."""
+    import numpy as np
+
+    top = values.max()
+    for reach in (8.0, 32.0):
+        near = values[values >= top - np.float32(reach)]
+        if near.size >= k:
+            return np.partition(near, near.size - k)[near.size - k]
+    return np.partition(values, values.size - k)[values.size - k]
 
 
 class TorchDraws:
@@ -79,12 +102,12 @@ def choose_token(ids: Any, logits: Any, sampling: Sampling, draws: TorchDraws | 
     already), and softmax and the draw look only at those survivors (every other probability is 0, and 0 / q is never
     the largest quotient) while the stream still advances by the whole vocabulary.
 
-    With `bound` and `exact`, `logits` are approximate: each within `bound` (an array, per token) of the exact logit,
-    and `exact(indices)` computes the exact ones for those tokens. Only tokens that could be among the top k (top 1
-    when greedy) on exact logits are computed exactly: those whose upper bound reaches the k-th largest lower bound
-    (both through the repetition penalty, which never reorders a token's own values). Every token whose exact score
-    ties or beats the k-th is in that shortlist, so the choice is the one the exact logits of the whole vocabulary
-    give (`ShortlistHead`)."""
+    With `bound` and `exact`, `logits` are approximate: each within `bound` (`Bounds`, or an array per token) of the
+    exact logit, and `exact(indices)` computes the exact ones for those tokens. Only tokens that could be among the
+    top k (top 1 when greedy) on exact logits are computed exactly: those whose upper bound reaches the k-th largest
+    lower bound (both through the repetition penalty, which never reorders a token's own values). Every token whose
+    exact score ties or beats the k-th is in that shortlist, so the choice is the one the exact logits of the whole
+    vocabulary give (`_runtime.ShortlistHead`)."""
     import numpy as np
 
     approx = np.asarray(logits, dtype=np.float32).reshape(-1)
@@ -103,11 +126,23 @@ def choose_token(ids: Any, logits: Any, sampling: Sampling, draws: TorchDraws | 
         if seen is not None:
             penalize(scores, seen)
     else:
-        lower, upper = approx - bound, approx + bound
+        if not isinstance(bound, Bounds):
+            array = np.asarray(bound, dtype=np.float32)
+            bound = Bounds(float(array.max()), lambda index: array[index])
+        # First with the cap alone: a token whose approximate score is more than two caps below the k-th best cannot
+        # reach the top k (the penalty stretches a bound by at most max(p, 1/p)). Then each remaining token's own bound.
+        ranked = approx.copy()
         if seen is not None:
-            penalize(lower, seen)
-            penalize(upper, seen)
-        shortlist = np.flatnonzero(upper >= np.partition(lower, vocab - k)[vocab - k])
+            penalize(ranked, seen)
+        widest = bound.cap * (max(float(penalty), 1 / float(penalty)) if seen is not None else 1.0)
+        pool = np.flatnonzero(ranked >= _kth_largest(ranked, k) - np.float32(2 * widest))
+        margin = np.asarray(bound.at(pool), dtype=np.float32)
+        lower, upper = approx[pool] - margin, approx[pool] + margin
+        if seen is not None:
+            said = np.isin(pool, seen, assume_unique=True)
+            penalize(lower, said)
+            penalize(upper, said)
+        shortlist = pool[upper >= _kth_largest(lower, k)]
         scores = np.array(exact(shortlist), dtype=np.float32)
         if seen is not None:
             penalize(scores, np.isin(shortlist, seen, assume_unique=True))

@@ -151,8 +151,10 @@ def test_output_layer_becomes_a_bounded_shortlist(tmp_path):
     shortlist = ShortlistHead(staging)
     for position in range(ids.shape[1]):
         h = hidden[0, position]
-        bound = shortlist.bound(h)
+        bounds = shortlist.bound(h)
+        every = bounds.at(np.arange(vocab))
         error = np.abs(approx[0, position] - exact_logits[position])
-        assert np.all(error <= bound) and error.max() > 0  # approximate, and within the bound
+        assert np.all(error <= every) and error.max() > 0  # approximate, and within the bound
+        assert every.max() <= bounds.cap
         everything = np.arange(vocab)
         np.testing.assert_allclose(shortlist.rows(everything) @ h, exact_logits[position], rtol=1e-5, atol=1e-5)

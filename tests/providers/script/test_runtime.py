@@ -121,6 +121,18 @@ def test_a_shortlist_from_bounded_logits_picks_what_the_exact_logits_pick(temper
     assert max(computed) < 8192 // 4
 
 
+def test_kth_largest_matches_a_full_partition_however_spread_the_values():
+    import numpy as np
+
+    from pipeline.providers.script._sampling import _kth_largest
+
+    data = np.random.default_rng(4)
+    for scale in (0.1, 1.0, 10.0, 100.0, 1000.0):  # from everything near the top to nothing near it
+        values = (data.standard_normal(8192) * scale).astype(np.float32)
+        for k in (1, 50, 300):
+            assert _kth_largest(values, k) == np.partition(values, values.size - k)[values.size - k]
+
+
 def test_a_zero_draw_picks_what_torch_picks():
     """u == 0 gives q == 0: torch's argmax(probs / q) then returns the NaN of 0/0 (or the inf of p/0) at the first
     such index; the shortcut that only looks at the kept tokens must not hide it."""
