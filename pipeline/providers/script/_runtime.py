@@ -348,9 +348,11 @@ class ShortlistHead:
         import numpy as np
 
         self._np = np
-        # Mapped, not read: a turn touches only the shortlisted rows of the weights (28 MB in all).
-        self.weights = np.load(folder / _gridpack.HEAD_WEIGHTS, mmap_mode="r")  # int8 [vocab, K]
-        self.scales = np.load(folder / _gridpack.HEAD_SCALES, mmap_mode="r")  # float32 [vocab, K/32]
+        # Read whole, not mapped: a token touches ~200 scattered rows, which from a mapping of a file that is not in
+        # the page cache would be as many random disk reads on a slow disk; one sequential read of the 28 MB costs
+        # ~0.05 s.
+        self.weights = np.load(folder / _gridpack.HEAD_WEIGHTS)  # int8 [vocab, K]
+        self.scales = np.load(folder / _gridpack.HEAD_SCALES)  # float32 [vocab, K/32]
         self.block_abs = np.load(folder / _gridpack.HEAD_BLOCK_ABS)  # float32 [vocab, K/32]
         self.block_abs_max = self.block_abs.max(axis=0)  # per block, over the vocabulary: for the bounds' cap
         self.vocab, self.width = self.weights.shape

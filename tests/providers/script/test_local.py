@@ -227,6 +227,40 @@ def test_two_onnx_threads_write_the_same_text_as_one(models_dir, first_script):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not FAST, reason="onnxruntime-genai is not installed")
+def test_a_continuation_on_the_kept_kv_cache_writes_what_a_fresh_one_writes(first_script):
+    """A continuation whose prompt repeats the previous passage's text starts from that passage's KV cache, rewound
+    to where the prompts part; the text is the one a fresh generator writes from the whole prompt."""
+    _, _, model = first_script
+    text = " ".join(first_script[0].sentences[:3])
+    first = _text.render("script_continue.j2", headline=HEADLINE, text=text, words=40, language="English")
+    longer = _text.render("script_continue.j2", headline=HEADLINE, text=text + " " + first_script[0].sentences[3],
+                          words=40, language="English")
+    sampling = _runtime.Sampling(temperature=0.7, top_p=0.9, repetition_penalty=local.REPETITION_PENALTY)
+    held = []
+    original = model._generator
+
+    def spy(prompt_ids, length):
+        generator, start = original(prompt_ids, length)
+        held.append(start)
+        return generator, start
+
+    model._turns.last = None
+    model._generator = spy
+    try:
+        model.generate(first, 48, 3, sampling)
+        reused = model.generate(longer, 48, 3, sampling)
+        model._turns.last = None
+        fresh = model.generate(longer, 48, 3, sampling)
+    finally:
+        del model._generator
+    assert held[0] == 0 and held[2] == 0
+    assert held[1] >= len(model.tokenizer.chat_ids(first)) - 40  # all but the prompts' differing tails was kept
+    assert _text.count_words(reused[0]) >= 10
+    assert reused == fresh
+
+
+@pytest.mark.slow
 @pytest.mark.skipif(not FAST, reason="onnxruntime-genai is not installed: transformers writes, with torch")
 def test_the_fast_runtime_writes_the_same_script_without_torch(models_dir, injection_scripts):
     """The converted model writes in a process where importing torch fails (it cost ~2 s of the stage), and the
