@@ -121,6 +121,37 @@ def _quiet_transformers() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
+@contextmanager
+def _gguf_read_once() -> Iterator[None]:
+    """transformers reads the GGUF three times while converting it (config, tokenizer, weights), each time parsing
+    its 49152-entry vocabulary again (~5 s), and builds gguf's tensor-name map anew for each of ~400 modules (~6 s).
+    Both are pure functions of their arguments: here they are computed once per conversion (the converted files are
+    byte for byte the same). Nothing changes when this gguf no longer has either name."""
+    import functools
+
+    import gguf
+
+    saved = {name: getattr(gguf, name) for name in ("GGUFReader", "get_tensor_name_map") if hasattr(gguf, name)}
+    readers: dict[tuple[Any, ...], Any] = {}
+
+    def reader(path: Any, *args: Any, **kwargs: Any) -> Any:
+        key = (os.fspath(path), args, tuple(sorted(kwargs.items())))
+        if key not in readers:
+            readers[key] = saved["GGUFReader"](path, *args, **kwargs)
+        return readers[key]
+
+    if "GGUFReader" in saved:
+        gguf.GGUFReader = reader
+    if "get_tensor_name_map" in saved:
+        gguf.get_tensor_name_map = functools.lru_cache(maxsize=None)(saved["get_tensor_name_map"])
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(gguf, name, value)
+        readers.clear()
+
+
 def _passage_seed(seed: int, passage: int) -> int:
     digest = hashlib.sha256(f"newsreel-script-local:{seed}:{passage}".encode()).digest()
     return int.from_bytes(digest[:8], "big") % (2**63)
@@ -356,7 +387,7 @@ class LocalScript(ScriptProvider):
             if gguf_config is not None:
                 # transformers 5 can keep GGUF blocks packed (with the `kernels` package); we want plain weights.
                 kwargs["quantization_config"] = gguf_config(dequantize=True)
-            with _quiet_transformers():
+            with _quiet_transformers(), _gguf_read_once():
                 tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
                 model = AutoModelForCausalLM.from_pretrained(
                     gguf.parent, gguf_file=gguf.name, local_files_only=True, **kwargs

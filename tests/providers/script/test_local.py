@@ -136,6 +136,28 @@ def test_failed_conversion_leaves_nothing_behind(monkeypatch, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == [local.HASH_FILE]  # no half model, no temp folder
 
 
+def test_conversion_parses_the_gguf_once_and_puts_gguf_back(monkeypatch):
+    """While converting, gguf's reader and tensor-name map answer repeated questions from memory (transformers asks
+    three and ~400 times); afterwards the gguf module is as it was."""
+    import gguf
+
+    made = []
+
+    class Reader:
+        def __init__(self, path, mode="r"):
+            made.append((path, mode))
+
+    names = []
+    monkeypatch.setattr(gguf, "GGUFReader", Reader)
+    monkeypatch.setattr(gguf, "get_tensor_name_map", lambda arch, blocks: names.append((arch, blocks)) or (arch, blocks))
+    with local._gguf_read_once():
+        assert gguf.GGUFReader("model.gguf") is gguf.GGUFReader("model.gguf")
+        assert gguf.GGUFReader("other.gguf") is not gguf.GGUFReader("model.gguf")
+        assert [gguf.get_tensor_name_map(1, 30) for _ in range(5)] == [(1, 30)] * 5
+    assert made == [("model.gguf", "r"), ("other.gguf", "r")] and len(names) == 1
+    assert gguf.GGUFReader is Reader and gguf.get_tensor_name_map(2, 3) == (2, 3) and len(names) == 2
+
+
 def test_provider_pickles_without_its_model(monkeypatch, tmp_path):
     provider = LocalScript({"seed": 3}, models_dir=tmp_path)
     provider._loaded = ("model", "tokenizer")
