@@ -357,8 +357,8 @@ class ShortlistHead:
         self.block_abs_max = self.block_abs.max(axis=0)  # per block, over the vocabulary: for the bounds' cap
         self.vocab, self.width = self.weights.shape
         self._dense: Any = None  # float32 [vocab, K], made only if the bound is ever seen to fail
-        self.shortlisted = 0  # tokens and shortlist sizes, for the log
-        self.computed = 0
+        self.shortlisted = 0  # tokens chosen through the shortlist, and exact rows computed for them: its size,
+        self.computed = 0  # logged at debug level after each turn
 
     def rows(self, index: Any) -> Any:
         """Exact float32 weight rows for these tokens (d * q is exact in float32, as transformers dequantized it)."""
@@ -436,11 +436,11 @@ class OnnxModel:
             weights += ", shortlisted output layer"
         self.label = f"{RUNTIME} {runtime_version()} ({weights}), {count} thread{'s' if count > 1 else ''}"
 
-    def _generator(self, prompt_ids: list[int], length: int) -> tuple[Any, int]:
+    def _generator(self, prompt_ids: list[int], length: int) -> tuple[Any, int, int]:
         """A generator with room for `length` tokens and the longest possible start of `prompt_ids` already in its KV
         cache: this thread's previous turn's, rewound to where the two turns part, when that saves at least
         REUSE_MIN_TOKENS of prefill (a continuation prompt repeats the previous prompt's text: ~150 tokens, ~0.3 s);
-        a new one otherwise. Returns it and how many of the prompt's tokens it holds."""
+        a new one otherwise. Returns it, how many of the prompt's tokens it holds, and its room."""
         last = getattr(self._turns, "last", None)
         if last is not None:
             generator, held, room = last
@@ -451,13 +451,13 @@ class OnnxModel:
                 same += 1
             if same >= REUSE_MIN_TOKENS and length <= room:
                 generator.rewind_to(same)
-                return generator, same
+                return generator, same, room
         self._turns.last = None  # its KV cache goes before the next one is allocated
         params = self._og.GeneratorParams(self._model)
         # The KV cache is allocated for max_length up front: room for this turn and a continuation, not 8192 tokens.
         room = max(length, REUSE_ROOM_TOKENS)
         params.set_search_options(max_length=room)
-        return self._og.Generator(self._model, params), 0
+        return self._og.Generator(self._model, params), 0, room
 
     def generate(self, prompt: str, max_new_tokens: int, seed: int, sampling: Sampling) -> tuple[str, bool]:
         """One chat turn: (text, finished); finished is False when the token cap cut it off."""
@@ -466,8 +466,7 @@ class OnnxModel:
         prompt_ids = self.tokenizer.chat_ids(prompt)
         eos = self.tokenizer.eos_token_id
         length = len(prompt_ids) + max_new_tokens
-        generator, held = self._generator(prompt_ids, length)
-        room = max(length, REUSE_ROOM_TOKENS) if held == 0 else self._turns.last[2]
+        generator, held, room = self._generator(prompt_ids, length)
         self._turns.last = None  # until this turn has finished cleanly
         ids = list(prompt_ids)
         new: list[int] = []
@@ -488,5 +487,8 @@ class OnnxModel:
                 generator.append_tokens(np.asarray([token], dtype=np.int32))
         in_cache = len(prompt_ids) + max(0, len(new) - 1)  # every chosen token but the last was run
         self._turns.last = (generator, ids[:in_cache], room)
+        if head is not None and head.shortlisted:
+            log.debug("prefilled %d of %d prompt tokens; %.0f exact logits a token on average",
+                      len(prompt_ids) - held, len(prompt_ids), head.computed / head.shortlisted)
         finished = eos in new or len(new) < max_new_tokens
         return self.tokenizer.decode(new), finished

@@ -263,9 +263,9 @@ def test_a_continuation_on_the_kept_kv_cache_writes_what_a_fresh_one_writes(firs
     original = model._generator
 
     def spy(prompt_ids, length):
-        generator, start = original(prompt_ids, length)
+        generator, start, room = original(prompt_ids, length)
         held.append(start)
-        return generator, start
+        return generator, start, room
 
     model._turns.last = None
     model._generator = spy
