@@ -390,18 +390,25 @@ def render_states(subs: Any, static: list[Part], width: int, height: int, workdi
     return layers
 
 
+def keep_from(black: Any, white: Any) -> Any:
+    """255 - alpha (uint8 [rows, columns]) of what libass drew over black and over white (RGB uint8): over black a
+    pixel is alpha * colour, over white alpha * colour + (1 - alpha) * 255."""
+    import numpy as np
+
+    return (white.astype(np.int16) - black.astype(np.int16)).max(axis=2).clip(0, 255).astype(np.uint8)
+
+
 def _bands(black: Any, white: Any, shared: dict[bytes, Blend]) -> list[Blend]:
     """Rows with anything drawn, grouped into bands of even rows; identical bands (the lower third in every state)
     are shared."""
     import numpy as np
 
-    # Over black a pixel is alpha * colour; over white alpha * colour + (1 - alpha) * 255. Only rows where either
-    # differs from an empty frame can hold anything: `keep` is computed for those alone (a caption state covers a
-    # sixth of the frame; doing every row cost ~1 s of each compose).
+    # Only rows where either rendering differs from an empty frame can hold anything: `keep` is computed for those
+    # alone (a caption state covers a sixth of the frame; doing every row cost ~1 s of each compose).
     height = black.shape[0]
     rows = np.flatnonzero(black.reshape(height, -1).any(axis=1) | (white.reshape(height, -1) != 255).any(axis=1))
     keep = np.full(black.shape[:2], 255, dtype=np.uint8)
-    keep[rows] = (white[rows].astype(np.int16) - black[rows].astype(np.int16)).max(axis=2).clip(0, 255)
+    keep[rows] = keep_from(black[rows], white[rows])
     drawn = rows[(keep[rows] < 255).any(axis=1) | (black[rows] > 0).any(axis=(1, 2))]
     bands: list[Blend] = []
     if drawn.size == 0:

@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._layers import Blend, keep_from, render_rgb
+
 _MOVE_ONLY = re.compile(
     r"^\{(?P<pre>[^}]*?)\\move\(\s*(?P<x1>-?[\d.]+)\s*,\s*(?P<y1>-?[\d.]+)\s*,\s*(?P<x2>-?[\d.]+)\s*,\s*"
     r"(?P<y2>-?[\d.]+)\s*,\s*0\s*,\s*(?P<ms>\d+)\s*\)(?P<post>[^}]*)\}(?P<body>[^{}]*)$"
@@ -86,25 +88,15 @@ PHASES = 16  # strips rendered per text: every 1/8 pixel (libass's own sub-pixel
 
 
 @dataclass
-class Strip:
-    """The text rendered once at one sub-pixel phase, in I420 blend terms (see `_layers.Blend`), rows from frame
-    row `y`: luma column j shows the text's point j + c0 - phase / 8 (c0 even), chroma at half size."""
-
-    y: int
-    col_y: Any
-    keep_y: Any
-    col_u: Any
-    col_v: Any
-    keep_c: Any
-
-
-@dataclass
 class Scroll:
     """The passes of one text, its strips (one per phase), the first text column `c0` (even) and the frame
-    columns [fa, fb) it may draw in (the clip, rounded inwards to even)."""
+    columns [fa, fb) it may draw in (the clip, rounded inwards to even).
+
+    A strip is the text rendered once at one sub-pixel phase, as a `_layers.Blend` at x 0 whose rows start at frame
+    row `y`: luma column j shows the text's point j + c0 - phase / 8, chroma at half size."""
 
     passes: list[Pass]
-    strips: list[Strip]
+    strips: list[Blend]
     c0: int
     fa: int
     fb: int
@@ -178,29 +170,24 @@ def coverage(passes: list[Pass], width: int) -> tuple[int, int, int, int]:
     return 2 * math.floor(lo / 2), math.ceil(hi), fa, fb
 
 
-def strip_from(black: Any, white: Any, y0: int, clip: tuple[float, float, float, float]) -> Strip:
-    """A Strip from the text rendered over black and over white ([rows, columns, 3] uint8, rows from frame row
+def strip_from(black: Any, white: Any, y0: int, clip: tuple[float, float, float, float]) -> Blend:
+    """A strip from the text rendered over black and over white ([rows, columns, 3] uint8, rows from frame row
     y0, even): rows outside the clip are made transparent, as libass's clip would."""
     import numpy as np
 
-    from ._layers import Blend
-
-    keep = (white.astype(np.int16) - black.astype(np.int16)).max(axis=2).clip(0, 255).astype(np.uint8)
+    keep = keep_from(black, white)
     colour = black.copy()
     rows = np.arange(black.shape[0]) + y0
     outside = (rows < math.floor(clip[1])) | (rows >= math.ceil(clip[3]))
     keep[outside] = 255
     colour[outside] = 0
-    b = Blend.from_premultiplied(colour, keep, 0, y0)
-    return Strip(y0, b.col_y, b.keep_y, b.col_u, b.col_v, b.keep_c)
+    return Blend.from_premultiplied(colour, keep, 0, y0)
 
 
 def render(subs: Any, passes: list[Pass], width: int, height: int, fps: int, workdir: Any) -> Scrolls | None:
     """Render each scrolling text once per phase (passes that show the same text on the same line in the same clip
     share strips) and return what the frames need to slide it; None when there are no passes."""
     import numpy as np
-
-    from ._layers import render_rgb
 
     if not passes:
         return None
