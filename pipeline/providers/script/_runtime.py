@@ -36,6 +36,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from importlib import metadata, util
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ from typing import Any
 from ...errors import NewsreelError
 from . import _gridpack
 from ._sampling import Bounds, Sampling, TorchDraws, choose_token
+from ._text import may_end_sentence
 
 log = logging.getLogger(__name__)
 
@@ -459,8 +461,10 @@ class OnnxModel:
         params.set_search_options(max_length=room)
         return self._og.Generator(self._model, params), 0, room
 
-    def generate(self, prompt: str, max_new_tokens: int, seed: int, sampling: Sampling) -> tuple[str, bool]:
-        """One chat turn: (text, finished); finished is False when the token cap cut it off."""
+    def generate(self, prompt: str, max_new_tokens: int, seed: int, sampling: Sampling,
+                 settled: Callable[[str], bool] | None = None) -> tuple[str, bool]:
+        """One chat turn: (text, finished); finished is False when the token cap cut it off, or when `settled` (asked
+        with the text so far each time a token may end a sentence) said that more text would change nothing."""
         import numpy as np
 
         prompt_ids = self.tokenizer.chat_ids(prompt)
@@ -470,6 +474,7 @@ class OnnxModel:
         self._turns.last = None  # until this turn has finished cleanly
         ids = list(prompt_ids)
         new: list[int] = []
+        stopped = False
         draws = TorchDraws(seed)
         generator.append_tokens(np.asarray(prompt_ids[held:], dtype=np.int32))
         head = self.head
@@ -483,6 +488,9 @@ class OnnxModel:
             if token == eos:
                 break
             ids.append(token)
+            if settled is not None and may_end_sentence(self.tokenizer.decode([token])) and settled(self.tokenizer.decode(new)):
+                stopped = True
+                break
             if len(new) < max_new_tokens:
                 generator.append_tokens(np.asarray([token], dtype=np.int32))
         in_cache = len(prompt_ids) + max(0, len(new) - 1)  # every chosen token but the last was run
@@ -490,5 +498,5 @@ class OnnxModel:
         if head is not None and head.shortlisted:
             log.debug("prefilled %d of %d prompt tokens; %.0f exact logits a token on average",
                       len(prompt_ids) - held, len(prompt_ids), head.computed / head.shortlisted)
-        finished = eos in new or len(new) < max_new_tokens
+        finished = not stopped and (eos in new or len(new) < max_new_tokens)
         return self.tokenizer.decode(new), finished

@@ -213,6 +213,12 @@ _STOPS = tuple(".!?\u2026\u3002\uff01\uff1f\u061f\u06d4")
 _END_PUNCT = _STOPS + tuple("\"'\u201d\u2019\u00bb)\u300d\u300f")
 
 
+def may_end_sentence(piece: str) -> bool:
+    """Whether a piece of model output can complete a sentence (a full stop of any script, or a line break, which
+    ends a line's sentence): where a writer asks `budget_settled` whether to go on."""
+    return "\n" in piece or any(stop in piece for stop in _STOPS)
+
+
 def _is_emoji(ch: str) -> bool:
     cp = ord(ch)
     if ch in "\ufe0e\ufe0f\u200d\u20e3" or 0x1F3FB <= cp <= 0x1F3FF or 0xE0020 <= cp <= 0xE007F:
@@ -446,6 +452,20 @@ def merge_new(existing: Sequence[str], new: Iterable[str]) -> list[str]:
     return kept
 
 
+def _leading_fit(sizes: Sequence[int], words: int, limit: float) -> tuple[int, bool]:
+    """(how many leading sentences come closest to `words` without passing `limit` (at least one), whether a
+    sentence after the first passed `limit`: then no later sentence can change that choice)."""
+    best_k, best_gap, total = 1, None, 0
+    for k, size in enumerate(sizes, start=1):
+        total += size
+        if total > limit and k > 1:
+            return best_k, True
+        gap = abs(total - words)
+        if best_gap is None or gap < best_gap:
+            best_k, best_gap = k, gap
+    return best_k, False
+
+
 def fit_budget(sentences: Sequence[str], words: int, over: float = 0.10, under: float = 0.10) -> list[str]:
     """Sentences, in order, whose word count is as close to `words` as whole sentences allow, never more than
     `over` above it.
@@ -458,14 +478,7 @@ def fit_budget(sentences: Sequence[str], words: int, over: float = 0.10, under: 
         return []
     limit = words * (1 + over)
     sizes = [count_words(s) for s in sentences]
-    best_k, best_gap, total = 1, None, 0
-    for k, size in enumerate(sizes, start=1):
-        total += size
-        if total > limit and k > 1:
-            break
-        gap = abs(total - words)
-        if best_gap is None or gap < best_gap:
-            best_k, best_gap = k, gap
+    best_k, _ = _leading_fit(sizes, words, limit)
     chosen = list(range(best_k))
     prefix_total = total = sum(sizes[:best_k])
     if total >= words * (1 - under):
@@ -479,6 +492,15 @@ def fit_budget(sentences: Sequence[str], words: int, over: float = 0.10, under: 
     if abs(total - words) >= abs(prefix_total - words):
         return list(sentences[:best_k])
     return [sentences[i] for i in chosen]
+
+
+def budget_settled(sentences: Sequence[str], words: int, over: float = 0.10, under: float = 0.10) -> bool:
+    """Whether `fit_budget` keeps the same sentences of `sentences` whatever sentences are written after them:
+    once a sentence after the first takes the running total past the limit and the leading sentences before it
+    already come within `under` of the budget, nothing later is looked at. A writer can stop there."""
+    sizes = [count_words(s) for s in sentences]
+    best_k, passed = _leading_fit(sizes, words, words * (1 + over))
+    return passed and sum(sizes[:best_k]) >= words * (1 - under)
 
 
 def fitted_words(sentences: Sequence[str], words: int) -> int:

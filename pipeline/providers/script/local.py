@@ -12,7 +12,8 @@ script is written by transformers as before, after a one-line notice.
 The model is tiny: it often stops after 30-65 words and invents facts. So the script is written in passages: a first
 one from `templates/script_prompt.j2`, then continuations (`templates/script_continue.j2`, shown the text so far)
 until the word budget is met or `max_passages` were tried; repeated sentences are dropped, and the result is cut at a
-sentence boundary as close to the budget as possible.
+sentence boundary as close to the budget as possible. A passage stops at the first sentence after which nothing more
+could change that cut (`_text.budget_settled`): the same script, ~5 % fewer tokens on the benchmark's headlines.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stderr
 from importlib import metadata, util
 from pathlib import Path
@@ -186,9 +187,12 @@ class TransformersModel:
         log.info("loaded SmolLM2 (transformers) from %s in %.1f s", folder, time.perf_counter() - started)
         return cls(model, tokenizer)
 
-    def generate(self, prompt: str, max_new_tokens: int, seed: int, sampling: Sampling) -> tuple[str, bool]:
-        """One chat turn. Returns (text, finished): finished is False when the token cap cut it off."""
+    def generate(self, prompt: str, max_new_tokens: int, seed: int, sampling: Sampling,
+                 settled: Callable[[str], bool] | None = None) -> tuple[str, bool]:
+        """One chat turn. Returns (text, finished): finished is False when the token cap cut it off, or when
+        `settled` said more text would change nothing (asked where the fast runtime asks it: the same stop)."""
         import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList
 
         use_one_thread_unless_told()  # here, not in run(): the fast runtime never imports torch (~2 s)
         tokenizer = self.tokenizer
@@ -200,11 +204,25 @@ class TransformersModel:
         else:
             options.update(do_sample=False)
         eos = tokenizer.eos_token_id
+        start = enc["input_ids"].shape[1]
+        stopped = []
+
+        class Settled(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+                new = input_ids[0, start:].tolist()
+                stop = (settled is not None and bool(new) and new[-1] != eos
+                        and _text.may_end_sentence(tokenizer.decode(new[-1:], skip_special_tokens=True))
+                        and settled(tokenizer.decode(new, skip_special_tokens=True)))
+                stopped.append(stop)
+                return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
+
+        if settled is not None:
+            options["stopping_criteria"] = StoppingCriteriaList([Settled()])
         with torch.random.fork_rng(devices=[]), torch.inference_mode():
             torch.manual_seed(seed)
             out = self.model.generate(**enc, pad_token_id=eos, eos_token_id=eos, **options)
-        new = out[0, enc["input_ids"].shape[1] :].tolist()
-        finished = eos in new or len(new) < max_new_tokens
+        new = out[0, start:].tolist()
+        finished = not (stopped and stopped[-1]) and (eos in new or len(new) < max_new_tokens)
         return tokenizer.decode(new, skip_special_tokens=True), finished
 
 
@@ -436,7 +454,8 @@ class LocalScript(ScriptProvider):
     # Writing
 
     def _generate(self, prompt: str, max_new_tokens: int, seed: int, temperature: float | None = None,
-                  repetition_penalty: float = REPETITION_PENALTY) -> tuple[str, bool]:
+                  repetition_penalty: float = REPETITION_PENALTY,
+                  settled: Callable[[str], bool] | None = None) -> tuple[str, bool]:
         """One chat turn: (text, finished); finished is False when the token cap cut it off. Should the fast runtime
         fail mid-script, transformers takes over (same token choice, so the same text) after a one-line notice.
         `temperature` and `repetition_penalty` override the parameters' (restating a source wants them lower)."""
@@ -445,7 +464,7 @@ class LocalScript(ScriptProvider):
                             repetition_penalty=repetition_penalty)
         model = self._loaded
         try:
-            return model.generate(prompt, max_new_tokens, seed, sampling)
+            return model.generate(prompt, max_new_tokens, seed, sampling, settled)
         except Exception as exc:  # noqa: BLE001 - whatever the native runtime raises
             if isinstance(model, TransformersModel) or isinstance(exc, NewsreelError):
                 raise
@@ -454,7 +473,7 @@ class LocalScript(ScriptProvider):
             with _LOCK:
                 fallback = _LOADED[str(folder)] = TransformersModel.load(folder, lambda *_: None)
             self._loaded = fallback
-            return fallback.generate(prompt, max_new_tokens, seed, sampling)
+            return fallback.generate(prompt, max_new_tokens, seed, sampling, settled)
 
     def run(self, *, headline: str, workdir: Path, progress: ProgressFn, source: Any = None) -> Script:
         headline = check_headline(headline)
@@ -490,8 +509,14 @@ class LocalScript(ScriptProvider):
                 )
             cap = min(MAX_PASSAGE_TOKENS, max(MIN_PASSAGE_TOKENS, math.ceil(asked * TOKENS_PER_WORD * 1.25) + 16))
             progress(0.05 + 0.9 * min(words / p.words, 1.0), f"writing passage {passage + 1} ({words}/{p.words} words)")
-            raw, finished = self._generate(prompt, cap, _passage_seed(p.seed, passage))
-            new = _text.clean_sentences(raw, echoes=[headline, prompt], complete=finished)
+            echoes = [headline, prompt]
+            # Stop the passage at the sentence after which no more text could change the script (its fit is settled).
+            def settled(raw: str, sentences: list[str] = sentences, echoes: list[str] = echoes) -> bool:
+                new = _text.clean_sentences(raw, echoes=echoes, complete=False)
+                return _text.budget_settled([*sentences, *_text.merge_new(sentences, new)], p.words, OVER_BUDGET)
+
+            raw, finished = self._generate(prompt, cap, _passage_seed(p.seed, passage), settled=settled)
+            new = _text.clean_sentences(raw, echoes=echoes, complete=finished)
             added = _text.merge_new(sentences, new)
             sentences.extend(added)
             words = _text.count_words(" ".join(sentences))

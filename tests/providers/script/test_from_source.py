@@ -71,7 +71,7 @@ class StubbedLocal(LocalScript):
         self._loaded = SimpleNamespace(label="stub")  # what the log line names
         return self._loaded
 
-    def _generate(self, prompt, max_new_tokens, seed, temperature=None, repetition_penalty=1.1):
+    def _generate(self, prompt, max_new_tokens, seed, temperature=None, repetition_penalty=1.1, settled=None):
         self.calls = [*getattr(self, "calls", []), (prompt, temperature, repetition_penalty)]
         return self.answer, True
 

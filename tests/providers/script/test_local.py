@@ -211,6 +211,15 @@ def test_fallback_to_transformers_writes_the_same_script(models_dir, first_scrip
     fast = LocalScript({"seed": 5, "words": 30}, models_dir=models_dir).run(
         headline=HEADLINE, workdir=tmp_path, progress=no_progress
     )
+    # A passage stopped where its fit is settled: transformers must stop at the same token.
+    def one_sentence(text):
+        return len(_text.clean_sentences(text, complete=False)) >= 1
+
+    prompt = _text.render("script_prompt.j2", headline=HEADLINE, words=150, language="English", structured=False)
+    sampling = _runtime.Sampling(temperature=0.7, top_p=0.9, repetition_penalty=local.REPETITION_PENALTY)
+    first_script[2]._turns.last = None
+    fast_stopped = first_script[2].generate(prompt, 96, 0, sampling, settled=one_sentence)
+    assert fast_stopped[1] is False and len(_text.clean_sentences(fast_stopped[0], complete=False)) == 1
 
     def unsupported(self, *args, **kwargs):
         raise RuntimeError("this CPU is not supported")
@@ -232,6 +241,7 @@ def test_fallback_to_transformers_writes_the_same_script(models_dir, first_scrip
     ]
     assert _text.count_words(script.text) >= 20
     assert script.to_json() == fast.to_json()
+    assert provider._loaded.generate(prompt, 96, 0, sampling, settled=one_sentence) == fast_stopped
 
 
 @pytest.mark.slow
@@ -280,6 +290,29 @@ def test_a_continuation_on_the_kept_kv_cache_writes_what_a_fresh_one_writes(firs
     assert held[1] >= len(model.tokenizer.chat_ids(first)) - 40  # all but the prompts' differing tails was kept
     assert _text.count_words(reused[0]) >= 10
     assert reused == fresh
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not FAST, reason="onnxruntime-genai is not installed")
+def test_a_passage_stops_at_the_sentence_that_settles_it(first_script):
+    """`settled` is asked at each token that may end a sentence, with the text so far; once it says yes, writing
+    stops there (not finished): the text is the start of what the whole passage would have been."""
+    _, _, model = first_script
+    prompt = _text.render("script_prompt.j2", headline=HEADLINE, words=150, language="English", structured=False)
+    sampling = _runtime.Sampling(temperature=0.7, top_p=0.9, repetition_penalty=local.REPETITION_PENALTY)
+    model._turns.last = None
+    whole, _ = model.generate(prompt, 120, 0, sampling)
+    asked = []
+
+    def two_sentences(text):
+        asked.append(text)
+        return len(_text.clean_sentences(text, complete=False)) >= 2
+
+    model._turns.last = None
+    text, finished = model.generate(prompt, 120, 0, sampling, settled=two_sentences)
+    assert not finished and asked[-1] == text and len(asked) >= 2
+    assert whole.startswith(text) and len(text) < len(whole)
+    assert _text.clean_sentences(text, complete=False) == _text.clean_sentences(whole)[:2]
 
 
 @pytest.mark.slow

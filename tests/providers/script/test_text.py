@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.providers.script import _text
 from pipeline.providers.script._text import (
@@ -247,6 +249,34 @@ def test_fit_budget_cuts_at_sentence_boundaries_closest_to_the_budget():
     # The first sentence stays even when it alone is too long; an empty list stays empty.
     assert fit_budget([forty, ten], 5) == [forty]
     assert fit_budget([], 100) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 60), max_size=12),
+    more=st.lists(st.integers(1, 60), max_size=8),
+    words=st.integers(5, 200),
+)
+def test_a_settled_budget_keeps_its_sentences_whatever_follows(sizes, more, words):
+    # A writer stops as soon as budget_settled says so: what it would have written next must never change the fit.
+    sentences = [_sentence(n) for n in sizes]
+    if _text.budget_settled(sentences, words):
+        extended = sentences + [_sentence(n) for n in more]
+        assert fit_budget(extended, words) == fit_budget(sentences, words)
+        assert count_words(" ".join(fit_budget(sentences, words))) >= 0.9 * words
+
+
+def test_budget_settles_at_the_sentence_that_passes_the_limit():
+    ten = _sentence(10)
+    assert not _text.budget_settled([ten] * 16, 150)  # 160 words: a sentence more could still come closer
+    assert _text.budget_settled([ten] * 17, 150)  # 170 > 165: 150 it is, whatever comes next
+    forty = _sentence(40)
+    # Past the limit, but the leading sentences fall short: a later, shorter sentence may still fill the gap.
+    assert not _text.budget_settled([forty, forty, forty], 100)
+    assert _text.budget_settled([forty, _sentence(55), forty], 100)  # 95 of 100, then past 110
+    assert not _text.budget_settled([_sentence(200)], 100)  # one sentence alone never settles it
+    assert _text.may_end_sentence(" Mars.") and _text.may_end_sentence("\n") and _text.may_end_sentence("\u3002")
+    assert not _text.may_end_sentence(" Mars") and not _text.may_end_sentence(",")
 
 
 # --------------------------------------------------------------------------------------------------------------------
