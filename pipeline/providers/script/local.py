@@ -513,6 +513,8 @@ class LocalScript(ScriptProvider):
             # Stop the passage at the sentence after which no more text could change the script (its fit is settled).
             def settled(raw: str, sentences: list[str] = sentences, echoes: list[str] = echoes) -> bool:
                 new = _text.clean_sentences(raw, echoes=echoes, complete=False)
+                if _text.count_words(" ".join([*sentences, *new])) <= p.words * (1 + OVER_BUDGET):
+                    return False  # nothing has passed the limit yet (dropping repeats only removes words)
                 return _text.budget_settled([*sentences, *_text.merge_new(sentences, new)], p.words, OVER_BUDGET)
 
             raw, finished = self._generate(prompt, cap, _passage_seed(p.seed, passage), settled=settled)
