@@ -44,7 +44,7 @@ from typing import Any
 from ...errors import NewsreelError
 from . import _gridpack
 from ._sampling import Bounds, Sampling, TorchDraws, choose_token
-from ._text import may_end_sentence
+from ._text import stop_here
 
 log = logging.getLogger(__name__)
 
@@ -488,7 +488,7 @@ class OnnxModel:
             if token == eos:
                 break
             ids.append(token)
-            if settled is not None and may_end_sentence(self.tokenizer.decode([token])) and settled(self.tokenizer.decode(new)):
+            if stop_here(settled, self.tokenizer.decode, new):
                 stopped = True
                 break
             if len(new) < max_new_tokens:

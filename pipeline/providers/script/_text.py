@@ -11,7 +11,7 @@ import itertools
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -217,6 +217,12 @@ def may_end_sentence(piece: str) -> bool:
     """Whether a piece of model output can complete a sentence (a full stop of any script, or a line break, which
     ends a line's sentence): where a writer asks `budget_settled` whether to go on."""
     return "\n" in piece or any(stop in piece for stop in _STOPS)
+
+
+def stop_here(settled: Callable[[str], bool] | None, decode: Callable[[list[int]], str], new: list[int]) -> bool:
+    """Whether a model that has just chosen the tokens `new` stops writing: `settled` is asked, with the text so far,
+    at each token that may end a sentence. Both runtimes of the local model stop through this, so at the same token."""
+    return settled is not None and bool(new) and may_end_sentence(decode(new[-1:])) and settled(decode(new))
 
 
 def _is_emoji(ch: str) -> bool:

@@ -207,14 +207,14 @@ class TransformersModel:
         start = enc["input_ids"].shape[1]
         stopped = []
 
+        def decode(ids: list[int]) -> str:
+            return tokenizer.decode(ids, skip_special_tokens=True)
+
         class Settled(StoppingCriteria):
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-                new = input_ids[0, start:].tolist()
-                stop = (settled is not None and bool(new) and new[-1] != eos
-                        and _text.may_end_sentence(tokenizer.decode(new[-1:], skip_special_tokens=True))
-                        and settled(tokenizer.decode(new, skip_special_tokens=True)))
-                stopped.append(stop)
-                return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
+                # After the end-of-text token too, which decodes to "" and so never asks `settled`
+                stopped.append(_text.stop_here(settled, decode, input_ids[0, start:].tolist()))
+                return torch.full((input_ids.shape[0],), stopped[-1], dtype=torch.bool, device=input_ids.device)
 
         if settled is not None:
             options["stopping_criteria"] = StoppingCriteriaList([Settled()])
@@ -223,7 +223,7 @@ class TransformersModel:
             out = self.model.generate(**enc, pad_token_id=eos, eos_token_id=eos, **options)
         new = out[0, start:].tolist()
         finished = not (stopped and stopped[-1]) and (eos in new or len(new) < max_new_tokens)
-        return tokenizer.decode(new, skip_special_tokens=True), finished
+        return decode(new), finished
 
 
 class LocalScript(ScriptProvider):
