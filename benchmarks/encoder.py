@@ -34,6 +34,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from pipeline.providers.compose._command import TUNED  # noqa: E402 - after the path above
+
+
+def chosen_plus(option: str) -> list[str]:
+    """compose's chosen settings (superfast, CRF 23, `_command.TUNED`'s x264 options) with one more x264 option."""
+    return ["-preset", "superfast", "-crf", "23", "-x264-params", f"{TUNED['superfast']}:{option}"]
+
+
 # name -> x264 options after "-c:v libx264" (the reference first). x264-params keys: see `x264 --fullhelp`.
 CANDIDATES: dict[str, list[str]] = {
     "reference: veryfast crf23": ["-preset", "veryfast", "-crf", "23"],
@@ -57,18 +65,10 @@ CANDIDATES: dict[str, list[str]] = {
     "superfast crf23 mbtree rc-lookahead10 subme0": ["-preset", "superfast", "-crf", "23", "-x264-params",
                                                      "mbtree=1:rc-lookahead=10:subme=0"],
     # Round 4 (issue 16, evening): what else the chosen settings could drop.
-    "superfast crf23 mbtree rc-lookahead10 no-deblock": ["-preset", "superfast", "-crf", "23", "-x264-params",
-                                                         "mbtree=1:rc-lookahead=10:no-deblock=1"],
-    "superfast crf23 mbtree rc-lookahead10 partitions-none": ["-preset", "superfast", "-crf", "23", "-x264-params",
-                                                              "mbtree=1:rc-lookahead=10:partitions=none"],
-    "superfast crf23 mbtree rc-lookahead10 no-8x8dct": ["-preset", "superfast", "-crf", "23", "-x264-params",
-                                                        "mbtree=1:rc-lookahead=10:8x8dct=0"],
-    "superfast crf23 mbtree rc-lookahead10 bframes0": ["-preset", "superfast", "-crf", "23", "-x264-params",
-                                                       "mbtree=1:rc-lookahead=10:bframes=0"],
-    "superfast crf23 mbtree rc-lookahead10 aq0": ["-preset", "superfast", "-crf", "23", "-x264-params",
-                                                  "mbtree=1:rc-lookahead=10:aq-mode=0"],
-    "superfast crf23 mbtree rc-lookahead10 b-adapt0": ["-preset", "superfast", "-crf", "23", "-x264-params",
-                                                       "mbtree=1:rc-lookahead=10:b-adapt=0"],
+    **{f"superfast crf23 mbtree rc-lookahead10 {name}": chosen_plus(option) for name, option in (
+        ("no-deblock", "no-deblock=1"), ("partitions-none", "partitions=none"), ("no-8x8dct", "8x8dct=0"),
+        ("bframes0", "bframes=0"), ("aq0", "aq-mode=0"), ("b-adapt0", "b-adapt=0"),
+    )},
     "ultrafast crf23 cabac mbtree rc-lookahead10": ["-preset", "ultrafast", "-crf", "23", "-x264-params",
                                                     "cabac=1:mbtree=1:rc-lookahead=10"],
     "ultrafast crf23 cabac mbtree rc-lookahead10 deblock aq": [
